@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// MARK: - C shims over the system libraries (installed by Scripts/setup.sh)
+
+let shims: [Target] = [
+    .systemLibrary(
+        name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+    .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+        name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+    // oneDNN 2.6 has no pkg-config file; the module map names the header and links `dnnl`.
+    .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+]
+
+// MARK: - Libraries by responsibility
+
+let libraries: [Target] = [
+    // Tensors, layers (forward and backward side by side), the AlexNet variants, the parameter arena,
+    // the optimiser and the safetensors format.
+    .target(name: "Compute", dependencies: ["CDNNL"]),
+    // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
+    .target(name: "Datasets", dependencies: ["CZlib", "CTurboJPEG"]),
+    // The training loop, evaluation, metrics, checkpoints and the compute benchmark.
+    .target(name: "Training", dependencies: ["Compute", "Datasets"]),
+]
+
+// MARK: - The command-line tool
+
+let executables: [Target] = [
+    .executableTarget(
+        name: "AlexNetCLI",
+        dependencies: [
+            "Training", "Compute", "Datasets",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+]
+
+// MARK: - Tests (mirror Sources/)
+
+let tests: [Target] = [
+    .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
+    .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
+]
+
+let package = Package(
+    name: "alexnet-dist",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "alexnet-dist", targets: ["AlexNetCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: shims + libraries + executables + tests
+)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system packages alexnet-dist needs (only those missing) and builds the tool.
+#
+#   Scripts/setup.sh              install what is missing, build .build/release/alexnet-dist
+#   Scripts/setup.sh --deps-only  install what is missing, build nothing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libopenmpi-dev openmpi-bin libzstd-dev libdnnl-dev libturbojpeg0-dev zlib1g-dev
+          dataset-fashion-mnist pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ "${1:-}" != "--deps-only" ]; then
+    swift build -c release --product alexnet-dist >&2
+fi

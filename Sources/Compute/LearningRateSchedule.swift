@@ -1,0 +1,57 @@
+/// How the learning rate changes over training; every change divides it by `factor` (10 in the paper).
+public enum LearningRateSchedule: Sendable, Equatable {
+    /// The base rate throughout.
+    case constant
+    /// Divide at the start of each listed epoch (0-based: `[10]` trains epochs 0–9 at the base rate).
+    case step(milestones: [Int], factor: Float)
+    /// The paper's rule: divide when the validation error has not improved for `patience` evaluations,
+    /// at most `maxDecays` times (the paper: 3).
+    case plateau(patience: Int, factor: Float, maxDecays: Int)
+}
+
+/// Tracks the current rate of a schedule.
+public struct LearningRateScheduler: Sendable {
+    public let base: Float
+    public let schedule: LearningRateSchedule
+    public private(set) var decays = 0
+    private var bestError = Double.infinity
+    private var evaluationsSinceBest = 0
+
+    public init(base: Float, schedule: LearningRateSchedule) {
+        self.base = base
+        self.schedule = schedule
+    }
+
+    /// The rate for a step in `epoch`.
+    public func rate(epoch: Int) -> Float {
+        switch schedule {
+        case .constant:
+            return base
+        case .step(let milestones, let factor):
+            let passed = milestones.filter { epoch >= $0 }.count
+            return base / pow(factor, passed)
+        case .plateau(_, let factor, _):
+            return base / pow(factor, decays)
+        }
+    }
+
+    /// Feeds a validation error (plateau schedule only). Returns true when the rate was just divided.
+    @discardableResult
+    public mutating func observe(validationError error: Double) -> Bool {
+        guard case .plateau(let patience, _, let maxDecays) = schedule else { return false }
+        if error < bestError {
+            bestError = error
+            evaluationsSinceBest = 0
+            return false
+        }
+        evaluationsSinceBest += 1
+        if evaluationsSinceBest >= patience && decays < maxDecays {
+            decays += 1
+            evaluationsSinceBest = 0
+            return true
+        }
+        return false
+    }
+
+    private func pow(_ x: Float, _ n: Int) -> Float { (0..<n).reduce(1) { r, _ in r * x } }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// An AlexNet variant's layers built for one batch size over a parameter arena.
+///
+///     input      (N, C, H, W), plain; fill `input.floats` before `forward`
+///     features   conv stage + flatten → (N, F)
+///     classifier FC stage → logits (N, classes)
+///
+/// Several networks (for example a training batch size and a smaller last evaluation batch) may share
+/// one arena; each has its own buffers and stream. A network must be used from one thread at a time.
+public final class Network {
+    public let model: AlexNet
+    public let arena: ParameterArena
+    public let batch: Int
+    public let stream: ComputeStream
+    public let input: Tensor
+    public let features: [Layer]
+    public let classifier: [Layer]
+    public let loss: SoftmaxCrossEntropy
+    private let dropouts: [Dropout]
+
+    /// Wall time per layer (same order as `layers`), accumulated while `profiling` is on.
+    public var profiling = false
+    public private(set) var forwardSeconds: [Double]
+    public private(set) var backwardSeconds: [Double]
+
+    /// - Parameter seed: the run's seed; dropout masks derive from it.
+    public init(model: AlexNet, arena: ParameterArena, batch: Int, seed: UInt64, stream: ComputeStream = ComputeStream()) {
+        precondition(batch >= 1, "network: batch size must be at least 1, got \(batch)")
+        precondition(arena.views.map(\.name) == model.parameterLayout.map(\.name)
+                     && arena.views.map(\.shape) == model.parameterLayout.map(\.shape),
+                     "network: the parameter arena is not laid out for variant \(model.name)")
+        self.model = model
+        self.arena = arena
+        self.batch = batch
+        self.stream = stream
+        input = Tensor(plain: [batch] + model.inputShape)
+        var features = Network.buildLayers(model.features, input: input.desc, batch: batch, arena: arena,
+                                           seed: seed, stream: stream, firstNeedsInputGradient: false)
+        features.append(Flatten(input: features.last!.outputDesc, stream: stream))
+        self.features = features
+        classifier = Network.buildLayers(model.classifier, input: features.last!.outputDesc, batch: batch,
+                                         arena: arena, seed: seed, stream: stream, firstNeedsInputGradient: true)
+        loss = SoftmaxCrossEntropy(batch: batch, classes: model.classes)
+        dropouts = classifier.compactMap { $0 as? Dropout }
+        forwardSeconds = Array(repeating: 0, count: features.count + classifier.count)
+        backwardSeconds = forwardSeconds
+    }
+
+    /// Builds the layers of a stage list, each on the previous layer's output format.
+    public static func buildLayers(_ stages: [AlexNet.Stage], input: MemoryDesc, batch: Int, arena: ParameterArena,
+                                   seed: UInt64, stream: ComputeStream, firstNeedsInputGradient: Bool) -> [Layer] {
+        var layers: [Layer] = []
+        var desc = input
+        for stage in stages {
+            let needsInputGradient = !layers.isEmpty || firstNeedsInputGradient
+            let layer: Layer
+            switch stage {
+            case .conv(let name, let out, let k, let s, let p, let g):
+                let d = desc.dims
+                let geometry = Conv2DGeometry(batch: batch, inChannels: d[1], height: d[2], width: d[3],
+                                              outChannels: out, kernel: k, stride: s, padding: p, groups: g)
+                layer = Conv2D(name: name, geometry: geometry, weight: arena.view("\(name).weight"),
+                               bias: arena.view("\(name).bias"), arena: arena, stream: stream,
+                               computeInputGradient: needsInputGradient)
+            case .relu(let name):
+                layer = ReLU(name: name, input: desc, stream: stream)
+            case .lrn(let name, let parameters):
+                layer = LocalResponseNorm(name: name, parameters: parameters, input: desc, stream: stream)
+            case .maxPool(let name, let k, let s):
+                layer = MaxPool2D(name: name, kernel: k, stride: s, input: desc, stream: stream,
+                                  computeInputGradient: needsInputGradient)
+            case .linear(let name, _):
+                layer = Linear(name: name, batch: batch, weight: arena.view("\(name).weight"),
+                               bias: arena.view("\(name).bias"), arena: arena, stream: stream,
+                               computeInputGradient: needsInputGradient)
+            case .dropout(let name, let p):
+                layer = Dropout(name: name, probability: p, input: desc, seed: seed)
+            }
+            layers.append(layer)
+            desc = layer.outputDesc
+        }
+        return layers
+    }
+
+    public var layers: [Layer] { features + classifier }
+
+    /// Runs both stages on `input`; returns the logits (N, classes), owned by the last layer.
+    /// - Parameter step: the training step, which selects the dropout masks.
+    public func forward(training: Bool, step: UInt64 = 0) -> Tensor {
+        for dropout in dropouts { dropout.step = step }
+        var x = input
+        for (i, layer) in layers.enumerated() {
+            if profiling {
+                let start = monotonicSeconds()
+                x = layer.forward(x, training: training)
+                forwardSeconds[i] += monotonicSeconds() - start
+            } else {
+                x = layer.forward(x, training: training)
+            }
+        }
+        return x
+    }
+
+    /// Back-propagates the gradient of the loss with respect to the logits through every layer,
+    /// overwriting the parameter gradients in the arena.
+    public func backward(_ gradLogits: Tensor) {
+        var g: Tensor? = gradLogits
+        for (i, layer) in layers.enumerated().reversed() {
+            guard let dy = g else { break }
+            if profiling {
+                let start = monotonicSeconds()
+                g = layer.backward(dy)
+                backwardSeconds[i] += monotonicSeconds() - start
+            } else {
+                g = layer.backward(dy)
+            }
+        }
+    }
+
+    /// Forward, softmax cross-entropy and backward on the batch in `input` with `labels`.
+    /// Parameter gradients are those of the mean loss over the batch.
+    /// - Returns: the sum of the per-example losses.
+    @discardableResult
+    public func computeGradients(labels: some Collection<Int32>, step: UInt64) -> Double {
+        let logits = forward(training: true, step: step)
+        let total = loss.forward(logits: logits, labels: labels)
+        backward(loss.backward(scale: 1 / Float(batch)))
+        return total
+    }
+
+    public func resetProfile() {
+        forwardSeconds = Array(repeating: 0, count: forwardSeconds.count)
+        backwardSeconds = forwardSeconds
+    }
+}
+
+/// Seconds on the monotonic clock.
+public func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
