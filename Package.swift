@@ -21,7 +21,7 @@ let libraries: [Target] = [
     // the optimiser and the safetensors format.
     .target(name: "Compute", dependencies: ["CDNNL"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
-    .target(name: "Datasets", dependencies: ["CZlib", "CTurboJPEG"]),
+    .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG"]),
     // The training loop, evaluation, metrics, checkpoints and the compute benchmark.
     .target(name: "Training", dependencies: ["Compute", "Datasets"]),
 ]
@@ -41,7 +41,7 @@ let executables: [Target] = [
 
 let tests: [Target] = [
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]

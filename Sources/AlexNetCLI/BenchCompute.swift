@@ -1,0 +1,2 @@
+import ArgumentParser
+struct BenchCompute: ParsableCommand { static let configuration = CommandConfiguration(commandName: "compute") ; func run() throws {} }

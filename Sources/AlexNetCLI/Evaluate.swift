@@ -1,0 +1,43 @@
+import ArgumentParser
+import Compute
+import Datasets
+import Foundation
+import Training
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Report top-1/top-5 error and mean cross-entropy of a model file on a test set.")
+
+    @Argument(help: "Model file written by `train` (safetensors).") var model: String
+    @Option(help: "Reject the file unless it holds this variant.") var variant: Variant?
+    @OptionGroup var compute: ComputeOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Examples per forward pass.") var batchSize: Int = 256
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
+    func run() throws {
+        compute.apply()
+        let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
+        let test = try dataOptions.loadTest()
+        guard test.imageShape == loaded.model.inputShape, test.classes == loaded.model.classes else {
+            throw ValidationError("\(test.source): images are \(test.imageShape) in \(test.classes) classes; the model (\(loaded.model.name)) expects \(loaded.model.inputShape) in \(loaded.model.classes)")
+        }
+        let sampler = BatchSampler(data: test, normalization: loaded.normalization, shuffle: false, seed: 0)
+        let result = Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count)).evaluate(sampler)
+        if json {
+            let fields: [String: Any] = ["model": model, "variant": loaded.model.name, "examples": result.examples,
+                                         "top1_error": result.top1Error, "top5_error": result.top5Error,
+                                         "top1_accuracy": result.top1Accuracy, "mean_cross_entropy": result.meanLoss]
+            let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "%@ (%@) on %d examples: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, mean cross-entropy %.4f",
+                         model, loaded.model.name, result.examples, result.top1Error * 100, result.top1Accuracy * 100,
+                         result.top5Error * 100, result.meanLoss))
+        }
+    }
+}

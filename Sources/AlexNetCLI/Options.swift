@@ -1,0 +1,104 @@
+import ArgumentParser
+import Compute
+import Datasets
+import Foundation
+
+enum Variant: String, CaseIterable, ExpressibleByArgument {
+    case paper, owt, small
+}
+
+/// Which network: `--variant`, `--groups`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "AlexNet variant: paper (2012, 3×227×227), owt (2014, 3×224×224) or small (1×28×28, 10 classes).")
+    var variant: Variant = .small
+
+    @Option(help: "Convolution groups in conv2, conv4 and conv5 of `paper`: 1 (single tower) or 2 (the original two-tower connectivity).")
+    var groups: Int = 1
+
+    func validate() throws {
+        guard groups == 1 || groups == 2 else { throw ValidationError("--groups must be 1 or 2, got \(groups)") }
+        guard groups == 1 || variant == .paper else {
+            throw ValidationError("--groups 2 applies to the paper variant only, not \(variant.rawValue)")
+        }
+    }
+
+    var model: AlexNet { AlexNet.named(variant.rawValue, groups: groups)! }
+}
+
+/// Compute threads: `--threads`.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Compute threads (oneDNN's OpenMP threads). Default: every core.")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func apply() {
+        ComputeEngine.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    }
+}
+
+/// Where the images come from: an MNIST-format directory or explicit IDX files.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Directory with MNIST-format gzip'd IDX files (train-images-idx3-ubyte.gz, t10k-…).")
+    var data: String = FashionMNIST.defaultDirectory
+
+    @Option(help: "Training images IDX file (overrides --data).")
+    var trainImages: String?
+    @Option(help: "Training labels IDX file (overrides --data).")
+    var trainLabels: String?
+    @Option(help: "Test images IDX file (overrides --data).")
+    var testImages: String?
+    @Option(help: "Test labels IDX file (overrides --data).")
+    var testLabels: String?
+
+    @Option(help: "Use only the first N training examples.")
+    var trainLimit: Int?
+    @Option(help: "Use only the first N test examples.")
+    var testLimit: Int?
+
+    func validate() throws {
+        if (trainImages == nil) != (trainLabels == nil) {
+            throw ValidationError("--train-images and --train-labels go together")
+        }
+        if (testImages == nil) != (testLabels == nil) {
+            throw ValidationError("--test-images and --test-labels go together")
+        }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
+        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
+    }
+
+    func loadTrain() throws -> LabeledImages {
+        let set = try LabeledImages.idx(images: trainImages ?? "\(data)/train-images-idx3-ubyte.gz",
+                                        labels: trainLabels ?? "\(data)/train-labels-idx1-ubyte.gz")
+        return trainLimit.map { set.prefix($0) } ?? set
+    }
+
+    func loadTest() throws -> LabeledImages {
+        let set = try LabeledImages.idx(images: testImages ?? "\(data)/t10k-images-idx3-ubyte.gz",
+                                        labels: testLabels ?? "\(data)/t10k-labels-idx1-ubyte.gz")
+        return testLimit.map { set.prefix($0) } ?? set
+    }
+}
+
+/// Parses a comma-separated list of integers (`15,22`).
+struct IntegerList: ExpressibleByArgument {
+    var values: [Int]
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        values = parts.map { $0! }
+    }
+
+    var defaultValueDescription: String { values.map(String.init).joined(separator: ",") }
+}
+
+extension Initialization: ExpressibleByArgument {}
+
+/// Creates the parent directory of an output file when missing.
+func ensureParentDirectory(of path: String) throws {
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Writes files so that a reader sees either the old file or the complete new one, never a part:
+/// the bytes go to a temporary file in the same directory, which is flushed to disk (fsync) and renamed
+/// over the target; the directory is then flushed so the rename itself survives a crash.
+public enum AtomicFile {
+    public struct WriteError: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path): \(problem)" }
+    }
+
+    /// Writes `chunks` one after another as the new content of `path`.
+    public static func write(_ path: String, chunks: [UnsafeRawBufferPointer]) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw WriteError(path: path, problem: "directory \(directory) does not exist")
+        }
+        let temporary = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw WriteError(path: path, problem: "cannot create \(temporary): \(errnoText())") }
+        var ok = false
+        defer {
+            if !ok { close(fd); unlink(temporary) }
+        }
+        for chunk in chunks {
+            var offset = 0
+            while offset < chunk.count {
+                let n = Foundation.write(fd, chunk.baseAddress! + offset, chunk.count - offset)
+                guard n > 0 else { throw WriteError(path: path, problem: "write failed: \(errnoText())") }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw WriteError(path: path, problem: "fsync failed: \(errnoText())") }
+        guard close(fd) == 0 else { throw WriteError(path: path, problem: "close failed: \(errnoText())") }
+        ok = true
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw WriteError(path: path, problem: "rename failed: \(errnoText())")
+        }
+        let dirfd = open(directory, O_RDONLY)
+        if dirfd >= 0 {
+            fsync(dirfd)
+            close(dirfd)
+        }
+    }
+
+    /// Writes `data` as the new content of `path`.
+    public static func write(_ path: String, data: [UInt8]) throws {
+        try data.withUnsafeBytes { try write(path, chunks: [$0]) }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}

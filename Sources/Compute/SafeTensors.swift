@@ -1,0 +1,127 @@
+import Foundation
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header mapping
+/// each tensor name to `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets into the data that
+/// follows) plus an optional `"__metadata__"` map of strings, then the raw little-endian data.
+///
+/// Only `F32` tensors are written and read here.
+public enum SafeTensors {
+    public struct FormatError: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path): \(problem)" }
+    }
+
+    /// A tensor to write: its name, shape and values (row-major).
+    public struct Entry {
+        public let name: String
+        public let shape: [Int]
+        public let values: UnsafeBufferPointer<Float>
+
+        public init(name: String, shape: [Int], values: UnsafeBufferPointer<Float>) {
+            precondition(values.count == shape.reduce(1, *), "\(name): \(values.count) values for shape \(shape)")
+            self.name = name
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    /// Writes the tensors, in the given order, atomically.
+    public static func write(_ path: String, entries: [Entry], metadata: [String: String]) throws {
+        var header = "{"
+        var offset = 0
+        if !metadata.isEmpty {
+            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            header += "\"__metadata__\":{\(fields.joined(separator: ","))},"
+        }
+        header += entries.map { entry in
+            let end = offset + entry.values.count * 4
+            defer { offset = end }
+            return "\(jsonString(entry.name)):{\"dtype\":\"F32\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
+        }.joined(separator: ",")
+        header += "}"
+        // Pad the header with spaces so the data starts 8-byte aligned.
+        while header.utf8.count % 8 != 0 { header += " " }
+        var prefix = [UInt8](repeating: 0, count: 8)
+        let length = UInt64(header.utf8.count)
+        for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
+        prefix += Array(header.utf8)
+        try prefix.withUnsafeBytes { head in
+            try AtomicFile.write(path, chunks: [head] + entries.map { UnsafeRawBufferPointer($0.values) })
+        }
+    }
+
+    /// A parsed safetensors file.
+    public struct File {
+        public let path: String
+        public let metadata: [String: String]
+        public let shapes: [String: [Int]]
+        private let bytes: [UInt8]
+        private let ranges: [String: Range<Int>]
+
+        /// Reads and validates a file: header length, JSON, dtypes, shapes against byte ranges, ranges
+        /// inside the file.
+        public init(path: String) throws {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FormatError(path: path, problem: FileManager.default.fileExists(atPath: path)
+                                  ? "cannot be read" : "no such file")
+            }
+            self.path = path
+            bytes = [UInt8](data)
+            guard bytes.count >= 8 else {
+                throw FormatError(path: path, problem: "not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length")
+            }
+            var length = 0
+            for i in 0..<8 { length |= Int(bytes[i]) << (8 * i) }
+            guard length > 0, length <= bytes.count - 8 else {
+                throw FormatError(path: path, problem: "not a safetensors file or truncated: header length \(length) but only \(bytes.count - 8) bytes follow")
+            }
+            guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as? [String: Any] else {
+                throw FormatError(path: path, problem: "the header is not a JSON object")
+            }
+            let dataStart = 8 + length
+            var metadata: [String: String] = [:], shapes: [String: [Int]] = [:], ranges: [String: Range<Int>] = [:]
+            for (name, value) in json {
+                if name == "__metadata__" {
+                    metadata = (value as? [String: String]) ?? [:]
+                    continue
+                }
+                guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                      let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                    throw FormatError(path: path, problem: "tensor \(name): malformed header entry")
+                }
+                guard dtype == "F32" else {
+                    throw FormatError(path: path, problem: "tensor \(name) has dtype \(dtype), expected F32")
+                }
+                let (begin, end) = (offsets[0], offsets[1])
+                guard begin >= 0, end >= begin, end - begin == shape.reduce(1, *) * 4 else {
+                    throw FormatError(path: path, problem: "tensor \(name): offsets \(begin)..<\(end) do not hold shape \(shape)")
+                }
+                guard dataStart + end <= bytes.count else {
+                    throw FormatError(path: path, problem: "truncated: tensor \(name) ends at byte \(dataStart + end), the file has \(bytes.count)")
+                }
+                shapes[name] = shape
+                ranges[name] = (dataStart + begin)..<(dataStart + end)
+            }
+            self.metadata = metadata
+            self.shapes = shapes
+            self.ranges = ranges
+        }
+
+        /// Copies tensor `name` into `target`, which must hold exactly its elements.
+        public func read(_ name: String, into target: UnsafeMutableBufferPointer<Float>) throws {
+            guard let range = ranges[name] else { throw FormatError(path: path, problem: "no tensor named \(name)") }
+            guard range.count == target.count * 4 else {
+                throw FormatError(path: path, problem: "tensor \(name) has shape \(shapes[name]!), expected \(target.count) elements")
+            }
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawBufferPointer(target).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[range]))
+            }
+        }
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        let data = try! JSONEncoder().encode(text)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,58 @@
+import CZlib
+import Foundation
+
+/// Reads a whole file, inflating it when it is gzip-compressed (by zlib).
+///
+/// - Throws: `DatasetError` naming the file when it cannot be read, when the gzip stream is corrupt, or
+///   when it ends early (a truncated download).
+public func readMaybeGzip(_ path: String) throws -> [UInt8] {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw DatasetError(path, "no such file")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw DatasetError(path, "cannot be read")
+    }
+    let bytes = [UInt8](data)
+    guard bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B else { return bytes }
+    return try inflateGzip(bytes, path: path)
+}
+
+func inflateGzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+    var stream = z_stream()
+    guard czlib_inflate_init_gzip(&stream) == Z_OK else { throw DatasetError(path, "zlib could not start") }
+    defer { inflateEnd(&stream) }
+    // The gzip trailer's last 4 bytes hold the uncompressed size modulo 2³²: a good first guess.
+    var capacity = max(1 << 16, input.count * 4)
+    if input.count >= 18 {
+        let n = input.count
+        let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
+        if isize > 0 && isize < 1 << 31 { capacity = isize + 1 }
+    }
+    var output = [UInt8](repeating: 0, count: capacity)
+    var produced = 0
+    var status: Int32 = Z_OK
+    try input.withUnsafeBufferPointer { source in
+        stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress!)
+        stream.avail_in = uInt(source.count)
+        while true {
+            if produced == output.count { output.append(contentsOf: repeatElement(0, count: output.count)) }
+            status = output.withUnsafeMutableBufferPointer { target in
+                stream.next_out = target.baseAddress! + produced
+                stream.avail_out = uInt(target.count - produced)
+                let status = inflate(&stream, Z_NO_FLUSH)
+                produced = target.count - Int(stream.avail_out)
+                return status
+            }
+            if status == Z_STREAM_END { break }
+            if status == Z_BUF_ERROR && stream.avail_in == 0 {
+                throw DatasetError(path, "truncated gzip data: the stream ends after \(input.count) bytes, before its end marker")
+            }
+            if status != Z_OK && status != Z_BUF_ERROR {
+                let message = stream.msg.map { String(cString: $0) } ?? "status \(status)"
+                throw DatasetError(path, "corrupt gzip data (\(message))")
+            }
+        }
+    }
+    output.removeSubrange(produced...)
+    return output
+}

@@ -1,0 +1,91 @@
+import Compute
+import Datasets
+import Foundation
+
+/// The trained model as one safetensors file.
+///
+/// Tensors, in network order: `conv1.weight` (O, I/groups, K, K), `conv1.bias` (O), …, `conv5.bias`,
+/// `fc6.weight` (O, I), `fc6.bias` (O), …, `fc8.bias` — PyTorch's layouts, so a PyTorch model of the same
+/// architecture loads them directly. Metadata (strings): `format` (`alexnet-dist`), `variant`, `groups`,
+/// `parameters`, `normalization_mean`, `normalization_std` (JSON arrays), and training facts (`step`,
+/// `epoch`, `seed`).
+public enum ModelFile {
+    public struct LoadError: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path): \(problem)" }
+    }
+
+    /// Writes the arena's parameters atomically.
+    public static func save(_ path: String, model: AlexNet, groups: Int, arena: ParameterArena,
+                            normalization: Normalization, extra: [String: String] = [:]) throws {
+        let entries = arena.views.map {
+            SafeTensors.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(arena.values(of: $0)))
+        }
+        var metadata = extra
+        metadata["format"] = "alexnet-dist"
+        metadata["variant"] = model.name
+        metadata["groups"] = String(groups)
+        metadata["parameters"] = String(arena.parameterCount)
+        metadata["normalization_mean"] = jsonArray(normalization.mean)
+        metadata["normalization_std"] = jsonArray(normalization.std)
+        try SafeTensors.write(path, entries: entries, metadata: metadata)
+    }
+
+    /// A model read back from a file.
+    public struct Loaded {
+        public let model: AlexNet
+        public let groups: Int
+        public let arena: ParameterArena
+        public let normalization: Normalization
+        public let metadata: [String: String]
+    }
+
+    /// Reads a model file, checking that it holds every tensor of its variant with the right shape.
+    /// - Parameter expectedVariant: when given, a file of another variant is rejected.
+    public static func load(_ path: String, expectedVariant: String? = nil) throws -> Loaded {
+        let file = try SafeTensors.File(path: path)
+        let meta = file.metadata
+        guard meta["format"] == "alexnet-dist", let name = meta["variant"] else {
+            throw LoadError(path: path, problem: "not an alexnet-dist model file (metadata has no format/variant)")
+        }
+        let groups = Int(meta["groups"] ?? "1") ?? 1
+        guard let model = AlexNet.named(name, groups: groups) else {
+            throw LoadError(path: path, problem: "unknown variant '\(name)' with groups \(groups)")
+        }
+        if let expectedVariant, expectedVariant != name {
+            throw LoadError(path: path, problem: "the file holds variant '\(name)', expected '\(expectedVariant)'")
+        }
+        let arena = model.makeArena()
+        for view in arena.views {
+            guard let shape = file.shapes[view.name] else {
+                throw LoadError(path: path, problem: "missing tensor \(view.name) of variant \(name)")
+            }
+            guard shape == view.shape else {
+                throw LoadError(path: path, problem: "tensor \(view.name) has shape \(shape), variant \(name) (groups \(groups)) expects \(view.shape)")
+            }
+            try file.read(view.name, into: arena.values(of: view))
+        }
+        let unexpected = Set(file.shapes.keys).subtracting(arena.views.map(\.name))
+        guard unexpected.isEmpty else {
+            throw LoadError(path: path, problem: "tensors \(unexpected.sorted()) do not belong to variant \(name)")
+        }
+        let channels = model.inputShape[0]
+        let normalization = Normalization(mean: parseArray(meta["normalization_mean"]) ?? Array(repeating: 0, count: channels),
+                                          std: parseArray(meta["normalization_std"]) ?? Array(repeating: 1, count: channels))
+        guard normalization.mean.count == channels, normalization.std.count == channels else {
+            throw LoadError(path: path, problem: "normalisation metadata does not have \(channels) channel(s)")
+        }
+        return Loaded(model: model, groups: groups, arena: arena, normalization: normalization, metadata: meta)
+    }
+
+    static func jsonArray(_ values: [Float]) -> String {
+        "[" + values.map { "\($0)" }.joined(separator: ",") + "]"
+    }
+
+    static func parseArray(_ text: String?) -> [Float]? {
+        guard let text, let data = text.data(using: .utf8),
+              let array = try? JSONSerialization.jsonObject(with: data) as? [NSNumber] else { return nil }
+        return array.map { $0.floatValue }
+    }
+}
