@@ -16,6 +16,7 @@ static const int CDNNL_ARG_DIFF_SRC = DNNL_ARG_DIFF_SRC;
 static const int CDNNL_ARG_DIFF_DST = DNNL_ARG_DIFF_DST;
 static const int CDNNL_ARG_DIFF_WEIGHTS = DNNL_ARG_DIFF_WEIGHTS;
 static const int CDNNL_ARG_DIFF_BIAS = DNNL_ARG_DIFF_BIAS;
+static const int CDNNL_ARG_SCRATCHPAD = DNNL_ARG_SCRATCHPAD;
 
 // From libgomp, which libdnnl is linked against (OpenMP runtime).
 extern void omp_set_num_threads(int);

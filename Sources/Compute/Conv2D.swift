@@ -120,13 +120,11 @@ public final class Conv2D: Layer {
         gradForBackwardWeights = FormatConverter(to: backwardWeights.desc(dnnl_query_diff_dst_md))
 
         let canonical = MemoryDesc(weightDims, weightTag)
-        weights = Tensor(canonical, borrowing: UnsafeMutableRawPointer(arena.values(of: weight).baseAddress!))
+        weights = arena.valueTensor(weight, canonical)
         weightsForForward = FormatConverter(to: forwardPrimitive.desc(dnnl_query_weights_md))
         weightsForBackwardData = backwardData.map { FormatConverter(to: $0.desc(dnnl_query_weights_md)) }
-        bias = Tensor(MemoryDesc([g.outChannels], dnnl_x),
-                      borrowing: UnsafeMutableRawPointer(arena.values(of: biasView).baseAddress!))
-        weightGradient = Tensor(canonical,
-                                borrowing: UnsafeMutableRawPointer(arena.gradients(of: weight).baseAddress!))
+        bias = arena.valueTensor(biasView, MemoryDesc([g.outChannels], dnnl_x))
+        weightGradient = arena.gradientTensor(weight, canonical)
         let gradDesc = backwardWeights.desc(dnnl_query_diff_weights_md)
         if gradDesc == canonical {
             weightGradientInPrimitiveFormat = weightGradient
@@ -137,8 +135,7 @@ public final class Conv2D: Layer {
         }
         let biasGradDesc = backwardWeights.desc(dnnl_query_diff_weights_md, 1)
         precondition(biasGradDesc == MemoryDesc([g.outChannels], dnnl_x), "\(name): unexpected bias gradient format")
-        biasGradient = Tensor(biasGradDesc,
-                              borrowing: UnsafeMutableRawPointer(arena.gradients(of: biasView).baseAddress!))
+        biasGradient = arena.gradientTensor(biasView, biasGradDesc)
     }
 
     public var forwardFLOPs: Double { 2 * geometry.multiplyAdds }

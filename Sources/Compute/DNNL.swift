@@ -98,6 +98,8 @@ public struct MemoryDesc: Equatable, @unchecked Sendable {
 final class Primitive {
     let descriptor: dnnl_primitive_desc_t
     let handle: dnnl_primitive_t
+    /// Scratch memory the primitive needs while it runs (nil when it needs none).
+    private let scratchpad: Tensor?
 
     /// Builds a primitive from an operation descriptor (`dnnl_convolution_desc_t`, ...).
     /// - Parameter hint: the forward primitive, for backward primitives.
@@ -105,26 +107,47 @@ final class Primitive {
                  what: @autoclosure () -> String) {
         var pd: dnnl_primitive_desc_t?
         var desc = opDesc
+        let attr = Primitive.userScratchpadAttributes()
+        defer { dnnl_primitive_attr_destroy(attr) }
         let status = withUnsafePointer(to: &desc) { p in
-            dnnl_primitive_desc_create(&pd, UnsafeRawPointer(p), nil, engine.handle, hint?.descriptor)
+            dnnl_primitive_desc_create(&pd, UnsafeRawPointer(p), attr, engine.handle, hint?.descriptor)
         }
         dnnlCheck(status, "creating the primitive descriptor for \(what())")
         descriptor = pd!
         var prim: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&prim, descriptor), "creating the primitive for \(what())")
         handle = prim!
+        scratchpad = Primitive.makeScratchpad(descriptor)
     }
 
     /// A reorder (format conversion) from `source` to `destination`.
     init(reorderFrom source: MemoryDesc, to destination: MemoryDesc, engine: ComputeEngine = .shared) {
         var pd: dnnl_primitive_desc_t?
         var s = source.raw, d = destination.raw
-        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &d, engine.handle, nil),
+        let attr = Primitive.userScratchpadAttributes()
+        defer { dnnl_primitive_attr_destroy(attr) }
+        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &d, engine.handle, attr),
                   "creating a reorder for \(source.dims)")
         descriptor = pd!
         var prim: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&prim, descriptor), "creating a reorder for \(source.dims)")
         handle = prim!
+        scratchpad = Primitive.makeScratchpad(descriptor)
+    }
+
+    /// Attributes asking for a user-managed scratchpad. oneDNN's default (library-managed) scratchpad is
+    /// shared between primitives and is not safe when primitives run from several threads, as the
+    /// in-process ranks and the test runner do; each primitive here owns its scratch memory instead.
+    private static func userScratchpadAttributes() -> dnnl_primitive_attr_t {
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "creating primitive attributes")
+        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "setting the scratchpad mode")
+        return attr!
+    }
+
+    private static func makeScratchpad(_ descriptor: dnnl_primitive_desc_t) -> Tensor? {
+        let desc = MemoryDesc(raw: dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee)
+        return desc.byteCount > 0 ? Tensor(desc) : nil
     }
 
     /// The memory descriptor the primitive expects for an argument (`dnnl_query_src_md`, ...).
@@ -141,7 +164,8 @@ final class Primitive {
 
     /// Runs the primitive on `stream` with `(argument id, tensor)` pairs.
     func execute(_ stream: ComputeStream, _ arguments: [(Int32, Tensor)]) {
-        let args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
+        var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
+        if let scratchpad { args.append(dnnl_exec_arg_t(arg: CDNNL_ARG_SCRATCHPAD, memory: scratchpad.memory)) }
         dnnlCheck(dnnl_primitive_execute(handle, stream.handle, Int32(args.count), args),
                   "executing \(implementation)")
     }

@@ -59,10 +59,10 @@ public final class Linear: Layer {
         dnnlCheck(dnnl_inner_product_backward_weights_desc_init(&bww, &src, &w, &b, &dst), "\(name) backward weights")
         backwardWeights = Primitive(bww, hint: forwardPrimitive, what: "\(name) backward weights")
 
-        weights = Tensor(wDesc, borrowing: UnsafeMutableRawPointer(arena.values(of: weight).baseAddress!))
-        bias = Tensor(bDesc, borrowing: UnsafeMutableRawPointer(arena.values(of: biasView).baseAddress!))
-        weightGradient = Tensor(wDesc, borrowing: UnsafeMutableRawPointer(arena.gradients(of: weight).baseAddress!))
-        biasGradient = Tensor(bDesc, borrowing: UnsafeMutableRawPointer(arena.gradients(of: biasView).baseAddress!))
+        weights = arena.valueTensor(weight, wDesc)
+        bias = arena.valueTensor(biasView, bDesc)
+        weightGradient = arena.gradientTensor(weight, wDesc)
+        biasGradient = arena.gradientTensor(biasView, bDesc)
         output = Tensor(outputDesc)
     }
 

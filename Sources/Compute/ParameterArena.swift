@@ -70,6 +70,18 @@ public final class ParameterArena: @unchecked Sendable {
         UnsafeMutableBufferPointer(rebasing: gradients[view.range])
     }
 
+    /// A tensor over the values of one view (keeps the arena alive).
+    func valueTensor(_ view: ParameterView, _ desc: MemoryDesc) -> Tensor {
+        precondition(desc.byteCount == view.count * 4, "\(view.name): \(view.shape) does not fill a \(desc.dims) tensor")
+        return Tensor(desc, borrowing: UnsafeMutableRawPointer(values(of: view).baseAddress!), owner: self)
+    }
+
+    /// A tensor over the gradients of one view (keeps the arena alive).
+    func gradientTensor(_ view: ParameterView, _ desc: MemoryDesc) -> Tensor {
+        precondition(desc.byteCount == view.count * 4, "\(view.name): \(view.shape) does not fill a \(desc.dims) tensor")
+        return Tensor(desc, borrowing: UnsafeMutableRawPointer(gradients(of: view).baseAddress!), owner: self)
+    }
+
     /// The arena range spanning a contiguous run of views (e.g. all conv parameters).
     public func range(of views: [ParameterView]) -> Range<Int> {
         guard let first = views.first, let last = views.last else { return 0..<0 }

@@ -10,8 +10,8 @@ public final class Tensor {
     /// The start of the data (64-byte aligned when owned).
     public let data: UnsafeMutableRawPointer
     private let owned: Bool
-    /// Keeps the tensor whose memory a reinterpreted view borrows alive.
-    private var base: Tensor?
+    /// Keeps the owner of borrowed memory (an arena, or the tensor a view reinterprets) alive.
+    private var owner: AnyObject?
 
     /// Allocates a zero-filled tensor in the given format.
     public init(_ desc: MemoryDesc, engine: ComputeEngine = .shared) {
@@ -24,11 +24,13 @@ public final class Tensor {
     }
 
     /// Wraps memory the tensor does not own (a view into a parameter arena, for example).
-    /// The caller keeps `pointer` alive and large enough for `desc`.
-    public init(_ desc: MemoryDesc, borrowing pointer: UnsafeMutableRawPointer,
+    /// - Parameter owner: the object that owns `pointer`; the tensor keeps it alive. `pointer` must be
+    ///   large enough for `desc`.
+    public init(_ desc: MemoryDesc, borrowing pointer: UnsafeMutableRawPointer, owner: AnyObject?,
                 engine: ComputeEngine = .shared) {
         data = pointer
         owned = false
+        self.owner = owner
         self.desc = desc
         memory = Tensor.makeMemory(desc, pointer, engine)
     }
@@ -61,9 +63,7 @@ public final class Tensor {
         let other = MemoryDesc.plain(dims)
         precondition(desc.isPlain && other.byteCount == desc.byteCount,
                      "cannot view a \(self.dims) tensor as \(dims)")
-        let view = Tensor(other, borrowing: data)
-        view.base = self
-        return view
+        return Tensor(other, borrowing: data, owner: self)
     }
 
     deinit {
