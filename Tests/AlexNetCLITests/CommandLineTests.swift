@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// The built `alexnet-dist` beside the test bundle.
+let tool: String = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    return bundle.appendingPathComponent("alexnet-dist").path
+}()
+
+let fashionMNISTInstalled = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+struct Outcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var errorLines: [Substring] { stderr.split(separator: "\n") }
+}
+
+func runTool(_ arguments: [String]) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// Runs the tool expecting failure: a non-zero exit and exactly one line on stderr containing `fragment`.
+func expectOneLineError(_ arguments: [String], mentioning fragment: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let outcome = try runTool(arguments)
+    #expect(outcome.status != 0, "exit status for \(arguments)", sourceLocation: sourceLocation)
+    #expect(outcome.errorLines.count == 1, "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+    #expect(outcome.stderr.contains(fragment), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+    #expect(outcome.stderr.hasPrefix("alexnet-dist: error: "), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+}
+
+@Suite struct CommandLineTests {
+    @Test func describePrintsTheReferenceParameterCounts() throws {
+        for (arguments, count) in [(["--variant", "paper"], "62,378,344"), (["--variant", "paper", "--groups", "2"], "60,965,224"),
+                                   (["--variant", "owt"], "61,100,840"), (["--variant", "small"], "2,566,410")] {
+            let outcome = try runTool(["describe"] + arguments)
+            #expect(outcome.status == 0)
+            #expect(outcome.stdout.contains("total parameters: \(count)"), "\(outcome.stdout)")
+        }
+    }
+
+    @Test(arguments: [
+        (["train", "--batch-size", "-3"], "--batch-size"),
+        (["train", "--variant", "alexnet9"], "alexnet9"),
+        (["train", "--lr", "fast"], "fast"),
+        (["train", "--lr", "-1"], "--lr"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--groups", "2"], "--groups 2 applies to the paper variant only"),
+        (["train", "--schedule", "plateau"], "--validation"),
+        (["train", "--milestones", "ten"], "ten"),
+        (["train", "--threads", "0"], "--threads"),
+        (["bench", "compute", "--steps", "0"], "--steps"),
+        (["evaluate"], "model"),
+    ])
+    func nonsenseFlagsGiveOneLineErrors(_ arguments: [String], _ fragment: String) throws {
+        try expectOneLineError(arguments, mentioning: fragment)
+    }
+
+    @Test func aMissingDataDirectoryIsNamed() throws {
+        try expectOneLineError(["train", "--data", "/nonexistent/fmnist"],
+                               mentioning: "/nonexistent/fmnist/train-images-idx3-ubyte.gz: no such file")
+    }
+
+    @Test func aTruncatedIDXFileIsNamed() throws {
+        let dir = NSTemporaryDirectory() + "alexnet-dist-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let images = dir + "/images.idx", labels = dir + "/labels.idx"
+        // 10 images of 28×28 announced, 100 bytes present.
+        try Data([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28] + Array(repeating: 7, count: 100)).write(to: URL(fileURLWithPath: images))
+        try Data([0, 0, 8, 1, 0, 0, 0, 10] + Array(repeating: 1, count: 10)).write(to: URL(fileURLWithPath: labels))
+        try expectOneLineError(["train", "--train-images", images, "--train-labels", labels],
+                               mentioning: "\(images): truncated: 10×28×28 needs 7840 data bytes, found 100")
+    }
+
+    @Test func aMissingModelFileIsNamed() throws {
+        try expectOneLineError(["evaluate", "/nonexistent/model.safetensors"], mentioning: "/nonexistent/model.safetensors: no such file")
+    }
+
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
+    func trainThenEvaluateAndRejectAnotherVariant() throws {
+        let dir = NSTemporaryDirectory() + "alexnet-dist-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/small.safetensors"
+        let train = try runTool(["train", "--max-steps", "2", "--batch-size", "32", "--train-limit", "256", "--test-limit", "64",
+                                 "--output", model, "--metrics", dir + "/metrics.jsonl"])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stderr.contains("step 2/2"))
+
+        let evaluation = try runTool(["evaluate", model, "--test-limit", "100", "--json"])
+        #expect(evaluation.status == 0, "\(evaluation.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(evaluation.stdout.utf8)) as? [String: Any]
+        #expect(json?["examples"] as? Int == 100)
+        #expect(json?["variant"] as? String == "small")
+        for key in ["top1_error", "top5_error", "mean_cross_entropy"] { #expect(json?[key] is Double, "\(key)") }
+
+        try expectOneLineError(["evaluate", model, "--variant", "paper"], mentioning: "holds variant 'small', expected 'paper'")
+
+        let corrupt = dir + "/corrupt.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+        bytes.replaceSubrange(8..<40, with: Data(repeating: 0x7B, count: 32))
+        try bytes.write(to: URL(fileURLWithPath: corrupt))
+        try expectOneLineError(["evaluate", corrupt], mentioning: corrupt)
+    }
+}
