@@ -41,7 +41,7 @@ let executables: [Target] = [
 
 let tests: [Target] = [
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]

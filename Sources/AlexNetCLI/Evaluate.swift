@@ -22,9 +22,9 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         compute.apply()
         let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
-        let test = try dataOptions.loadTest()
-        guard test.imageShape == loaded.model.inputShape, test.classes == loaded.model.classes else {
-            throw ValidationError("\(test.source): images are \(test.imageShape) in \(test.classes) classes; the model (\(loaded.model.name)) expects \(loaded.model.inputShape) in \(loaded.model.classes)")
+        let test = try dataOptions.loadTest(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
+        guard test.imageShape == loaded.model.inputShape, test.classes <= loaded.model.classes else {
+            throw ValidationError("\(test.source): images are \(test.imageShape.map(String.init).joined(separator: "×")) in \(test.classes) classes; the model (\(loaded.model.name)) takes \(loaded.model.inputShape.map(String.init).joined(separator: "×")) in at most \(loaded.model.classes)")
         }
         let sampler = BatchSampler(data: test, normalization: loaded.normalization, shuffle: false, seed: 0)
         let result = Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count)).evaluate(sampler)

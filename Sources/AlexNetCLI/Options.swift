@@ -53,6 +53,13 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Test labels IDX file (overrides --data).")
     var testLabels: String?
 
+    @Option(help: "Training images as JPEG files in class folders (ROOT/<class>/<image>.jpg), resized and centre-cropped to the variant's input size; overrides --data.")
+    var trainFolder: String?
+    @Option(help: "Test images as JPEG files in class folders, the same classes as --train-folder.")
+    var testFolder: String?
+    @Option(help: "With --train-folder/--test-folder: read at most N images per class.")
+    var perClassLimit: Int?
+
     @Option(help: "Use only the first N training examples.")
     var trainLimit: Int?
     @Option(help: "Use only the first N test examples.")
@@ -65,17 +72,40 @@ struct DataOptions: ParsableArguments {
         if (testImages == nil) != (testLabels == nil) {
             throw ValidationError("--test-images and --test-labels go together")
         }
+        if let perClassLimit, perClassLimit < 1 { throw ValidationError("--per-class-limit must be at least 1, got \(perClassLimit)") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
     }
 
-    func loadTrain() throws -> LabeledImages {
-        let set = try LabeledImages.idx(images: trainImages ?? "\(data)/train-images-idx3-ubyte.gz",
-                                        labels: trainLabels ?? "\(data)/train-labels-idx1-ubyte.gz")
-        return trainLimit.map { set.prefix($0) } ?? set
+    /// The training and test sets, for a network whose input is `imageShape` (C, H, W).
+    /// - Returns: the class names when the training set is a JPEG folder.
+    func load(imageShape: [Int]) throws -> (train: LabeledImages, test: LabeledImages, classNames: [String]?) {
+        var train: LabeledImages, classNames: [String]?
+        if let trainFolder {
+            guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
+                throw ValidationError("JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))")
+            }
+            let loaded = try JPEGFolder.load(root: trainFolder, size: imageShape[1], limitPerClass: perClassLimit)
+            train = loaded.images
+            classNames = loaded.classNames
+        } else {
+            train = try LabeledImages.idx(images: trainImages ?? "\(data)/train-images-idx3-ubyte.gz",
+                                          labels: trainLabels ?? "\(data)/train-labels-idx1-ubyte.gz")
+        }
+        if let trainLimit { train = train.prefix(trainLimit) }
+        return (train, try loadTest(imageShape: imageShape, classNames: classNames), classNames)
     }
 
-    func loadTest() throws -> LabeledImages {
+    /// The test set alone: a JPEG folder (labelled by `classNames`, when known) or IDX files.
+    func loadTest(imageShape: [Int], classNames: [String]? = nil) throws -> LabeledImages {
+        if let testFolder {
+            guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
+                throw ValidationError("JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))")
+            }
+            let set = try JPEGFolder.load(root: testFolder, size: imageShape[1], classNames: classNames,
+                                          limitPerClass: perClassLimit).images
+            return testLimit.map { set.prefix($0) } ?? set
+        }
         let set = try LabeledImages.idx(images: testImages ?? "\(data)/t10k-images-idx3-ubyte.gz",
                                         labels: testLabels ?? "\(data)/t10k-labels-idx1-ubyte.gz")
         return testLimit.map { set.prefix($0) } ?? set

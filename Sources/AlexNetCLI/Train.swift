@@ -55,6 +55,9 @@ struct Train: ParsableCommand {
         if schedule == .plateau && validation == 0 {
             throw ValidationError("--schedule plateau needs a validation set: add --validation N (for example 5000)")
         }
+        if (dataOptions.trainFolder == nil) != (dataOptions.testFolder == nil) {
+            throw ValidationError("--train-folder and --test-folder go together")
+        }
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
         guard evaluateEvery >= 1 else { throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)") }
@@ -87,8 +90,9 @@ struct Train: ParsableCommand {
         try ensureParentDirectory(of: c.metricsPath!)
         try ensureParentDirectory(of: c.outputPath!)
 
-        let trainer = try Trainer(configuration: c, train: try dataOptions.loadTrain(), test: try dataOptions.loadTest(),
-                                  progress: printError)
+        let data = try dataOptions.load(imageShape: model.inputShape)
+        c.classNames = data.classNames
+        let trainer = try Trainer(configuration: c, train: data.train, test: data.test, progress: printError)
         let result = try trainer.run()
         print(String(format: "%@: %d steps in %@; test top-1 accuracy %.2f%% (error %.2f%%), top-5 error %.2f%%, loss %.4f",
                      model.name, result.steps, formatDuration(result.seconds), result.test.top1Accuracy * 100,

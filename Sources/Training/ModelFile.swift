@@ -7,8 +7,8 @@ import Foundation
 /// Tensors, in network order: `conv1.weight` (O, I/groups, K, K), `conv1.bias` (O), …, `conv5.bias`,
 /// `fc6.weight` (O, I), `fc6.bias` (O), …, `fc8.bias` — PyTorch's layouts, so a PyTorch model of the same
 /// architecture loads them directly. Metadata (strings): `format` (`alexnet-dist`), `variant`, `groups`,
-/// `parameters`, `normalization_mean`, `normalization_std` (JSON arrays), and training facts (`step`,
-/// `epoch`, `seed`).
+/// `parameters`, `normalization_mean`, `normalization_std` (JSON arrays), `class_names` (a JSON array,
+/// when trained on a JPEG folder), and training facts (`step`, `epoch`, `seed`).
 public enum ModelFile {
     public struct LoadError: Error, CustomStringConvertible {
         public let path: String
@@ -17,8 +17,11 @@ public enum ModelFile {
     }
 
     /// Writes the arena's parameters atomically.
+    /// - Parameter classNames: the data set's class names in label order (JPEG folders), kept as
+    ///   `class_names` so `evaluate` labels a test folder the same way.
     public static func save(_ path: String, model: AlexNet, groups: Int, arena: ParameterArena,
-                            normalization: Normalization, extra: [String: String] = [:]) throws {
+                            normalization: Normalization, classNames: [String]? = nil,
+                            extra: [String: String] = [:]) throws {
         let entries = arena.views.map {
             SafeTensors.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(arena.values(of: $0)))
         }
@@ -29,6 +32,9 @@ public enum ModelFile {
         metadata["parameters"] = String(arena.parameterCount)
         metadata["normalization_mean"] = jsonArray(normalization.mean)
         metadata["normalization_std"] = jsonArray(normalization.std)
+        if let classNames {
+            metadata["class_names"] = String(decoding: try JSONEncoder().encode(classNames), as: UTF8.self)
+        }
         try SafeTensors.write(path, entries: entries, metadata: metadata)
     }
 
@@ -39,6 +45,11 @@ public enum ModelFile {
         public let arena: ParameterArena
         public let normalization: Normalization
         public let metadata: [String: String]
+
+        /// The training set's class names, when it was a JPEG folder.
+        public var classNames: [String]? {
+            metadata["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        }
     }
 
     /// Reads a model file, checking that it holds every tensor of its variant with the right shape.

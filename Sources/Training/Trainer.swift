@@ -25,6 +25,8 @@ public struct TrainingConfiguration: Sendable {
     public var evaluateEvery = 1
     public var metricsPath: String?
     public var outputPath: String?
+    /// Class names in label order, recorded in the model file (JPEG folders).
+    public var classNames: [String]?
 
     public init(model: AlexNet) {
         self.model = model
@@ -66,8 +68,13 @@ public final class Trainer {
     public init(configuration c: TrainingConfiguration, train: LabeledImages, test: LabeledImages,
                 progress: @escaping (String) -> Void = { _ in }) throws {
         let expected = c.model.inputShape
-        for data in [train, test] where data.imageShape != expected || data.classes != c.model.classes {
-            throw TrainingError("\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")) in \(data.classes) classes; variant \(c.model.name) expects \(expected.map(String.init).joined(separator: "×")) in \(c.model.classes)")
+        for data in [train, test] {
+            guard data.imageShape == expected else {
+                throw TrainingError("\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")); variant \(c.model.name) expects \(expected.map(String.init).joined(separator: "×"))")
+            }
+            guard data.classes <= c.model.classes else {
+                throw TrainingError("\(data.source): \(data.classes) classes; variant \(c.model.name) has \(c.model.classes) outputs")
+            }
         }
         guard c.validationCount >= 0, c.validationCount < train.count else {
             throw TrainingError("--validation \(c.validationCount) must be below the \(train.count) training examples")
@@ -162,7 +169,7 @@ public final class Trainer {
         }
         if let path = c.outputPath {
             try ModelFile.save(path, model: c.model, groups: c.groups, arena: arena,
-                               normalization: trainSampler.normalization,
+                               normalization: trainSampler.normalization, classNames: c.classNames,
                                extra: ["step": String(step), "epoch": String(epoch), "seed": String(c.seed)])
             progress("model written to \(path)")
         }

@@ -10,7 +10,7 @@ let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.
     /// Learning works end to end: a few hundred steps on a slice of the real Fashion-MNIST.
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(2)))
     func trainsSmallFarAboveChanceOnRealFashionMNIST() throws {
-        let train = try FashionMNIST.load(split: .train).prefix(5_000)
+        let train = try FashionMNIST.load(split: .train).prefix(3_000)
         let test = try FashionMNIST.load(split: .test).prefix(1_000)
         var c = TrainingConfiguration(model: .small)
         c.batchSize = 50
@@ -18,8 +18,8 @@ let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.
         c.logEvery = 1_000
         c.augmentation = .none
         let result = try Trainer(configuration: c, train: train, test: test).run()
-        #expect(result.steps == 200)
-        // Chance is 10%; two passes over 5,000 images reach about 75% here.
+        #expect(result.steps == 120)
+        // Chance is 10%; two passes over 3,000 images reach about 73% here.
         #expect(result.test.top1Accuracy > 0.6, "top-1 accuracy \(result.test.top1Accuracy)")
         #expect(result.test.top5Error < 0.1)
     }
@@ -44,7 +44,7 @@ let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.
         let error = #expect(throws: TrainingError.self) {
             try Trainer(configuration: TrainingConfiguration(model: .owt), train: data, test: data)
         }
-        #expect(error?.description == "synthetic: images are 1×28×28 in 10 classes; variant owt expects 3×224×224 in 1000")
+        #expect(error?.description == "synthetic: images are 1×28×28; variant owt expects 3×224×224")
     }
 
     @Test func writesMetricsAndTheModel() throws {
