@@ -34,7 +34,7 @@ let executables: [Target] = [
         dependencies: [
             "Training", "Compute", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ])
 ]
 
 // MARK: - Tests (mirror Sources/)

@@ -24,21 +24,33 @@ struct BenchCompute: ParsableCommand {
     func run() throws {
         compute.apply()
         let model = modelOptions.model
-        let r = try benchmarkCompute(model: model, groups: modelOptions.groups, batch: batchSize, warmup: warmup, steps: steps)
+        let r = try benchmarkCompute(
+            model: model, groups: modelOptions.groups, batch: batchSize, warmup: warmup, steps: steps)
         let spread = "\(String(format: "%.3f", r.stepSeconds.min()!))–\(String(format: "%.3f", r.stepSeconds.max()!))"
-        print(String(format: "%@%@ batch %d, %d threads: %.3f s/step median of %d (%@), %.1f images/s, %.0f GFLOP/s (conv + fc), peak RSS %.2f GiB",
-                     r.variant, r.groups > 1 ? " groups \(r.groups)" : "", r.batch, r.threads, r.medianStepSeconds, r.steps,
-                     spread, r.imagesPerSecond, r.achievedGFLOPS, Double(r.peakResidentBytes) / 1_073_741_824))
+        print(
+            String(
+                format:
+                    "%@%@ batch %d, %d threads: %.3f s/step median of %d (%@), %.1f images/s, %.0f GFLOP/s (conv + fc), peak RSS %.2f GiB",
+                r.variant, r.groups > 1 ? " groups \(r.groups)" : "", r.batch, r.threads, r.medianStepSeconds, r.steps,
+                spread, r.imagesPerSecond, r.achievedGFLOPS, Double(r.peakResidentBytes) / 1_073_741_824))
         print("layer     forward ms  backward ms   share   GFLOP/s  implementation (fwd / bwd data / bwd weights)")
         for layer in r.layers {
             let total = layer.forwardSeconds + layer.backwardSeconds
             let gflops = layer.flops > 0 && total > 0 ? String(format: "%8.0f", layer.flops / total / 1e9) : "        "
-            print(String(format: "%-8@ %10.2f %12.2f %6.1f%%  %@  %@", layer.name, layer.forwardSeconds * 1000,
-                         layer.backwardSeconds * 1000, total / r.medianStepSeconds * 100, gflops,
-                         layer.implementations.joined(separator: " / ")))
+            print(
+                String(
+                    format: "%-8@ %10.2f %12.2f %6.1f%%  %@  %@", layer.name, layer.forwardSeconds * 1000,
+                    layer.backwardSeconds * 1000, total / r.medianStepSeconds * 100, gflops,
+                    layer.implementations.joined(separator: " / ")))
         }
-        print(String(format: "%-8@ %10.2f %12@ %6.1f%%", "loss", r.lossSeconds * 1000, "", r.lossSeconds / r.medianStepSeconds * 100))
-        print(String(format: "%-8@ %10@ %12.2f %6.1f%%", "update", "", r.optimizerSeconds * 1000, r.optimizerSeconds / r.medianStepSeconds * 100))
+        print(
+            String(
+                format: "%-8@ %10.2f %12@ %6.1f%%", "loss", r.lossSeconds * 1000, "",
+                r.lossSeconds / r.medianStepSeconds * 100))
+        print(
+            String(
+                format: "%-8@ %10@ %12.2f %6.1f%%", "update", "", r.optimizerSeconds * 1000,
+                r.optimizerSeconds / r.medianStepSeconds * 100))
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -24,20 +24,28 @@ struct Evaluate: ParsableCommand {
         let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
         let test = try dataOptions.loadTest(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
         guard test.imageShape == loaded.model.inputShape, test.classes <= loaded.model.classes else {
-            throw ValidationError("\(test.source): images are \(test.imageShape.map(String.init).joined(separator: "×")) in \(test.classes) classes; the model (\(loaded.model.name)) takes \(loaded.model.inputShape.map(String.init).joined(separator: "×")) in at most \(loaded.model.classes)")
+            throw ValidationError(
+                "\(test.source): images are \(test.imageShape.map(String.init).joined(separator: "×")) in \(test.classes) classes; the model (\(loaded.model.name)) takes \(loaded.model.inputShape.map(String.init).joined(separator: "×")) in at most \(loaded.model.classes)"
+            )
         }
         let sampler = BatchSampler(data: test, normalization: loaded.normalization, shuffle: false, seed: 0)
-        let result = Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count)).evaluate(sampler)
+        let result = Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
+            .evaluate(sampler)
         if json {
-            let fields: [String: Any] = ["model": model, "variant": loaded.model.name, "examples": result.examples,
-                                         "top1_error": result.top1Error, "top5_error": result.top5Error,
-                                         "top1_accuracy": result.top1Accuracy, "mean_cross_entropy": result.meanLoss]
+            let fields: [String: Any] = [
+                "model": model, "variant": loaded.model.name, "examples": result.examples,
+                "top1_error": result.top1Error, "top5_error": result.top5Error,
+                "top1_accuracy": result.top1Accuracy, "mean_cross_entropy": result.meanLoss,
+            ]
             let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "%@ (%@) on %d examples: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, mean cross-entropy %.4f",
-                         model, loaded.model.name, result.examples, result.top1Error * 100, result.top1Accuracy * 100,
-                         result.top5Error * 100, result.meanLoss))
+            print(
+                String(
+                    format:
+                        "%@ (%@) on %d examples: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, mean cross-entropy %.4f",
+                    model, loaded.model.name, result.examples, result.top1Error * 100, result.top1Accuracy * 100,
+                    result.top5Error * 100, result.meanLoss))
         }
     }
 }

@@ -12,7 +12,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "AlexNet variant: paper (2012, 3×227×227), owt (2014, 3×224×224) or small (1×28×28, 10 classes).")
     var variant: Variant = .small
 
-    @Option(help: "Convolution groups in conv2, conv4 and conv5 of `paper`: 1 (single tower) or 2 (the original two-tower connectivity).")
+    @Option(
+        help:
+            "Convolution groups in conv2, conv4 and conv5 of `paper`: 1 (single tower) or 2 (the original two-tower connectivity)."
+    )
     var groups: Int = 1
 
     func validate() throws {
@@ -53,7 +56,10 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Test labels IDX file (overrides --data).")
     var testLabels: String?
 
-    @Option(help: "Training images as JPEG files in class folders (ROOT/<class>/<image>.jpg), resized and centre-cropped to the variant's input size; overrides --data.")
+    @Option(
+        help:
+            "Training images as JPEG files in class folders (ROOT/<class>/<image>.jpg), resized and centre-cropped to the variant's input size; overrides --data."
+    )
     var trainFolder: String?
     @Option(help: "Test images as JPEG files in class folders, the same classes as --train-folder.")
     var testFolder: String?
@@ -72,8 +78,12 @@ struct DataOptions: ParsableArguments {
         if (testImages == nil) != (testLabels == nil) {
             throw ValidationError("--test-images and --test-labels go together")
         }
-        if let perClassLimit, perClassLimit < 1 { throw ValidationError("--per-class-limit must be at least 1, got \(perClassLimit)") }
-        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
+        if let perClassLimit, perClassLimit < 1 {
+            throw ValidationError("--per-class-limit must be at least 1, got \(perClassLimit)")
+        }
+        if let trainLimit, trainLimit < 1 {
+            throw ValidationError("--train-limit must be at least 1, got \(trainLimit)")
+        }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
     }
 
@@ -83,14 +93,17 @@ struct DataOptions: ParsableArguments {
         var train: LabeledImages, classNames: [String]?
         if let trainFolder {
             guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
-                throw ValidationError("JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))")
+                throw ValidationError(
+                    "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
+                )
             }
             let loaded = try JPEGFolder.load(root: trainFolder, size: imageShape[1], limitPerClass: perClassLimit)
             train = loaded.images
             classNames = loaded.classNames
         } else {
-            train = try LabeledImages.idx(images: trainImages ?? "\(data)/train-images-idx3-ubyte.gz",
-                                          labels: trainLabels ?? "\(data)/train-labels-idx1-ubyte.gz")
+            train = try LabeledImages.idx(
+                images: trainImages ?? "\(data)/train-images-idx3-ubyte.gz",
+                labels: trainLabels ?? "\(data)/train-labels-idx1-ubyte.gz")
         }
         if let trainLimit { train = train.prefix(trainLimit) }
         return (train, try loadTest(imageShape: imageShape, classNames: classNames), classNames)
@@ -100,14 +113,19 @@ struct DataOptions: ParsableArguments {
     func loadTest(imageShape: [Int], classNames: [String]? = nil) throws -> LabeledImages {
         if let testFolder {
             guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
-                throw ValidationError("JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))")
+                throw ValidationError(
+                    "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
+                )
             }
-            let set = try JPEGFolder.load(root: testFolder, size: imageShape[1], classNames: classNames,
-                                          limitPerClass: perClassLimit).images
+            let set = try JPEGFolder.load(
+                root: testFolder, size: imageShape[1], classNames: classNames,
+                limitPerClass: perClassLimit
+            ).images
             return testLimit.map { set.prefix($0) } ?? set
         }
-        let set = try LabeledImages.idx(images: testImages ?? "\(data)/t10k-images-idx3-ubyte.gz",
-                                        labels: testLabels ?? "\(data)/t10k-labels-idx1-ubyte.gz")
+        let set = try LabeledImages.idx(
+            images: testImages ?? "\(data)/t10k-images-idx3-ubyte.gz",
+            labels: testLabels ?? "\(data)/t10k-labels-idx1-ubyte.gz")
         return testLimit.map { set.prefix($0) } ?? set
     }
 }

@@ -22,20 +22,28 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("lr"), help: "Base learning rate ε.") var learningRate: Float = 0.01
     @Option(help: "Momentum μ.") var momentum: Float = 0.9
     @Option(help: "Weight decay λ (applied as v ← μv − λεw − εg).") var weightDecay: Float = 0.0005
-    @Option(help: "Learning-rate schedule: constant, step (÷10 at --milestones) or plateau (÷10 when the validation error stalls for --patience epochs, at most 3 times; needs --validation).")
+    @Option(
+        help:
+            "Learning-rate schedule: constant, step (÷10 at --milestones) or plateau (÷10 when the validation error stalls for --patience epochs, at most 3 times; needs --validation)."
+    )
     var schedule: ScheduleKind = .step
     @Option(help: "Epochs (1-based) from which the rate is divided by 10 under --schedule step.")
     var milestones: IntegerList = IntegerList(argument: "21,28")!
     @Option(help: "Evaluations without improvement before a plateau decay.") var patience: Int = 2
     @Option(help: "Training examples held out (from the end) as a validation set.") var validation: Int = 0
-    @Option(name: .customLong("init"), help: "Initialisation: paper (N(0,0.01), biases 1), caffe (biases 0.1) or he. Default: the variant's (he for small, paper otherwise).")
+    @Option(
+        name: .customLong("init"),
+        help:
+            "Initialisation: paper (N(0,0.01), biases 1), caffe (biases 0.1) or he. Default: the variant's (he for small, paper otherwise)."
+    )
     var initialization: Initialization?
     @Option(help: "Random seed (initialisation, order, augmentation, dropout).") var seed: UInt64 = 1
     @Option(help: "Random-crop padding in pixels (0 disables cropping).") var cropPadding: Int = 2
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool = true
     @Option(help: "Steps between progress lines.") var logEvery: Int = 50
     @Option(help: "Epochs between test-set evaluations.") var evaluateEvery: Int = 1
-    @Option(help: "Metrics file: one JSON line per logged step and per evaluation. Default: runs/<variant>/metrics.jsonl")
+    @Option(
+        help: "Metrics file: one JSON line per logged step and per evaluation. Default: runs/<variant>/metrics.jsonl")
     var metrics: String?
     @Option(help: "Model file (safetensors), written atomically at the end. Default: runs/<variant>/model.safetensors")
     var output: String?
@@ -46,10 +54,18 @@ struct Train: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be a positive number, got \(learningRate)") }
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be ≥ 0, got \(weightDecay)") }
-        guard milestones.values.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--milestones must be epochs ≥ 1, got \(milestones.defaultValueDescription)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw ValidationError("--lr must be a positive number, got \(learningRate)")
+        }
+        guard momentum >= 0, momentum < 1 else {
+            throw ValidationError("--momentum must be in [0, 1), got \(momentum)")
+        }
+        guard weightDecay >= 0, weightDecay.isFinite else {
+            throw ValidationError("--weight-decay must be ≥ 0, got \(weightDecay)")
+        }
+        guard milestones.values.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--milestones must be epochs ≥ 1, got \(milestones.defaultValueDescription)")
+        }
         guard patience >= 1 else { throw ValidationError("--patience must be at least 1, got \(patience)") }
         guard validation >= 0 else { throw ValidationError("--validation must be ≥ 0, got \(validation)") }
         if schedule == .plateau && validation == 0 {
@@ -60,7 +76,9 @@ struct Train: ParsableCommand {
         }
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
-        guard evaluateEvery >= 1 else { throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)") }
+        guard evaluateEvery >= 1 else {
+            throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)")
+        }
     }
 
     func run() throws {
@@ -94,8 +112,10 @@ struct Train: ParsableCommand {
         c.classNames = data.classNames
         let trainer = try Trainer(configuration: c, train: data.train, test: data.test, progress: printError)
         let result = try trainer.run()
-        print(String(format: "%@: %d steps in %@; test top-1 accuracy %.2f%% (error %.2f%%), top-5 error %.2f%%, loss %.4f",
-                     model.name, result.steps, formatDuration(result.seconds), result.test.top1Accuracy * 100,
-                     result.test.top1Error * 100, result.test.top5Error * 100, result.test.meanLoss))
+        print(
+            String(
+                format: "%@: %d steps in %@; test top-1 accuracy %.2f%% (error %.2f%%), top-5 error %.2f%%, loss %.4f",
+                model.name, result.steps, formatDuration(result.seconds), result.test.top1Accuracy * 100,
+                result.test.top1Error * 100, result.test.top5Error * 100, result.test.meanLoss))
     }
 }

@@ -14,7 +14,7 @@ public struct AlexNet: Sendable, Equatable {
         public var name: String {
             switch self {
             case .conv(let name, _, _, _, _, _), .relu(let name), .lrn(let name, _), .maxPool(let name, _, _),
-                 .linear(let name, _), .dropout(let name, _):
+                .linear(let name, _), .dropout(let name, _):
                 return name
             }
         }
@@ -51,8 +51,10 @@ public struct AlexNet: Sendable, Equatable {
         AlexNet(
             name: "paper", inputShape: [3, 227, 227], classes: 1000,
             features: convStack(
-                [(96, 11, 4, 0, 1), (256, 5, 1, 2, groups), (384, 3, 1, 1, 1), (384, 3, 1, 1, groups),
-                 (256, 3, 1, 1, groups)]),
+                [
+                    (96, 11, 4, 0, 1), (256, 5, 1, 2, groups), (384, 3, 1, 1, 1), (384, 3, 1, 1, groups),
+                    (256, 3, 1, 1, groups),
+                ]),
             classifier: fcStack([4096, 4096, 1000]), defaultInitialization: .paper)
     }
 
@@ -60,8 +62,10 @@ public struct AlexNet: Sendable, Equatable {
     /// by 2, as torchvision's `alexnet`), LRN after conv1 and conv2, FC 4096-4096-1000: 61,100,840 parameters.
     public static let owt = AlexNet(
         name: "owt", inputShape: [3, 224, 224], classes: 1000,
-        features: convStack([(64, 11, 4, 2, 1), (192, 5, 1, 2, 1), (384, 3, 1, 1, 1), (256, 3, 1, 1, 1),
-                             (256, 3, 1, 1, 1)]),
+        features: convStack([
+            (64, 11, 4, 2, 1), (192, 5, 1, 2, 1), (384, 3, 1, 1, 1), (256, 3, 1, 1, 1),
+            (256, 3, 1, 1, 1),
+        ]),
         classifier: fcStack([4096, 4096, 1000]), defaultInitialization: .paper)
 
     /// The same eight-layer shape for 1×28×28 images and 10 classes (Fashion-MNIST): conv 64 5×5 pad 2,
@@ -70,8 +74,10 @@ public struct AlexNet: Sendable, Equatable {
     /// paper's N(0, 0.01) does not learn on unit-variance inputs: the signal vanishes).
     public static let small = AlexNet(
         name: "small", inputShape: [1, 28, 28], classes: 10,
-        features: convStack([(64, 5, 1, 2, 1), (128, 5, 1, 2, 1), (192, 3, 1, 1, 1), (192, 3, 1, 1, 1),
-                             (128, 3, 1, 1, 1)]),
+        features: convStack([
+            (64, 5, 1, 2, 1), (128, 5, 1, 2, 1), (192, 3, 1, 1, 1), (192, 3, 1, 1, 1),
+            (128, 3, 1, 1, 1),
+        ]),
         classifier: fcStack([1024, 1024, 10]), defaultInitialization: .he)
 
     /// conv1 … conv5 with ReLU; LRN and max-pool after conv1 and conv2; max-pool after conv5.
@@ -79,8 +85,10 @@ public struct AlexNet: Sendable, Equatable {
         var stages: [Stage] = []
         for (i, c) in convs.enumerated() {
             let n = i + 1
-            stages.append(.conv(name: "conv\(n)", outChannels: c.out, kernel: c.kernel, stride: c.stride,
-                                padding: c.pad, groups: c.groups))
+            stages.append(
+                .conv(
+                    name: "conv\(n)", outChannels: c.out, kernel: c.kernel, stride: c.stride,
+                    padding: c.pad, groups: c.groups))
             stages.append(.relu(name: "relu\(n)"))
             if n <= 2 { stages.append(.lrn(name: "norm\(n)", .alexNet)) }
             if n <= 2 || n == 5 { stages.append(.maxPool(name: "pool\(n)", kernel: 3, stride: 2)) }

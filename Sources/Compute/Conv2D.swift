@@ -12,8 +12,10 @@ public struct Conv2DGeometry: Sendable, Equatable {
     public var padding: Int
     public var groups: Int
 
-    public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: Int,
-                stride: Int = 1, padding: Int = 0, groups: Int = 1) {
+    public init(
+        batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: Int,
+        stride: Int = 1, padding: Int = 0, groups: Int = 1
+    ) {
         self.batch = batch; self.inChannels = inChannels; self.height = height; self.width = width
         self.outChannels = outChannels; self.kernel = kernel; self.stride = stride
         self.padding = padding; self.groups = groups
@@ -69,23 +71,31 @@ public final class Conv2D: Layer {
 
     /// - Parameters:
     ///   - computeInputGradient: false for the first layer, whose input gradient nobody needs.
-    public init(name: String, geometry g: Conv2DGeometry, weight: ParameterView, bias biasView: ParameterView,
-                arena: ParameterArena, stream: ComputeStream, computeInputGradient: Bool = true) {
-        precondition(g.inChannels % g.groups == 0 && g.outChannels % g.groups == 0,
-                     "\(name): \(g.groups) groups do not divide \(g.inChannels) input and \(g.outChannels) output channels")
-        precondition(weight.shape == g.weightShape,
-                     "\(name): weight shape \(weight.shape) does not match the layer's \(g.weightShape)")
-        precondition(biasView.shape == [g.outChannels],
-                     "\(name): bias shape \(biasView.shape) does not match [\(g.outChannels)]")
-        precondition(g.outHeight > 0 && g.outWidth > 0,
-                     "\(name): a \(g.kernel)×\(g.kernel) kernel does not fit a \(g.height)×\(g.width) input padded by \(g.padding)")
+    public init(
+        name: String, geometry g: Conv2DGeometry, weight: ParameterView, bias biasView: ParameterView,
+        arena: ParameterArena, stream: ComputeStream, computeInputGradient: Bool = true
+    ) {
+        precondition(
+            g.inChannels % g.groups == 0 && g.outChannels % g.groups == 0,
+            "\(name): \(g.groups) groups do not divide \(g.inChannels) input and \(g.outChannels) output channels")
+        precondition(
+            weight.shape == g.weightShape,
+            "\(name): weight shape \(weight.shape) does not match the layer's \(g.weightShape)")
+        precondition(
+            biasView.shape == [g.outChannels],
+            "\(name): bias shape \(biasView.shape) does not match [\(g.outChannels)]")
+        precondition(
+            g.outHeight > 0 && g.outWidth > 0,
+            "\(name): a \(g.kernel)×\(g.kernel) kernel does not fit a \(g.height)×\(g.width) input padded by \(g.padding)"
+        )
         self.name = name
         self.geometry = g
         self.stream = stream
 
         let srcDims = [g.batch, g.inChannels, g.height, g.width]
         let dstDims = [g.batch, g.outChannels, g.outHeight, g.outWidth]
-        let (weightDims, weightTag): ([Int], dnnl_format_tag_t) = g.groups == 1
+        let (weightDims, weightTag): ([Int], dnnl_format_tag_t) =
+            g.groups == 1
             ? (g.weightShape, dnnl_oihw)
             : ([g.groups, g.outChannels / g.groups, g.inChannels / g.groups, g.kernel, g.kernel], dnnl_goihw)
         let any = dnnl_format_tag_any
@@ -95,20 +105,26 @@ public final class Conv2D: Layer {
         let pad: [Int64] = [Int64(g.padding), Int64(g.padding)]
 
         var fwd = dnnl_convolution_desc_t()
-        dnnlCheck(dnnl_convolution_forward_desc_init(&fwd, dnnl_forward_training, dnnl_convolution_direct,
-                                                     &src, &wts, &b, &dst, strides, pad, pad), "\(name) forward")
+        dnnlCheck(
+            dnnl_convolution_forward_desc_init(
+                &fwd, dnnl_forward_training, dnnl_convolution_direct,
+                &src, &wts, &b, &dst, strides, pad, pad), "\(name) forward")
         forwardPrimitive = Primitive(fwd, what: "\(name) forward")
         if computeInputGradient {
             var bwd = dnnl_convolution_desc_t()
-            dnnlCheck(dnnl_convolution_backward_data_desc_init(&bwd, dnnl_convolution_direct, &src, &wts, &dst,
-                                                               strides, pad, pad), "\(name) backward data")
+            dnnlCheck(
+                dnnl_convolution_backward_data_desc_init(
+                    &bwd, dnnl_convolution_direct, &src, &wts, &dst,
+                    strides, pad, pad), "\(name) backward data")
             backwardData = Primitive(bwd, hint: forwardPrimitive, what: "\(name) backward data")
         } else {
             backwardData = nil
         }
         var bww = dnnl_convolution_desc_t()
-        dnnlCheck(dnnl_convolution_backward_weights_desc_init(&bww, dnnl_convolution_direct, &src, &wts, &b, &dst,
-                                                              strides, pad, pad), "\(name) backward weights")
+        dnnlCheck(
+            dnnl_convolution_backward_weights_desc_init(
+                &bww, dnnl_convolution_direct, &src, &wts, &b, &dst,
+                strides, pad, pad), "\(name) backward weights")
         backwardWeights = Primitive(bww, hint: forwardPrimitive, what: "\(name) backward weights")
 
         outputDesc = forwardPrimitive.desc(dnnl_query_dst_md)
@@ -148,8 +164,9 @@ public final class Conv2D: Layer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let g = geometry
-        precondition(input.dims == [g.batch, g.inChannels, g.height, g.width],
-                     "\(name): input is \(input.dims), expected \([g.batch, g.inChannels, g.height, g.width])")
+        precondition(
+            input.dims == [g.batch, g.inChannels, g.height, g.width],
+            "\(name): input is \(input.dims), expected \([g.batch, g.inChannels, g.height, g.width])")
         let x = inputForForward.convert(input, on: stream)
         let w = weightsForForward.convert(weights, on: stream)
         forwardPrimitive.execute(stream, [(Arg.src, x), (Arg.weights, w), (Arg.bias, bias), (Arg.dst, output)])
@@ -158,14 +175,19 @@ public final class Conv2D: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor? {
-        precondition(gradOutput.dims == outputDesc.dims,
-                     "\(name): output gradient is \(gradOutput.dims), expected \(outputDesc.dims)")
+        precondition(
+            gradOutput.dims == outputDesc.dims,
+            "\(name): output gradient is \(gradOutput.dims), expected \(outputDesc.dims)")
         guard let input = savedInput else { preconditionFailure("\(name): backward without a training forward") }
         let dy = gradForBackwardWeights.convert(gradOutput, on: stream)
         let x = inputForBackwardWeights.convert(input, on: stream)
-        backwardWeights.execute(stream, [(Arg.src, x), (Arg.diffDst, dy),
-                                         (Arg.diffWeights, weightGradientInPrimitiveFormat),
-                                         (Arg.diffBias, biasGradient)])
+        backwardWeights.execute(
+            stream,
+            [
+                (Arg.src, x), (Arg.diffDst, dy),
+                (Arg.diffWeights, weightGradientInPrimitiveFormat),
+                (Arg.diffBias, biasGradient),
+            ])
         weightGradientReorder?.execute(stream, [(Arg.from, weightGradientInPrimitiveFormat), (Arg.to, weightGradient)])
         guard let backwardData, let gradInput else { return nil }
         let w = weightsForBackwardData!.convert(weights, on: stream)

@@ -61,8 +61,9 @@ public struct MemoryDesc: Equatable, @unchecked Sendable {
         precondition(!dims.isEmpty && dims.count <= Int(DNNL_MAX_NDIMS), "bad tensor rank \(dims.count)")
         var md = dnnl_memory_desc_t()
         let d = dims.map { Int64($0) }
-        dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag),
-                  "describing a \(dims) tensor")
+        dnnlCheck(
+            dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag),
+            "describing a \(dims) tensor")
         raw = md
     }
 
@@ -103,8 +104,10 @@ final class Primitive {
 
     /// Builds a primitive from an operation descriptor (`dnnl_convolution_desc_t`, ...).
     /// - Parameter hint: the forward primitive, for backward primitives.
-    init<OpDesc>(_ opDesc: OpDesc, hint: Primitive? = nil, engine: ComputeEngine = .shared,
-                 what: @autoclosure () -> String) {
+    init<OpDesc>(
+        _ opDesc: OpDesc, hint: Primitive? = nil, engine: ComputeEngine = .shared,
+        what: @autoclosure () -> String
+    ) {
         var pd: dnnl_primitive_desc_t?
         var desc = opDesc
         let attr = Primitive.userScratchpadAttributes()
@@ -126,8 +129,9 @@ final class Primitive {
         var s = source.raw, d = destination.raw
         let attr = Primitive.userScratchpadAttributes()
         defer { dnnl_primitive_attr_destroy(attr) }
-        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &d, engine.handle, attr),
-                  "creating a reorder for \(source.dims)")
+        dnnlCheck(
+            dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &d, engine.handle, attr),
+            "creating a reorder for \(source.dims)")
         descriptor = pd!
         var prim: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&prim, descriptor), "creating a reorder for \(source.dims)")
@@ -141,7 +145,8 @@ final class Primitive {
     private static func userScratchpadAttributes() -> dnnl_primitive_attr_t {
         var attr: dnnl_primitive_attr_t?
         dnnlCheck(dnnl_primitive_attr_create(&attr), "creating primitive attributes")
-        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "setting the scratchpad mode")
+        dnnlCheck(
+            dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "setting the scratchpad mode")
         return attr!
     }
 
@@ -166,8 +171,9 @@ final class Primitive {
     func execute(_ stream: ComputeStream, _ arguments: [(Int32, Tensor)]) {
         var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
         if let scratchpad { args.append(dnnl_exec_arg_t(arg: CDNNL_ARG_SCRATCHPAD, memory: scratchpad.memory)) }
-        dnnlCheck(dnnl_primitive_execute(handle, stream.handle, Int32(args.count), args),
-                  "executing \(implementation)")
+        dnnlCheck(
+            dnnl_primitive_execute(handle, stream.handle, Int32(args.count), args),
+            "executing \(implementation)")
     }
 
     deinit {
@@ -202,8 +208,9 @@ final class FormatConverter {
     func convert(_ tensor: Tensor, on stream: ComputeStream) -> Tensor {
         if tensor.desc == target { return tensor }
         if cached == nil || cached!.source != tensor.desc {
-            precondition(tensor.desc.dims == target.dims,
-                         "cannot convert a \(tensor.desc.dims) tensor to \(target.dims)")
+            precondition(
+                tensor.desc.dims == target.dims,
+                "cannot convert a \(tensor.desc.dims) tensor to \(target.dims)")
             cached = (tensor.desc, Primitive(reorderFrom: tensor.desc, to: target), Tensor(target))
         }
         cached!.reorder.execute(stream, [(Arg.from, tensor), (Arg.to, cached!.buffer)])

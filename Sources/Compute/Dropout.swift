@@ -22,8 +22,10 @@ public final class Dropout: Layer {
     private var lastWasTraining = false
 
     public init(name: String, probability: Float, input: MemoryDesc, seed: UInt64) {
-        precondition(probability >= 0 && probability < 1, "\(name): dropout probability must be in [0, 1), got \(probability)")
-        precondition(input.isPlain && input.dims.count == 2, "\(name): dropout works on plain (N, F) rows, got \(input.dims)")
+        precondition(
+            probability >= 0 && probability < 1, "\(name): dropout probability must be in [0, 1), got \(probability)")
+        precondition(
+            input.isPlain && input.dims.count == 2, "\(name): dropout works on plain (N, F) rows, got \(input.dims)")
         self.name = name
         self.probability = probability
         outputDesc = input
@@ -56,7 +58,8 @@ public final class Dropout: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor? {
-        precondition(gradOutput.desc == outputDesc, "\(name): gradient is \(gradOutput.dims), expected \(outputDesc.dims)")
+        precondition(
+            gradOutput.desc == outputDesc, "\(name): gradient is \(gradOutput.dims), expected \(outputDesc.dims)")
         guard lastWasTraining && probability > 0 else { return gradOutput }
         let dy = gradOutput.floats, m = mask.floats
         for i in 0..<dy.count { dy[i] *= m[i] }

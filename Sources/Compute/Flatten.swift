@@ -24,7 +24,8 @@ public final class Flatten: Layer {
 
     /// Returns the gradient as plain (N, C, H, W); the layer below converts it to its format.
     public func backward(_ gradOutput: Tensor) -> Tensor? {
-        precondition(gradOutput.desc == outputDesc, "\(name): gradient is \(gradOutput.dims), expected plain \(outputDesc.dims)")
+        precondition(
+            gradOutput.desc == outputDesc, "\(name): gradient is \(gradOutput.dims), expected plain \(outputDesc.dims)")
         return gradOutput.reinterpreted(as: inputDims)
     }
 }

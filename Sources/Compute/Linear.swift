@@ -27,10 +27,13 @@ public final class Linear: Layer {
     private let gradInput: Tensor?
     private var savedInput: Tensor?
 
-    public init(name: String, batch: Int, weight: ParameterView, bias biasView: ParameterView,
-                arena: ParameterArena, stream: ComputeStream, computeInputGradient: Bool = true) {
-        precondition(weight.shape.count == 2 && biasView.shape == [weight.shape[0]],
-                     "\(name): weight \(weight.shape) and bias \(biasView.shape) do not form a linear layer")
+    public init(
+        name: String, batch: Int, weight: ParameterView, bias biasView: ParameterView,
+        arena: ParameterArena, stream: ComputeStream, computeInputGradient: Bool = true
+    ) {
+        precondition(
+            weight.shape.count == 2 && biasView.shape == [weight.shape[0]],
+            "\(name): weight \(weight.shape) and bias \(biasView.shape) do not form a linear layer")
         self.name = name
         self.batch = batch
         outFeatures = weight.shape[0]
@@ -43,8 +46,9 @@ public final class Linear: Layer {
         var src = srcDesc.raw, w = wDesc.raw, b = bDesc.raw, dst = outputDesc.raw
 
         var fwd = dnnl_inner_product_desc_t()
-        dnnlCheck(dnnl_inner_product_forward_desc_init(&fwd, dnnl_forward_training, &src, &w, &b, &dst),
-                  "\(name) forward")
+        dnnlCheck(
+            dnnl_inner_product_forward_desc_init(&fwd, dnnl_forward_training, &src, &w, &b, &dst),
+            "\(name) forward")
         forwardPrimitive = Primitive(fwd, what: "\(name) forward")
         if computeInputGradient {
             var bwd = dnnl_inner_product_desc_t()
@@ -74,19 +78,26 @@ public final class Linear: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        precondition(input.desc == MemoryDesc([batch, inFeatures], dnnl_nc),
-                     "\(name): input is \(input.dims), expected plain \([batch, inFeatures])")
-        forwardPrimitive.execute(stream, [(Arg.src, input), (Arg.weights, weights), (Arg.bias, bias), (Arg.dst, output)])
+        precondition(
+            input.desc == MemoryDesc([batch, inFeatures], dnnl_nc),
+            "\(name): input is \(input.dims), expected plain \([batch, inFeatures])")
+        forwardPrimitive.execute(
+            stream, [(Arg.src, input), (Arg.weights, weights), (Arg.bias, bias), (Arg.dst, output)])
         savedInput = training ? input : nil
         return output
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor? {
-        precondition(gradOutput.desc == outputDesc,
-                     "\(name): output gradient is \(gradOutput.dims), expected plain \(outputDesc.dims)")
+        precondition(
+            gradOutput.desc == outputDesc,
+            "\(name): output gradient is \(gradOutput.dims), expected plain \(outputDesc.dims)")
         guard let x = savedInput else { preconditionFailure("\(name): backward without a training forward") }
-        backwardWeights.execute(stream, [(Arg.src, x), (Arg.diffDst, gradOutput),
-                                         (Arg.diffWeights, weightGradient), (Arg.diffBias, biasGradient)])
+        backwardWeights.execute(
+            stream,
+            [
+                (Arg.src, x), (Arg.diffDst, gradOutput),
+                (Arg.diffWeights, weightGradient), (Arg.diffBias, biasGradient),
+            ])
         guard let backwardData, let gradInput else { return nil }
         backwardData.execute(stream, [(Arg.diffDst, gradOutput), (Arg.weights, weights), (Arg.diffSrc, gradInput)])
         return gradInput

@@ -46,12 +46,16 @@ public final class LocalResponseNorm: Layer {
         self.stream = stream
         var data = input.raw
         var fwd = dnnl_lrn_desc_t()
-        dnnlCheck(dnnl_lrn_forward_desc_init(&fwd, dnnl_forward_training, dnnl_lrn_across_channels, &data,
-                                             Int64(p.size), p.alpha, p.beta, p.k), "\(name) forward")
+        dnnlCheck(
+            dnnl_lrn_forward_desc_init(
+                &fwd, dnnl_forward_training, dnnl_lrn_across_channels, &data,
+                Int64(p.size), p.alpha, p.beta, p.k), "\(name) forward")
         forwardPrimitive = Primitive(fwd, what: "\(name) forward")
         var bwd = dnnl_lrn_desc_t()
-        dnnlCheck(dnnl_lrn_backward_desc_init(&bwd, dnnl_lrn_across_channels, &data, &data,
-                                              Int64(p.size), p.alpha, p.beta, p.k), "\(name) backward")
+        dnnlCheck(
+            dnnl_lrn_backward_desc_init(
+                &bwd, dnnl_lrn_across_channels, &data, &data,
+                Int64(p.size), p.alpha, p.beta, p.k), "\(name) backward")
         backwardPrimitive = Primitive(bwd, hint: forwardPrimitive, what: "\(name) backward")
         outputDesc = forwardPrimitive.desc(dnnl_query_dst_md)
         output = Tensor(outputDesc)
@@ -74,8 +78,12 @@ public final class LocalResponseNorm: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor? {
         guard let x = savedInput else { preconditionFailure("\(name): backward without a training forward") }
         let dy = gradConverter.convert(gradOutput, on: stream)
-        backwardPrimitive.execute(stream, [(Arg.src, x), (Arg.diffDst, dy), (Arg.workspace, workspace),
-                                           (Arg.diffSrc, gradInput)])
+        backwardPrimitive.execute(
+            stream,
+            [
+                (Arg.src, x), (Arg.diffDst, dy), (Arg.workspace, workspace),
+                (Arg.diffSrc, gradInput),
+            ])
         return gradInput
     }
 }

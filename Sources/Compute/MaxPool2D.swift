@@ -19,11 +19,14 @@ public final class MaxPool2D: Layer {
     private let workspace: Tensor
     private let gradInput: Tensor?
 
-    public init(name: String, kernel: Int, stride: Int, input: MemoryDesc, stream: ComputeStream,
-                computeInputGradient: Bool = true) {
+    public init(
+        name: String, kernel: Int, stride: Int, input: MemoryDesc, stream: ComputeStream,
+        computeInputGradient: Bool = true
+    ) {
         let d = input.dims
-        precondition(d.count == 4 && d[2] >= kernel && d[3] >= kernel,
-                     "\(name): a \(kernel)×\(kernel) window does not fit input \(d)")
+        precondition(
+            d.count == 4 && d[2] >= kernel && d[3] >= kernel,
+            "\(name): a \(kernel)×\(kernel) window does not fit input \(d)")
         self.name = name
         self.kernel = kernel
         self.stride = stride
@@ -34,8 +37,10 @@ public final class MaxPool2D: Layer {
         let s: [Int64] = [Int64(stride), Int64(stride)], k: [Int64] = [Int64(kernel), Int64(kernel)]
         let zero: [Int64] = [0, 0]
         var fwd = dnnl_pooling_v2_desc_t()
-        dnnlCheck(dnnl_pooling_v2_forward_desc_init(&fwd, dnnl_forward_training, dnnl_pooling_max, &src, &dst,
-                                                    s, k, zero, zero, zero), "\(name) forward")
+        dnnlCheck(
+            dnnl_pooling_v2_forward_desc_init(
+                &fwd, dnnl_forward_training, dnnl_pooling_max, &src, &dst,
+                s, k, zero, zero, zero), "\(name) forward")
         forwardPrimitive = Primitive(fwd, what: "\(name) forward")
         outputDesc = forwardPrimitive.desc(dnnl_query_dst_md)
         output = Tensor(outputDesc)
@@ -43,8 +48,10 @@ public final class MaxPool2D: Layer {
         if computeInputGradient {
             var diffDst = outputDesc.raw
             var bwd = dnnl_pooling_v2_desc_t()
-            dnnlCheck(dnnl_pooling_v2_backward_desc_init(&bwd, dnnl_pooling_max, &src, &diffDst, s, k, zero,
-                                                         zero, zero), "\(name) backward")
+            dnnlCheck(
+                dnnl_pooling_v2_backward_desc_init(
+                    &bwd, dnnl_pooling_max, &src, &diffDst, s, k, zero,
+                    zero, zero), "\(name) backward")
             let primitive = Primitive(bwd, hint: forwardPrimitive, what: "\(name) backward")
             backwardPrimitive = primitive
             gradInput = Tensor(primitive.desc(dnnl_query_diff_src_md))

@@ -25,22 +25,27 @@ public final class Network {
     public private(set) var backwardSeconds: [Double]
 
     /// - Parameter seed: the run's seed; dropout masks derive from it.
-    public init(model: AlexNet, arena: ParameterArena, batch: Int, seed: UInt64, stream: ComputeStream = ComputeStream()) {
+    public init(
+        model: AlexNet, arena: ParameterArena, batch: Int, seed: UInt64, stream: ComputeStream = ComputeStream()
+    ) {
         precondition(batch >= 1, "network: batch size must be at least 1, got \(batch)")
-        precondition(arena.views.map(\.name) == model.parameterLayout.map(\.name)
-                     && arena.views.map(\.shape) == model.parameterLayout.map(\.shape),
-                     "network: the parameter arena is not laid out for variant \(model.name)")
+        precondition(
+            arena.views.map(\.name) == model.parameterLayout.map(\.name)
+                && arena.views.map(\.shape) == model.parameterLayout.map(\.shape),
+            "network: the parameter arena is not laid out for variant \(model.name)")
         self.model = model
         self.arena = arena
         self.batch = batch
         self.stream = stream
         input = Tensor(plain: [batch] + model.inputShape)
-        var features = Network.buildLayers(model.features, input: input.desc, batch: batch, arena: arena,
-                                           seed: seed, stream: stream, firstNeedsInputGradient: false)
+        var features = Network.buildLayers(
+            model.features, input: input.desc, batch: batch, arena: arena,
+            seed: seed, stream: stream, firstNeedsInputGradient: false)
         features.append(Flatten(input: features.last!.outputDesc, stream: stream))
         self.features = features
-        classifier = Network.buildLayers(model.classifier, input: features.last!.outputDesc, batch: batch,
-                                         arena: arena, seed: seed, stream: stream, firstNeedsInputGradient: true)
+        classifier = Network.buildLayers(
+            model.classifier, input: features.last!.outputDesc, batch: batch,
+            arena: arena, seed: seed, stream: stream, firstNeedsInputGradient: true)
         loss = SoftmaxCrossEntropy(batch: batch, classes: model.classes)
         dropouts = classifier.compactMap { $0 as? Dropout }
         forwardSeconds = Array(repeating: 0, count: features.count + classifier.count)
@@ -48,8 +53,10 @@ public final class Network {
     }
 
     /// Builds the layers of a stage list, each on the previous layer's output format.
-    public static func buildLayers(_ stages: [AlexNet.Stage], input: MemoryDesc, batch: Int, arena: ParameterArena,
-                                   seed: UInt64, stream: ComputeStream, firstNeedsInputGradient: Bool) -> [Layer] {
+    public static func buildLayers(
+        _ stages: [AlexNet.Stage], input: MemoryDesc, batch: Int, arena: ParameterArena,
+        seed: UInt64, stream: ComputeStream, firstNeedsInputGradient: Bool
+    ) -> [Layer] {
         var layers: [Layer] = []
         var desc = input
         for stage in stages {
@@ -58,22 +65,26 @@ public final class Network {
             switch stage {
             case .conv(let name, let out, let k, let s, let p, let g):
                 let d = desc.dims
-                let geometry = Conv2DGeometry(batch: batch, inChannels: d[1], height: d[2], width: d[3],
-                                              outChannels: out, kernel: k, stride: s, padding: p, groups: g)
-                layer = Conv2D(name: name, geometry: geometry, weight: arena.view("\(name).weight"),
-                               bias: arena.view("\(name).bias"), arena: arena, stream: stream,
-                               computeInputGradient: needsInputGradient)
+                let geometry = Conv2DGeometry(
+                    batch: batch, inChannels: d[1], height: d[2], width: d[3],
+                    outChannels: out, kernel: k, stride: s, padding: p, groups: g)
+                layer = Conv2D(
+                    name: name, geometry: geometry, weight: arena.view("\(name).weight"),
+                    bias: arena.view("\(name).bias"), arena: arena, stream: stream,
+                    computeInputGradient: needsInputGradient)
             case .relu(let name):
                 layer = ReLU(name: name, input: desc, stream: stream)
             case .lrn(let name, let parameters):
                 layer = LocalResponseNorm(name: name, parameters: parameters, input: desc, stream: stream)
             case .maxPool(let name, let k, let s):
-                layer = MaxPool2D(name: name, kernel: k, stride: s, input: desc, stream: stream,
-                                  computeInputGradient: needsInputGradient)
+                layer = MaxPool2D(
+                    name: name, kernel: k, stride: s, input: desc, stream: stream,
+                    computeInputGradient: needsInputGradient)
             case .linear(let name, _):
-                layer = Linear(name: name, batch: batch, weight: arena.view("\(name).weight"),
-                               bias: arena.view("\(name).bias"), arena: arena, stream: stream,
-                               computeInputGradient: needsInputGradient)
+                layer = Linear(
+                    name: name, batch: batch, weight: arena.view("\(name).weight"),
+                    bias: arena.view("\(name).bias"), arena: arena, stream: stream,
+                    computeInputGradient: needsInputGradient)
             case .dropout(let name, let p):
                 layer = Dropout(name: name, probability: p, input: desc, seed: seed)
             }

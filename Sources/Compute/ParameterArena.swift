@@ -72,13 +72,15 @@ public final class ParameterArena: @unchecked Sendable {
 
     /// A tensor over the values of one view (keeps the arena alive).
     func valueTensor(_ view: ParameterView, _ desc: MemoryDesc) -> Tensor {
-        precondition(desc.byteCount == view.count * 4, "\(view.name): \(view.shape) does not fill a \(desc.dims) tensor")
+        precondition(
+            desc.byteCount == view.count * 4, "\(view.name): \(view.shape) does not fill a \(desc.dims) tensor")
         return Tensor(desc, borrowing: UnsafeMutableRawPointer(values(of: view).baseAddress!), owner: self)
     }
 
     /// A tensor over the gradients of one view (keeps the arena alive).
     func gradientTensor(_ view: ParameterView, _ desc: MemoryDesc) -> Tensor {
-        precondition(desc.byteCount == view.count * 4, "\(view.name): \(view.shape) does not fill a \(desc.dims) tensor")
+        precondition(
+            desc.byteCount == view.count * 4, "\(view.name): \(view.shape) does not fill a \(desc.dims) tensor")
         return Tensor(desc, borrowing: UnsafeMutableRawPointer(gradients(of: view).baseAddress!), owner: self)
     }
 

@@ -19,12 +19,15 @@ public final class ReLU: Layer {
         outputDesc = input
         var data = input.raw
         var fwd = dnnl_eltwise_desc_t()
-        dnnlCheck(dnnl_eltwise_forward_desc_init(&fwd, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
-                                                 &data, 0, 0), "\(name) forward")
+        dnnlCheck(
+            dnnl_eltwise_forward_desc_init(
+                &fwd, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
+                &data, 0, 0), "\(name) forward")
         forwardPrimitive = Primitive(fwd, what: "\(name) forward")
         var bwd = dnnl_eltwise_desc_t()
-        dnnlCheck(dnnl_eltwise_backward_desc_init(&bwd, dnnl_eltwise_relu_use_dst_for_bwd, &data, &data, 0, 0),
-                  "\(name) backward")
+        dnnlCheck(
+            dnnl_eltwise_backward_desc_init(&bwd, dnnl_eltwise_relu_use_dst_for_bwd, &data, &data, 0, 0),
+            "\(name) backward")
         backwardPrimitive = Primitive(bwd, hint: forwardPrimitive, what: "\(name) backward")
         gradConverter = FormatConverter(to: input)
     }

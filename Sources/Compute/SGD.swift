@@ -20,8 +20,9 @@ public final class SGD: @unchecked Sendable {
         self.momentum = momentum
         self.weightDecay = weightDecay
         let raw = UnsafeMutableRawPointer.allocate(byteCount: arena.count * 4, alignment: 64)
-        velocity = UnsafeMutableBufferPointer(start: raw.initializeMemory(as: Float.self, repeating: 0, count: arena.count),
-                                              count: arena.count)
+        velocity = UnsafeMutableBufferPointer(
+            start: raw.initializeMemory(as: Float.self, repeating: 0, count: arena.count),
+            count: arena.count)
     }
 
     deinit { velocity.baseAddress!.deallocate() }
@@ -51,8 +52,10 @@ public struct SendablePointer<T>: @unchecked Sendable {
 
 /// Splits `range` into one chunk per available core and runs `body` on the chunks concurrently.
 /// Small ranges run inline.
-public func parallelChunks(_ range: Range<Int>, minimumChunk: Int = 1 << 16,
-                           _ body: @Sendable (Range<Int>) -> Void) {
+public func parallelChunks(
+    _ range: Range<Int>, minimumChunk: Int = 1 << 16,
+    _ body: @Sendable (Range<Int>) -> Void
+) {
     let workers = min(ComputeEngine.threadCount, max(1, range.count / minimumChunk))
     if workers <= 1 {
         body(range)

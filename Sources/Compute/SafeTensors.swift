@@ -37,7 +37,8 @@ public enum SafeTensors {
         header += entries.map { entry in
             let end = offset + entry.values.count * 4
             defer { offset = end }
-            return "\(jsonString(entry.name)):{\"dtype\":\"F32\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
+            return
+                "\(jsonString(entry.name)):{\"dtype\":\"F32\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}"
         }.joined(separator: ",")
         header += "}"
         // Pad the header with spaces so the data starts 8-byte aligned.
@@ -63,20 +64,29 @@ public enum SafeTensors {
         /// inside the file.
         public init(path: String) throws {
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw FormatError(path: path, problem: FileManager.default.fileExists(atPath: path)
-                                  ? "cannot be read" : "no such file")
+                throw FormatError(
+                    path: path,
+                    problem: FileManager.default.fileExists(atPath: path)
+                        ? "cannot be read" : "no such file")
             }
             self.path = path
             bytes = [UInt8](data)
             guard bytes.count >= 8 else {
-                throw FormatError(path: path, problem: "not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length")
+                throw FormatError(
+                    path: path,
+                    problem: "not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length")
             }
             var length = 0
             for i in 0..<8 { length |= Int(bytes[i]) << (8 * i) }
             guard length > 0, length <= bytes.count - 8 else {
-                throw FormatError(path: path, problem: "not a safetensors file or truncated: header length \(length) but only \(bytes.count - 8) bytes follow")
+                throw FormatError(
+                    path: path,
+                    problem:
+                        "not a safetensors file or truncated: header length \(length) but only \(bytes.count - 8) bytes follow"
+                )
             }
-            guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as? [String: Any] else {
+            guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as? [String: Any]
+            else {
                 throw FormatError(path: path, problem: "the header is not a JSON object")
             }
             let dataStart = 8 + length
@@ -87,7 +97,9 @@ public enum SafeTensors {
                     continue
                 }
                 guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                      let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                    let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int],
+                    offsets.count == 2
+                else {
                     throw FormatError(path: path, problem: "tensor \(name): malformed header entry")
                 }
                 guard dtype == "F32" else {
@@ -95,10 +107,14 @@ public enum SafeTensors {
                 }
                 let (begin, end) = (offsets[0], offsets[1])
                 guard begin >= 0, end >= begin, end - begin == shape.reduce(1, *) * 4 else {
-                    throw FormatError(path: path, problem: "tensor \(name): offsets \(begin)..<\(end) do not hold shape \(shape)")
+                    throw FormatError(
+                        path: path, problem: "tensor \(name): offsets \(begin)..<\(end) do not hold shape \(shape)")
                 }
                 guard dataStart + end <= bytes.count else {
-                    throw FormatError(path: path, problem: "truncated: tensor \(name) ends at byte \(dataStart + end), the file has \(bytes.count)")
+                    throw FormatError(
+                        path: path,
+                        problem:
+                            "truncated: tensor \(name) ends at byte \(dataStart + end), the file has \(bytes.count)")
                 }
                 shapes[name] = shape
                 ranges[name] = (dataStart + begin)..<(dataStart + end)
@@ -112,7 +128,8 @@ public enum SafeTensors {
         public func read(_ name: String, into target: UnsafeMutableBufferPointer<Float>) throws {
             guard let range = ranges[name] else { throw FormatError(path: path, problem: "no tensor named \(name)") }
             guard range.count == target.count * 4 else {
-                throw FormatError(path: path, problem: "tensor \(name) has shape \(shapes[name]!), expected \(target.count) elements")
+                throw FormatError(
+                    path: path, problem: "tensor \(name) has shape \(shapes[name]!), expected \(target.count) elements")
             }
             bytes.withUnsafeBytes { raw in
                 UnsafeMutableRawBufferPointer(target).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[range]))

@@ -24,7 +24,8 @@ public final class SoftmaxCrossEntropy {
 
     /// Returns the sum over the batch of the per-example losses (divide by N for the mean).
     public func forward(logits: Tensor, labels: some Collection<Int32>) -> Double {
-        precondition(logits.dims == [batch, classes], "softmax: logits are \(logits.dims), expected \([batch, classes])")
+        precondition(
+            logits.dims == [batch, classes], "softmax: logits are \(logits.dims), expected \([batch, classes])")
         precondition(labels.count == batch, "softmax: \(labels.count) labels for a batch of \(batch)")
         let z = logits.floats, p = gradient.floats
         var total = 0.0

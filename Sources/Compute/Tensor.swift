@@ -26,8 +26,10 @@ public final class Tensor {
     /// Wraps memory the tensor does not own (a view into a parameter arena, for example).
     /// - Parameter owner: the object that owns `pointer`; the tensor keeps it alive. `pointer` must be
     ///   large enough for `desc`.
-    public init(_ desc: MemoryDesc, borrowing pointer: UnsafeMutableRawPointer, owner: AnyObject?,
-                engine: ComputeEngine = .shared) {
+    public init(
+        _ desc: MemoryDesc, borrowing pointer: UnsafeMutableRawPointer, owner: AnyObject?,
+        engine: ComputeEngine = .shared
+    ) {
         data = pointer
         owned = false
         self.owner = owner
@@ -38,8 +40,10 @@ public final class Tensor {
     /// A plain row-major `f32` tensor of the given dimensions.
     public convenience init(plain dims: [Int]) { self.init(MemoryDesc.plain(dims)) }
 
-    private static func makeMemory(_ desc: MemoryDesc, _ pointer: UnsafeMutableRawPointer,
-                                   _ engine: ComputeEngine) -> dnnl_memory_t {
+    private static func makeMemory(
+        _ desc: MemoryDesc, _ pointer: UnsafeMutableRawPointer,
+        _ engine: ComputeEngine
+    ) -> dnnl_memory_t {
         var md = desc.raw
         var memory: dnnl_memory_t?
         dnnlCheck(dnnl_memory_create(&memory, &md, engine.handle, pointer), "wrapping \(desc.dims) memory")
@@ -53,16 +57,18 @@ public final class Tensor {
 
     /// The elements, in the tensor's storage order. Only meaningful element-wise for plain formats.
     public var floats: UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: data.assumingMemoryBound(to: Float.self),
-                                   count: desc.byteCount / MemoryLayout<Float>.stride)
+        UnsafeMutableBufferPointer(
+            start: data.assumingMemoryBound(to: Float.self),
+            count: desc.byteCount / MemoryLayout<Float>.stride)
     }
 
     /// A view of the same memory under another descriptor with the same byte size (a reshape of a plain
     /// tensor, e.g. (N, C, H, W) as (N, C·H·W)).
     public func reinterpreted(as dims: [Int]) -> Tensor {
         let other = MemoryDesc.plain(dims)
-        precondition(desc.isPlain && other.byteCount == desc.byteCount,
-                     "cannot view a \(self.dims) tensor as \(dims)")
+        precondition(
+            desc.isPlain && other.byteCount == desc.byteCount,
+            "cannot view a \(self.dims) tensor as \(dims)")
         return Tensor(other, borrowing: data, owner: self)
     }
 

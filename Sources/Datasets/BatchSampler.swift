@@ -28,10 +28,13 @@ public struct BatchSampler: Sendable {
     public let shuffle: Bool
     public let seed: UInt64
 
-    public init(data: LabeledImages, normalization: Normalization, augmentation: Augmentation = .none,
-                shuffle: Bool, seed: UInt64) {
-        precondition(normalization.mean.count == data.imageShape[0] && normalization.std.count == data.imageShape[0],
-                     "normalisation has \(normalization.mean.count) channels, the data \(data.imageShape[0])")
+    public init(
+        data: LabeledImages, normalization: Normalization, augmentation: Augmentation = .none,
+        shuffle: Bool, seed: UInt64
+    ) {
+        precondition(
+            normalization.mean.count == data.imageShape[0] && normalization.std.count == data.imageShape[0],
+            "normalisation has \(normalization.mean.count) channels, the data \(data.imageShape[0])")
         self.data = data
         self.normalization = normalization
         self.augmentation = augmentation
@@ -53,13 +56,17 @@ public struct BatchSampler: Sendable {
 
     /// Writes examples `indices` of `epoch` into `images` (N, C, H, W) and `labels` (N), N = indices.count.
     /// - Parameter training: applies augmentation when true.
-    public func fill(_ indices: some Collection<Int>, epoch: Int, training: Bool,
-                     images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>) {
+    public func fill(
+        _ indices: some Collection<Int>, epoch: Int, training: Bool,
+        images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
+    ) {
         let shape = data.imageShape
         let (c, h, w) = (shape[0], shape[1], shape[2])
         let size = data.imageSize
-        precondition(images.count >= indices.count * size && labels.count >= indices.count,
-                     "batch buffers hold \(images.count) floats and \(labels.count) labels; \(indices.count) examples of \(shape) need \(indices.count * size)")
+        precondition(
+            images.count >= indices.count * size && labels.count >= indices.count,
+            "batch buffers hold \(images.count) floats and \(labels.count) labels; \(indices.count) examples of \(shape) need \(indices.count * size)"
+        )
         let pad = training ? augmentation.cropPadding : 0
         let flip = training && augmentation.horizontalFlip
         // Lookup table: pixel byte → normalised value, per channel.
@@ -83,7 +90,8 @@ public struct BatchSampler: Sendable {
                         for x in 0..<w {
                             let sx0 = mirrored ? w - 1 - x : x
                             let sx = sx0 + dx
-                            images[target + y * w + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w)
+                            images[target + y * w + x] =
+                                (sy >= 0 && sy < h && sx >= 0 && sx < w)
                                 ? table[ch][Int(pixels[source + sy * w + sx])] : black
                         }
                     }

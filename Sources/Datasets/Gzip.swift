@@ -45,7 +45,8 @@ func inflateGzip(_ input: [UInt8], path: String) throws -> [UInt8] {
             }
             if status == Z_STREAM_END { break }
             if status == Z_BUF_ERROR && stream.avail_in == 0 {
-                throw DatasetError(path, "truncated gzip data: the stream ends after \(input.count) bytes, before its end marker")
+                throw DatasetError(
+                    path, "truncated gzip data: the stream ends after \(input.count) bytes, before its end marker")
             }
             if status != Z_OK && status != Z_BUF_ERROR {
                 let message = stream.msg.map { String(cString: $0) } ?? "status \(status)"

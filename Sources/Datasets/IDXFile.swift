@@ -35,9 +35,11 @@ public struct IDXFile: Sendable {
         let found = bytes.count - header
         guard found == expected else {
             let shape = dims.map(String.init).joined(separator: "×")
-            throw DatasetError(path, found < expected
-                ? "truncated: \(shape) needs \(expected) data bytes, found \(found)"
-                : "\(found - expected) bytes after the \(shape) data")
+            throw DatasetError(
+                path,
+                found < expected
+                    ? "truncated: \(shape) needs \(expected) data bytes, found \(found)"
+                    : "\(found - expected) bytes after the \(shape) data")
         }
         self.dims = dims
         values = Array(bytes[header...])

@@ -13,8 +13,10 @@ public enum JPEGFolder {
     ///   - classNames: the classes to expect, in label order (pass the training set's for its test set);
     ///     nil reads them from the folder. A folder not in the list is an error.
     ///   - limitPerClass: read at most this many images of each class (file names in sorted order).
-    public static func load(root: String, size: Int, classNames: [String]? = nil,
-                            limitPerClass: Int? = nil) throws -> (images: LabeledImages, classNames: [String]) {
+    public static func load(
+        root: String, size: Int, classNames: [String]? = nil,
+        limitPerClass: Int? = nil
+    ) throws -> (images: LabeledImages, classNames: [String]) {
         precondition(size >= 1, "JPEG folder: image size must be at least 1")
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -34,7 +36,8 @@ public enum JPEGFolder {
         var pixels: [UInt8] = [], labels: [Int32] = []
         for folder in folders {
             guard let label = labelOf[folder] else {
-                throw DatasetError("\(root)/\(folder)", "class '\(folder)' is not among the \(names.count) training classes")
+                throw DatasetError(
+                    "\(root)/\(folder)", "class '\(folder)' is not among the \(names.count) training classes")
             }
             var files = try fm.contentsOfDirectory(atPath: "\(root)/\(folder)").filter {
                 ["jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased())
@@ -46,8 +49,11 @@ public enum JPEGFolder {
             }
         }
         guard !labels.isEmpty else { throw DatasetError(root, "no .jpg or .jpeg images in the class folders") }
-        return (LabeledImages(pixels: pixels, labels: labels, imageShape: [3, size, size], classes: names.count, source: root),
-                names)
+        return (
+            LabeledImages(
+                pixels: pixels, labels: labels, imageShape: [3, size, size], classes: names.count, source: root),
+            names
+        )
     }
 
     /// Decodes one JPEG and returns its (3, size, size) centre crop after resizing the shorter side.
@@ -55,13 +61,17 @@ public enum JPEGFolder {
         guard let data = FileManager.default.contents(atPath: path) else { throw DatasetError(path, "cannot be read") }
         let jpeg = [UInt8](data)
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        guard tjDecompressHeader3(handle, jpeg, UInt(jpeg.count), &width, &height, &subsampling, &colorspace) == 0 else {
+        guard tjDecompressHeader3(handle, jpeg, UInt(jpeg.count), &width, &height, &subsampling, &colorspace) == 0
+        else {
             throw DatasetError(path, "not a readable JPEG image (\(String(cString: tjGetErrorStr2(handle))))")
         }
         var rgb = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
         // Warnings (a truncated file, for one) also return −1: the image is then incomplete, so they are errors.
-        guard tjDecompress2(handle, jpeg, UInt(jpeg.count), &rgb, width, 0, height, Int32(TJPF_RGB.rawValue),
-                            TJFLAG_ACCURATEDCT) == 0 else {
+        guard
+            tjDecompress2(
+                handle, jpeg, UInt(jpeg.count), &rgb, width, 0, height, Int32(TJPF_RGB.rawValue),
+                TJFLAG_ACCURATEDCT) == 0
+        else {
             throw DatasetError(path, "corrupt or truncated JPEG data (\(String(cString: tjGetErrorStr2(handle))))")
         }
         return resizeAndCentreCrop(rgb, width: Int(width), height: Int(height), size: size)
@@ -82,8 +92,10 @@ public enum JPEGFolder {
                 let sx = min(max((Double(x + offsetX) + 0.5) / scale - 0.5, 0), Double(width - 1))
                 let x0 = Int(sx), x1 = min(x0 + 1, width - 1), fx = sx - Double(x0)
                 for c in 0..<3 {
-                    let top = Double(rgb[(y0 * width + x0) * 3 + c]) * (1 - fx) + Double(rgb[(y0 * width + x1) * 3 + c]) * fx
-                    let bottom = Double(rgb[(y1 * width + x0) * 3 + c]) * (1 - fx) + Double(rgb[(y1 * width + x1) * 3 + c]) * fx
+                    let top =
+                        Double(rgb[(y0 * width + x0) * 3 + c]) * (1 - fx) + Double(rgb[(y0 * width + x1) * 3 + c]) * fx
+                    let bottom =
+                        Double(rgb[(y1 * width + x0) * 3 + c]) * (1 - fx) + Double(rgb[(y1 * width + x1) * 3 + c]) * fx
                     out[(c * size + y) * size + x] = UInt8((top * (1 - fy) + bottom * fy).rounded())
                 }
             }

@@ -12,8 +12,9 @@ public struct LabeledImages: Sendable {
     public let source: String
 
     public init(pixels: [UInt8], labels: [Int32], imageShape: [Int], classes: Int, source: String) {
-        precondition(pixels.count == labels.count * imageShape.reduce(1, *),
-                     "\(source): \(pixels.count) pixels for \(labels.count) images of \(imageShape)")
+        precondition(
+            pixels.count == labels.count * imageShape.reduce(1, *),
+            "\(source): \(pixels.count) pixels for \(labels.count) images of \(imageShape)")
         self.pixels = pixels
         self.labels = labels
         self.imageShape = imageShape
@@ -34,21 +35,24 @@ public struct LabeledImages: Sendable {
         if let bad = labelFile.values.firstIndex(where: { Int($0) >= classes }) {
             throw DatasetError(labels, "label \(labelFile.values[bad]) at index \(bad) is outside 0..<\(classes)")
         }
-        return LabeledImages(pixels: imageFile.values, labels: labelFile.values.map { Int32($0) },
-                             imageShape: [1, imageFile.dims[1], imageFile.dims[2]], classes: classes, source: images)
+        return LabeledImages(
+            pixels: imageFile.values, labels: labelFile.values.map { Int32($0) },
+            imageShape: [1, imageFile.dims[1], imageFile.dims[2]], classes: classes, source: images)
     }
 
     /// The first `count` examples (or all, when there are fewer).
     public func prefix(_ count: Int) -> LabeledImages {
         let n = min(count, self.count)
-        return LabeledImages(pixels: Array(pixels[0..<(n * imageSize)]), labels: Array(labels[0..<n]),
-                             imageShape: imageShape, classes: classes, source: source)
+        return LabeledImages(
+            pixels: Array(pixels[0..<(n * imageSize)]), labels: Array(labels[0..<n]),
+            imageShape: imageShape, classes: classes, source: source)
     }
 
     /// Examples `range`, as their own set (for holding out a validation split).
     public func slice(_ range: Range<Int>) -> LabeledImages {
-        LabeledImages(pixels: Array(pixels[(range.lowerBound * imageSize)..<(range.upperBound * imageSize)]),
-                      labels: Array(labels[range]), imageShape: imageShape, classes: classes, source: source)
+        LabeledImages(
+            pixels: Array(pixels[(range.lowerBound * imageSize)..<(range.upperBound * imageSize)]),
+            labels: Array(labels[range]), imageShape: imageShape, classes: classes, source: source)
     }
 
     /// Per-channel mean and standard deviation of the pixels scaled to [0, 1].

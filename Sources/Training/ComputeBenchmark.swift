@@ -40,8 +40,10 @@ public struct ComputeBenchmarkResult: Codable, Sendable {
 /// Times training steps of a variant on synthetic data (fixed random images and labels, as the PyTorch
 /// reference does), after warm-up, and checks that the steps did real work: finite losses and moved
 /// parameters.
-public func benchmarkCompute(model: AlexNet, groups: Int, batch: Int, warmup: Int, steps: Int,
-                             seed: UInt64 = 1) throws -> ComputeBenchmarkResult {
+public func benchmarkCompute(
+    model: AlexNet, groups: Int, batch: Int, warmup: Int, steps: Int,
+    seed: UInt64 = 1
+) throws -> ComputeBenchmarkResult {
     precondition(batch >= 1 && steps >= 1 && warmup >= 0, "benchmark: batch and steps must be positive")
     let arena = model.makeArena()
     model.defaultInitialization.apply(to: arena, model: model, seed: seed)
@@ -86,7 +88,8 @@ public func benchmarkCompute(model: AlexNet, groups: Int, batch: Int, warmup: In
 
     let layers = network.layers.enumerated().map { i, layer in
         ComputeBenchmarkResult.LayerTiming(
-            name: layer.name, forwardSeconds: median(forward.map { $0[i] }), backwardSeconds: median(backward.map { $0[i] }),
+            name: layer.name, forwardSeconds: median(forward.map { $0[i] }),
+            backwardSeconds: median(backward.map { $0[i] }),
             flops: (layer is Conv2D || layer is Linear) ? layer.forwardFLOPs + layer.backwardFLOPs : 0,
             implementations: (layer as? Conv2D)?.implementations ?? (layer as? Linear)?.implementations ?? [])
     }
@@ -96,7 +99,8 @@ public func benchmarkCompute(model: AlexNet, groups: Int, batch: Int, warmup: In
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return ComputeBenchmarkResult(
         variant: model.name, groups: groups, batch: batch, threads: ComputeEngine.threadCount, warmup: warmup,
-        steps: steps, stepSeconds: stepTimes, medianStepSeconds: stepMedian, imagesPerSecond: Double(batch) / stepMedian,
+        steps: steps, stepSeconds: stepTimes, medianStepSeconds: stepMedian,
+        imagesPerSecond: Double(batch) / stepMedian,
         flopsPerStep: flops, achievedGFLOPS: flops / stepMedian / 1e9, optimizerSeconds: median(optimizerTimes),
         lossSeconds: median(lossTimes), layers: layers, peakResidentBytes: usage.ru_maxrss * 1024,
         parameters: arena.parameterCount)

@@ -47,8 +47,9 @@ public final class Evaluator {
             let n = min(batchSize, data.count - start)
             let net = network(batch: n)
             labels.withUnsafeMutableBufferPointer { l in
-                sampler.fill(start..<(start + n), epoch: 0, training: false, images: net.input.floats,
-                             labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]))
+                sampler.fill(
+                    start..<(start + n), epoch: 0, training: false, images: net.input.floats,
+                    labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]))
             }
             let batchLabels = labels[0..<n]
             let logits = net.forward(training: false)
@@ -58,7 +59,8 @@ public final class Evaluator {
             start += n
         }
         let count = Double(max(data.count, 1))
-        return EvaluationResult(examples: data.count, top1Error: 1 - Double(top1) / count,
-                                top5Error: 1 - Double(top5) / count, meanLoss: loss / count)
+        return EvaluationResult(
+            examples: data.count, top1Error: 1 - Double(top1) / count,
+            top5Error: 1 - Double(top5) / count, meanLoss: loss / count)
     }
 }

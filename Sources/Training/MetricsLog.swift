@@ -19,7 +19,9 @@ public final class MetricsLog {
 
     /// Writes `fields` as one JSON line with sorted keys.
     public func record(_ fields: [String: Any]) {
-        guard let handle, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        guard let handle, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else {
+            return
+        }
         handle.write(data + Data("\n".utf8))
     }
 

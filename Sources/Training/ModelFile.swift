@@ -19,9 +19,11 @@ public enum ModelFile {
     /// Writes the arena's parameters atomically.
     /// - Parameter classNames: the data set's class names in label order (JPEG folders), kept as
     ///   `class_names` so `evaluate` labels a test folder the same way.
-    public static func save(_ path: String, model: AlexNet, groups: Int, arena: ParameterArena,
-                            normalization: Normalization, classNames: [String]? = nil,
-                            extra: [String: String] = [:]) throws {
+    public static func save(
+        _ path: String, model: AlexNet, groups: Int, arena: ParameterArena,
+        normalization: Normalization, classNames: [String]? = nil,
+        extra: [String: String] = [:]
+    ) throws {
         let entries = arena.views.map {
             SafeTensors.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(arena.values(of: $0)))
         }
@@ -73,7 +75,11 @@ public enum ModelFile {
                 throw LoadError(path: path, problem: "missing tensor \(view.name) of variant \(name)")
             }
             guard shape == view.shape else {
-                throw LoadError(path: path, problem: "tensor \(view.name) has shape \(shape), variant \(name) (groups \(groups)) expects \(view.shape)")
+                throw LoadError(
+                    path: path,
+                    problem:
+                        "tensor \(view.name) has shape \(shape), variant \(name) (groups \(groups)) expects \(view.shape)"
+                )
             }
             try file.read(view.name, into: arena.values(of: view))
         }
@@ -82,8 +88,9 @@ public enum ModelFile {
             throw LoadError(path: path, problem: "tensors \(unexpected.sorted()) do not belong to variant \(name)")
         }
         let channels = model.inputShape[0]
-        let normalization = Normalization(mean: parseArray(meta["normalization_mean"]) ?? Array(repeating: 0, count: channels),
-                                          std: parseArray(meta["normalization_std"]) ?? Array(repeating: 1, count: channels))
+        let normalization = Normalization(
+            mean: parseArray(meta["normalization_mean"]) ?? Array(repeating: 0, count: channels),
+            std: parseArray(meta["normalization_std"]) ?? Array(repeating: 1, count: channels))
         guard normalization.mean.count == channels, normalization.std.count == channels else {
             throw LoadError(path: path, problem: "normalisation metadata does not have \(channels) channel(s)")
         }
@@ -96,7 +103,8 @@ public enum ModelFile {
 
     static func parseArray(_ text: String?) -> [Float]? {
         guard let text, let data = text.data(using: .utf8),
-              let array = try? JSONSerialization.jsonObject(with: data) as? [NSNumber] else { return nil }
+            let array = try? JSONSerialization.jsonObject(with: data) as? [NSNumber]
+        else { return nil }
         return array.map { $0.floatValue }
     }
 }

@@ -65,15 +65,20 @@ public final class Trainer {
     /// - Parameters:
     ///   - train, test: data whose image shape matches the variant's input.
     ///   - progress: receives human-readable progress lines.
-    public init(configuration c: TrainingConfiguration, train: LabeledImages, test: LabeledImages,
-                progress: @escaping (String) -> Void = { _ in }) throws {
+    public init(
+        configuration c: TrainingConfiguration, train: LabeledImages, test: LabeledImages,
+        progress: @escaping (String) -> Void = { _ in }
+    ) throws {
         let expected = c.model.inputShape
         for data in [train, test] {
             guard data.imageShape == expected else {
-                throw TrainingError("\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")); variant \(c.model.name) expects \(expected.map(String.init).joined(separator: "×"))")
+                throw TrainingError(
+                    "\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")); variant \(c.model.name) expects \(expected.map(String.init).joined(separator: "×"))"
+                )
             }
             guard data.classes <= c.model.classes else {
-                throw TrainingError("\(data.source): \(data.classes) classes; variant \(c.model.name) has \(c.model.classes) outputs")
+                throw TrainingError(
+                    "\(data.source): \(data.classes) classes; variant \(c.model.name) has \(c.model.classes) outputs")
             }
         }
         guard c.validationCount >= 0, c.validationCount < train.count else {
@@ -87,10 +92,13 @@ public final class Trainer {
         self.progress = progress
         let fit = c.validationCount > 0 ? train.slice(0..<fitCount) : train
         let normalization = fit.channelStatistics()
-        trainSampler = BatchSampler(data: fit, normalization: normalization, augmentation: c.augmentation,
-                                    shuffle: true, seed: c.seed)
-        validationSampler = c.validationCount > 0
-            ? BatchSampler(data: train.slice(fitCount..<train.count), normalization: normalization, shuffle: false, seed: c.seed)
+        trainSampler = BatchSampler(
+            data: fit, normalization: normalization, augmentation: c.augmentation,
+            shuffle: true, seed: c.seed)
+        validationSampler =
+            c.validationCount > 0
+            ? BatchSampler(
+                data: train.slice(fitCount..<train.count), normalization: normalization, shuffle: false, seed: c.seed)
             : nil
         testSampler = BatchSampler(data: test, normalization: normalization, shuffle: false, seed: c.seed)
         arena = c.model.makeArena()
@@ -117,7 +125,9 @@ public final class Trainer {
         var test = EvaluationResult(examples: 0, top1Error: 1, top5Error: 1, meanLoss: .nan)
         var validation: EvaluationResult?
         var epoch = 0
-        progress("training \(c.model.name) (\(arena.parameterCount) parameters) on \(trainSampler.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(totalSteps) steps, \(ComputeEngine.threadCount) threads")
+        progress(
+            "training \(c.model.name) (\(arena.parameterCount) parameters) on \(trainSampler.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(totalSteps) steps, \(ComputeEngine.threadCount) threads"
+        )
 
         while epoch < c.epochs && step < totalSteps {
             let rate = scheduler.rate(epoch: epoch)
@@ -129,7 +139,8 @@ public final class Trainer {
                 }
                 let loss = network.computeGradients(labels: labels, step: UInt64(step)) / Double(c.batchSize)
                 guard loss.isFinite else {
-                    throw TrainingError("training diverged at step \(step) (epoch \(epoch)): the loss is \(loss); try a lower --lr")
+                    throw TrainingError(
+                        "training diverged at step \(step) (epoch \(epoch)): the loss is \(loss); try a lower --lr")
                 }
                 optimizer.step(learningRate: rate)
                 step += 1
@@ -140,11 +151,15 @@ public final class Trainer {
                     let imagesPerSecond = Double(windowSteps * c.batchSize) / (now - windowStart)
                     lastLoss = windowLoss / Double(windowSteps)
                     let eta = Double(totalSteps - step) * Double(c.batchSize) / imagesPerSecond
-                    progress(String(format: "step %d/%d  epoch %d  loss %.4f  lr %g  %.0f images/s  ETA %@",
-                                    step, totalSteps, epoch + 1, lastLoss, rate, imagesPerSecond, formatDuration(eta)))
-                    metrics.record(["event": "step", "step": step, "epoch": epoch + 1, "loss": lastLoss,
-                                    "learning_rate": Double(rate), "images_per_second": imagesPerSecond,
-                                    "elapsed_seconds": now - start])
+                    progress(
+                        String(
+                            format: "step %d/%d  epoch %d  loss %.4f  lr %g  %.0f images/s  ETA %@",
+                            step, totalSteps, epoch + 1, lastLoss, rate, imagesPerSecond, formatDuration(eta)))
+                    metrics.record([
+                        "event": "step", "step": step, "epoch": epoch + 1, "loss": lastLoss,
+                        "learning_rate": Double(rate), "images_per_second": imagesPerSecond,
+                        "elapsed_seconds": now - start,
+                    ])
                     windowLoss = 0
                     windowSteps = 0
                     windowStart = monotonicSeconds()
@@ -159,7 +174,9 @@ public final class Trainer {
                     validation = result
                     record("validation", result, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
                     if scheduler.observe(validationError: result.top1Error) {
-                        progress("validation error has not improved: learning rate divided to \(scheduler.rate(epoch: epoch))")
+                        progress(
+                            "validation error has not improved: learning rate divided to \(scheduler.rate(epoch: epoch))"
+                        )
                     }
                 }
                 test = evaluator.evaluate(testSampler)
@@ -168,21 +185,27 @@ public final class Trainer {
             }
         }
         if let path = c.outputPath {
-            try ModelFile.save(path, model: c.model, groups: c.groups, arena: arena,
-                               normalization: trainSampler.normalization, classNames: c.classNames,
-                               extra: ["step": String(step), "epoch": String(epoch), "seed": String(c.seed)])
+            try ModelFile.save(
+                path, model: c.model, groups: c.groups, arena: arena,
+                normalization: trainSampler.normalization, classNames: c.classNames,
+                extra: ["step": String(step), "epoch": String(epoch), "seed": String(c.seed)])
             progress("model written to \(path)")
         }
-        return TrainingResult(steps: step, epochs: epoch, seconds: monotonicSeconds() - start, finalLoss: lastLoss,
-                              test: test, validation: validation)
+        return TrainingResult(
+            steps: step, epochs: epoch, seconds: monotonicSeconds() - start, finalLoss: lastLoss,
+            test: test, validation: validation)
     }
 
     private func record(_ split: String, _ r: EvaluationResult, step: Int, epoch: Int, elapsed: Double) {
-        progress(String(format: "%@ after epoch %d: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, loss %.4f",
-                        split, epoch, r.top1Error * 100, r.top1Accuracy * 100, r.top5Error * 100, r.meanLoss))
-        metrics.record(["event": "evaluation", "split": split, "step": step, "epoch": epoch, "examples": r.examples,
-                        "top1_error": r.top1Error, "top5_error": r.top5Error, "top1_accuracy": r.top1Accuracy,
-                        "loss": r.meanLoss, "elapsed_seconds": elapsed])
+        progress(
+            String(
+                format: "%@ after epoch %d: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, loss %.4f",
+                split, epoch, r.top1Error * 100, r.top1Accuracy * 100, r.top5Error * 100, r.meanLoss))
+        metrics.record([
+            "event": "evaluation", "split": split, "step": step, "epoch": epoch, "examples": r.examples,
+            "top1_error": r.top1Error, "top5_error": r.top5Error, "top1_accuracy": r.top1Accuracy,
+            "loss": r.meanLoss, "elapsed_seconds": elapsed,
+        ])
     }
 }
 

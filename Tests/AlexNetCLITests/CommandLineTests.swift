@@ -7,7 +7,8 @@ let tool: String = {
     return bundle.appendingPathComponent("alexnet-dist").path
 }()
 
-let fashionMNISTInstalled = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+let fashionMNISTInstalled = FileManager.default.fileExists(
+    atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
 struct Outcome {
     var status: Int32
@@ -27,24 +28,30 @@ func runTool(_ arguments: [String]) throws -> Outcome {
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+    return Outcome(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
 }
 
 /// Runs the tool expecting failure: a non-zero exit and exactly one line on stderr containing `fragment`.
-func expectOneLineError(_ arguments: [String], mentioning fragment: String,
-                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectOneLineError(
+    _ arguments: [String], mentioning fragment: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let outcome = try runTool(arguments)
     #expect(outcome.status != 0, "exit status for \(arguments)", sourceLocation: sourceLocation)
     #expect(outcome.errorLines.count == 1, "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
     #expect(outcome.stderr.contains(fragment), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
-    #expect(outcome.stderr.hasPrefix("alexnet-dist: error: "), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+    #expect(
+        outcome.stderr.hasPrefix("alexnet-dist: error: "), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
 }
 
 @Suite struct CommandLineTests {
     @Test func describePrintsTheReferenceParameterCounts() throws {
-        for (arguments, count) in [(["--variant", "paper"], "62,378,344"), (["--variant", "paper", "--groups", "2"], "60,965,224"),
-                                   (["--variant", "owt"], "61,100,840"), (["--variant", "small"], "2,566,410")] {
+        for (arguments, count) in [
+            (["--variant", "paper"], "62,378,344"), (["--variant", "paper", "--groups", "2"], "60,965,224"),
+            (["--variant", "owt"], "61,100,840"), (["--variant", "small"], "2,566,410"),
+        ] {
             let outcome = try runTool(["describe"] + arguments)
             #expect(outcome.status == 0)
             #expect(outcome.stdout.contains("total parameters: \(count)"), "\(outcome.stdout)")
@@ -69,8 +76,9 @@ func expectOneLineError(_ arguments: [String], mentioning fragment: String,
     }
 
     @Test func aMissingDataDirectoryIsNamed() throws {
-        try expectOneLineError(["train", "--data", "/nonexistent/fmnist"],
-                               mentioning: "/nonexistent/fmnist/train-images-idx3-ubyte.gz: no such file")
+        try expectOneLineError(
+            ["train", "--data", "/nonexistent/fmnist"],
+            mentioning: "/nonexistent/fmnist/train-images-idx3-ubyte.gz: no such file")
     }
 
     @Test func aTruncatedIDXFileIsNamed() throws {
@@ -79,14 +87,17 @@ func expectOneLineError(_ arguments: [String], mentioning fragment: String,
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let images = dir + "/images.idx", labels = dir + "/labels.idx"
         // 10 images of 28×28 announced, 100 bytes present.
-        try Data([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28] + Array(repeating: 7, count: 100)).write(to: URL(fileURLWithPath: images))
+        try Data([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28] + Array(repeating: 7, count: 100)).write(
+            to: URL(fileURLWithPath: images))
         try Data([0, 0, 8, 1, 0, 0, 0, 10] + Array(repeating: 1, count: 10)).write(to: URL(fileURLWithPath: labels))
-        try expectOneLineError(["train", "--train-images", images, "--train-labels", labels],
-                               mentioning: "\(images): truncated: 10×28×28 needs 7840 data bytes, found 100")
+        try expectOneLineError(
+            ["train", "--train-images", images, "--train-labels", labels],
+            mentioning: "\(images): truncated: 10×28×28 needs 7840 data bytes, found 100")
     }
 
     @Test func aMissingModelFileIsNamed() throws {
-        try expectOneLineError(["evaluate", "/nonexistent/model.safetensors"], mentioning: "/nonexistent/model.safetensors: no such file")
+        try expectOneLineError(
+            ["evaluate", "/nonexistent/model.safetensors"], mentioning: "/nonexistent/model.safetensors: no such file")
     }
 
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
@@ -95,8 +106,10 @@ func expectOneLineError(_ arguments: [String], mentioning fragment: String,
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let model = dir + "/small.safetensors"
-        let train = try runTool(["train", "--max-steps", "2", "--batch-size", "32", "--train-limit", "256", "--test-limit", "64",
-                                 "--output", model, "--metrics", dir + "/metrics.jsonl"])
+        let train = try runTool([
+            "train", "--max-steps", "2", "--batch-size", "32", "--train-limit", "256", "--test-limit", "64",
+            "--output", model, "--metrics", dir + "/metrics.jsonl",
+        ])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stderr.contains("step 2/2"))
 
@@ -107,7 +120,8 @@ func expectOneLineError(_ arguments: [String], mentioning fragment: String,
         #expect(json?["variant"] as? String == "small")
         for key in ["top1_error", "top5_error", "mean_cross_entropy"] { #expect(json?[key] is Double, "\(key)") }
 
-        try expectOneLineError(["evaluate", model, "--variant", "paper"], mentioning: "holds variant 'small', expected 'paper'")
+        try expectOneLineError(
+            ["evaluate", model, "--variant", "paper"], mentioning: "holds variant 'small', expected 'paper'")
 
         let corrupt = dir + "/corrupt.safetensors"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: model))

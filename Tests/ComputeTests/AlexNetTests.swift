@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Compute
 
 @Suite struct AlexNetTests {

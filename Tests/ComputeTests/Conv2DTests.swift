@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Compute
 
 /// Direct convolution, written out: out[n, o, y, x] = b[o] + Σ_{c ∈ group(o), i, j} w[o, c', i, j] · in[n, c, y·s + i − p, x·s + j − p].
@@ -19,7 +20,8 @@ func naiveConv(_ input: [Float], _ g: Conv2DGeometry, weight: [Float], bias: [Fl
                                 let iy = y * g.stride + i - g.padding, ix = x * g.stride + j - g.padding
                                 guard iy >= 0, iy < g.height, ix >= 0, ix < g.width else { continue }
                                 let w = weight[((o * cPerGroup + cg) * g.kernel + i) * g.kernel + j]
-                                sum += Double(w) * Double(input[((n * g.inChannels + c) * g.height + iy) * g.width + ix])
+                                sum +=
+                                    Double(w) * Double(input[((n * g.inChannels + c) * g.height + iy) * g.width + ix])
                             }
                         }
                     }
@@ -34,20 +36,25 @@ func naiveConv(_ input: [Float], _ g: Conv2DGeometry, weight: [Float], bias: [Fl
 func makeConv(_ g: Conv2DGeometry, seed: UInt64, inputGradient: Bool = true) -> (Conv2D, ParameterArena) {
     let arena = ParameterArena(layout: [("conv", "conv.weight", g.weightShape), ("conv", "conv.bias", [g.outChannels])])
     var random = TestRandom(seed)
-    _ = arena.values(of: arena.view("conv.weight")).update(fromContentsOf: random.uniform(arena.view("conv.weight").count))
+    _ = arena.values(of: arena.view("conv.weight")).update(
+        fromContentsOf: random.uniform(arena.view("conv.weight").count))
     _ = arena.values(of: arena.view("conv.bias")).update(fromContentsOf: random.uniform(g.outChannels))
-    let conv = Conv2D(name: "conv", geometry: g, weight: arena.view("conv.weight"), bias: arena.view("conv.bias"),
-                      arena: arena, stream: ComputeStream(), computeInputGradient: inputGradient)
+    let conv = Conv2D(
+        name: "conv", geometry: g, weight: arena.view("conv.weight"), bias: arena.view("conv.bias"),
+        arena: arena, stream: ComputeStream(), computeInputGradient: inputGradient)
     return (conv, arena)
 }
 
 @Suite struct Conv2DTests {
     static let geometries: [Conv2DGeometry] = [
         Conv2DGeometry(batch: 2, inChannels: 3, height: 9, width: 9, outChannels: 4, kernel: 3, stride: 2, padding: 1),
-        Conv2DGeometry(batch: 1, inChannels: 4, height: 7, width: 6, outChannels: 6, kernel: 5, stride: 1, padding: 2, groups: 2),
-        Conv2DGeometry(batch: 3, inChannels: 2, height: 11, width: 11, outChannels: 3, kernel: 11, stride: 4, padding: 2),
+        Conv2DGeometry(
+            batch: 1, inChannels: 4, height: 7, width: 6, outChannels: 6, kernel: 5, stride: 1, padding: 2, groups: 2),
+        Conv2DGeometry(
+            batch: 3, inChannels: 2, height: 11, width: 11, outChannels: 3, kernel: 11, stride: 4, padding: 2),
         // Large enough channel counts for oneDNN's blocked formats.
-        Conv2DGeometry(batch: 2, inChannels: 16, height: 5, width: 5, outChannels: 32, kernel: 3, stride: 1, padding: 1),
+        Conv2DGeometry(
+            batch: 2, inChannels: 16, height: 5, width: 5, outChannels: 32, kernel: 3, stride: 1, padding: 1),
     ]
 
     @Test(arguments: geometries)
@@ -57,8 +64,9 @@ func makeConv(_ g: Conv2DGeometry, seed: UInt64, inputGradient: Bool = true) -> 
         let x = random.uniform(g.batch * g.inChannels * g.height * g.width)
         let y = conv.forward(Tensor(plain: [g.batch, g.inChannels, g.height, g.width], values: x), training: false)
         #expect(y.dims == [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        let expected = naiveConv(x, g, weight: Array(arena.values(of: arena.view("conv.weight"))),
-                                 bias: Array(arena.values(of: arena.view("conv.bias"))))
+        let expected = naiveConv(
+            x, g, weight: Array(arena.values(of: arena.view("conv.weight"))),
+            bias: Array(arena.values(of: arena.view("conv.bias"))))
         #expect(maxRelativeError(y.plainValues(), expected) < 1e-5)
     }
 
@@ -66,8 +74,9 @@ func makeConv(_ g: Conv2DGeometry, seed: UInt64, inputGradient: Bool = true) -> 
     func gradientsMatchFiniteDifferences(_ g: Conv2DGeometry) {
         let (conv, arena) = makeConv(g, seed: 3)
         var random = TestRandom(4)
-        checkGradients(layer: conv, inputDims: [g.batch, g.inChannels, g.height, g.width],
-                       input: random.uniform(g.batch * g.inChannels * g.height * g.width), arena: arena)
+        checkGradients(
+            layer: conv, inputDims: [g.batch, g.inChannels, g.height, g.width],
+            input: random.uniform(g.batch * g.inChannels * g.height * g.width), arena: arena)
     }
 
     @Test func firstLayerSkipsInputGradient() {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Compute
 
 @Suite struct DropoutTests {
@@ -23,7 +24,8 @@ import Testing
         func mask(seed: UInt64, step: UInt64) -> [Float] {
             let dropout = Dropout(name: "drop7", probability: 0.5, input: MemoryDesc.plain([8, 16]), seed: seed)
             dropout.step = step
-            return dropout.forward(Tensor(plain: [8, 16], values: Array(repeating: 1, count: 128)), training: true).plainValues()
+            return dropout.forward(Tensor(plain: [8, 16], values: Array(repeating: 1, count: 128)), training: true)
+                .plainValues()
         }
         #expect(mask(seed: 1, step: 3) == mask(seed: 1, step: 3))
         #expect(mask(seed: 1, step: 3) != mask(seed: 1, step: 4))
@@ -33,11 +35,13 @@ import Testing
     @Test func aSliceDrawsTheSameMaskAsTheWhole() {
         // Rows 2..<5 and columns 4..<12 of an (8, 16) batch, drawn by a layer that holds only that slice.
         let whole = Dropout(name: "drop6", probability: 0.5, input: MemoryDesc.plain([8, 16]), seed: 5)
-        let full = whole.forward(Tensor(plain: [8, 16], values: Array(repeating: 1, count: 128)), training: true).plainValues()
+        let full = whole.forward(Tensor(plain: [8, 16], values: Array(repeating: 1, count: 128)), training: true)
+            .plainValues()
         let part = Dropout(name: "drop6", probability: 0.5, input: MemoryDesc.plain([3, 8]), seed: 5)
         part.rowOffset = 2
         part.columnOffset = 4
-        let slice = part.forward(Tensor(plain: [3, 8], values: Array(repeating: 1, count: 24)), training: true).plainValues()
+        let slice = part.forward(Tensor(plain: [3, 8], values: Array(repeating: 1, count: 24)), training: true)
+            .plainValues()
         let expected = (2..<5).flatMap { r in (4..<12).map { full[r * 16 + $0] } }
         #expect(slice == expected)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Compute
 
 @Suite struct FlattenTests {
@@ -12,8 +13,9 @@ import Testing
         let flatten = Flatten(input: y.desc, stream: ComputeStream())
         let flat = flatten.forward(y, training: true)
         #expect(flat.dims == [2, 144])
-        let expected = naiveConv(x, g, weight: Array(arena.values(of: arena.view("conv.weight"))),
-                                 bias: Array(arena.values(of: arena.view("conv.bias"))))
+        let expected = naiveConv(
+            x, g, weight: Array(arena.values(of: arena.view("conv.weight"))),
+            bias: Array(arena.values(of: arena.view("conv.bias"))))
         #expect(maxRelativeError(Array(flat.floats.prefix(288)), expected) < 1e-5)
         let back = flatten.backward(flat)!
         #expect(back.dims == [2, 16, 3, 3])

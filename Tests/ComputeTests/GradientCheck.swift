@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Compute
 
 /// Deterministic test data.
@@ -29,9 +30,11 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
 ///   - makeInput: fills a fresh plain input tensor (called before every evaluation, since some layers
 ///     work in place).
 ///   - arena: the arena holding the layer's parameters (nil for parameter-free layers).
-func checkGradients(layer: Layer, inputDims: [Int], input: [Float], arena: ParameterArena?,
-                    epsilon: Float = 1e-2, tolerance: Float = 1e-2, seed: UInt64 = 7,
-                    sourceLocation: SourceLocation = #_sourceLocation) {
+func checkGradients(
+    layer: Layer, inputDims: [Int], input: [Float], arena: ParameterArena?,
+    epsilon: Float = 1e-2, tolerance: Float = 1e-2, seed: UInt64 = 7,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let stream = ComputeStream()
     var random = TestRandom(seed)
     let outputCount = layer.outputDims.reduce(1, *)
@@ -74,7 +77,9 @@ func checkGradients(layer: Layer, inputDims: [Int], input: [Float], arena: Param
                 numeric[j] = Float((up - down) / Double(2 * epsilon))
             }
             let error = maxRelativeError(Array(gradParams[view.range]), numeric)
-            #expect(error < tolerance, "\(layer.name): \(view.name) gradient error \(error)", sourceLocation: sourceLocation)
+            #expect(
+                error < tolerance, "\(layer.name): \(view.name) gradient error \(error)", sourceLocation: sourceLocation
+            )
         }
     }
 }

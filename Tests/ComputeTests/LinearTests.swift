@@ -1,12 +1,16 @@
 import Testing
+
 @testable import Compute
 
 func makeLinear(batch: Int, inFeatures: Int, outFeatures: Int, seed: UInt64) -> (Linear, ParameterArena) {
-    let arena = ParameterArena(layout: [("fc", "fc.weight", [outFeatures, inFeatures]), ("fc", "fc.bias", [outFeatures])])
+    let arena = ParameterArena(layout: [
+        ("fc", "fc.weight", [outFeatures, inFeatures]), ("fc", "fc.bias", [outFeatures]),
+    ])
     var random = TestRandom(seed)
     _ = arena.values.update(fromContentsOf: random.uniform(arena.count))
-    let layer = Linear(name: "fc", batch: batch, weight: arena.view("fc.weight"), bias: arena.view("fc.bias"),
-                       arena: arena, stream: ComputeStream())
+    let layer = Linear(
+        name: "fc", batch: batch, weight: arena.view("fc.weight"), bias: arena.view("fc.bias"),
+        arena: arena, stream: ComputeStream())
     return (layer, arena)
 }
 

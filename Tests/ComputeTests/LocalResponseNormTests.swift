@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Compute
 
 /// b[c] = a[c] / (k + α/n · Σ_{|j − c| ≤ n/2} a[j]²)^β
@@ -38,8 +39,10 @@ func naiveLRN(_ x: [Float], dims: [Int], _ p: LRNParameters) -> [Float] {
     @Test func gradientsMatchFiniteDifferences() {
         var random = TestRandom(4)
         let dims = [2, 7, 3, 3]
-        let lrn = LocalResponseNorm(name: "norm", parameters: Self.strong, input: MemoryDesc.plain(dims), stream: ComputeStream())
-        checkGradients(layer: lrn, inputDims: dims, input: random.uniform(dims.reduce(1, *), -2...2), arena: nil,
-                       epsilon: 1e-2, tolerance: 1e-2)
+        let lrn = LocalResponseNorm(
+            name: "norm", parameters: Self.strong, input: MemoryDesc.plain(dims), stream: ComputeStream())
+        checkGradients(
+            layer: lrn, inputDims: dims, input: random.uniform(dims.reduce(1, *), -2...2), arena: nil,
+            epsilon: 1e-2, tolerance: 1e-2)
     }
 }

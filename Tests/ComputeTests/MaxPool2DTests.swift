@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Compute
 
 func naiveMaxPool(_ x: [Float], dims: [Int], kernel: Int, stride: Int) -> [Float] {
@@ -9,7 +10,9 @@ func naiveMaxPool(_ x: [Float], dims: [Int], kernel: Int, stride: Int) -> [Float
         for oy in 0..<oh {
             for ox in 0..<ow {
                 var m = -Float.infinity
-                for i in 0..<kernel { for j in 0..<kernel { m = max(m, x[(plane * h + oy * stride + i) * w + ox * stride + j]) } }
+                for i in 0..<kernel {
+                    for j in 0..<kernel { m = max(m, x[(plane * h + oy * stride + i) * w + ox * stride + j]) }
+                }
                 y.append(m)
             }
         }

@@ -1,16 +1,21 @@
 import Testing
+
 @testable import Compute
 
 /// A miniature of the eight-layer shape, small enough for finite differences through the whole network.
 let miniature = AlexNet(
     name: "mini", inputShape: [2, 9, 9], classes: 3,
-    features: [.conv(name: "conv1", outChannels: 4, kernel: 3, stride: 1, padding: 1, groups: 1), .relu(name: "relu1"),
-               .lrn(name: "norm1", LRNParameters(size: 3, alpha: 0.3, beta: 0.75, k: 2)),
-               .maxPool(name: "pool1", kernel: 3, stride: 2),
-               .conv(name: "conv2", outChannels: 4, kernel: 3, stride: 1, padding: 1, groups: 2), .relu(name: "relu2"),
-               .maxPool(name: "pool2", kernel: 3, stride: 2)],
-    classifier: [.linear(name: "fc3", outFeatures: 5), .relu(name: "relu3"), .dropout(name: "drop3", probability: 0.4),
-                 .linear(name: "fc4", outFeatures: 3)],
+    features: [
+        .conv(name: "conv1", outChannels: 4, kernel: 3, stride: 1, padding: 1, groups: 1), .relu(name: "relu1"),
+        .lrn(name: "norm1", LRNParameters(size: 3, alpha: 0.3, beta: 0.75, k: 2)),
+        .maxPool(name: "pool1", kernel: 3, stride: 2),
+        .conv(name: "conv2", outChannels: 4, kernel: 3, stride: 1, padding: 1, groups: 2), .relu(name: "relu2"),
+        .maxPool(name: "pool2", kernel: 3, stride: 2),
+    ],
+    classifier: [
+        .linear(name: "fc3", outFeatures: 5), .relu(name: "relu3"), .dropout(name: "drop3", probability: 0.4),
+        .linear(name: "fc4", outFeatures: 3),
+    ],
     defaultInitialization: .he)
 
 @Suite struct NetworkTests {

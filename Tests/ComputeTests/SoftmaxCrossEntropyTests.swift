@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Compute
 
 @Suite struct SoftmaxCrossEntropyTests {
@@ -17,7 +18,8 @@ import Testing
             let logSum = log(row.map { exp($0) }.reduce(0, +))
             expectedTotal += logSum - row[Int(labels[n])]
             for c in 0..<classes {
-                expectedGrad[n * classes + c] = Float((exp(row[c] - logSum) - (c == Int(labels[n]) ? 1 : 0)) / Double(batch))
+                expectedGrad[n * classes + c] = Float(
+                    (exp(row[c] - logSum) - (c == Int(labels[n]) ? 1 : 0)) / Double(batch))
             }
         }
         #expect(abs(total - expectedTotal) < 1e-4)
@@ -26,7 +28,7 @@ import Testing
     }
 
     @Test func topKCountsLabelsAmongTheLargestLogits() {
-        let logits = Tensor(plain: [3, 4], values: [0.1, 0.9, 0.5, 0.2,   1, 0, 0, 0,   0.3, 0.2, 0.1, 0.4])
+        let logits = Tensor(plain: [3, 4], values: [0.1, 0.9, 0.5, 0.2, 1, 0, 0, 0, 0.3, 0.2, 0.1, 0.4])
         let labels: [Int32] = [2, 0, 1]
         #expect(topKCorrect(logits: logits, labels: labels, k: 1) == 1)
         #expect(topKCorrect(logits: logits, labels: labels, k: 2) == 2)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Datasets
 
 /// A scratch directory removed when the value goes away.
@@ -24,7 +25,8 @@ func idxBytes(dims: [Int], values: [UInt8]) -> [UInt8] {
     return bytes + values
 }
 
-let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz")
+let fashionMNISTInstalled = FileManager.default.fileExists(
+    atPath: FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz")
 
 @Suite struct IDXFileTests {
     @Test func readsAnUncompressedFile() throws {
@@ -52,18 +54,25 @@ let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.
     @Test func rejectsTheWrongRankAndType() {
         let dir = ScratchDirectory()
         let labels = dir.write("labels.idx", idxBytes(dims: [4], values: [1, 2, 3, 4]))
-        #expect(throws: DatasetError(labels, "IDX file has 1 dimensions, expected 3")) { try IDXFile(path: labels, rank: 3) }
+        #expect(throws: DatasetError(labels, "IDX file has 1 dimensions, expected 3")) {
+            try IDXFile(path: labels, rank: 3)
+        }
         var floats = idxBytes(dims: [1], values: [0, 0, 0, 0])
         floats[2] = 0x0D
         let path = dir.write("floats.idx", floats)
-        #expect(throws: DatasetError(path, "IDX element type 0x0d is not unsigned bytes (0x08)")) { try IDXFile(path: path, rank: 1) }
+        #expect(throws: DatasetError(path, "IDX element type 0x0d is not unsigned bytes (0x08)")) {
+            try IDXFile(path: path, rank: 1)
+        }
         let text = dir.write("text.idx", Array("hello world".utf8))
-        #expect(throws: DatasetError(text, "not an IDX file (the first two bytes must be zero)")) { try IDXFile(path: text, rank: 1) }
+        #expect(throws: DatasetError(text, "not an IDX file (the first two bytes must be zero)")) {
+            try IDXFile(path: text, rank: 1)
+        }
     }
 
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
     func detectsATruncatedGzipDownload() throws {
-        let real = [UInt8](FileManager.default.contents(atPath: FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz")!)
+        let real = [UInt8](
+            FileManager.default.contents(atPath: FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz")!)
         let dir = ScratchDirectory()
         let path = dir.write("t10k-labels-idx1-ubyte.gz", Array(real.prefix(real.count / 2)))
         let error = #expect(throws: DatasetError.self) { try IDXFile(path: path, rank: 1) }
@@ -72,14 +81,16 @@ let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.
 
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
     func detectsACorruptGzipStream() throws {
-        var bytes = [UInt8](FileManager.default.contents(atPath: FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz")!)
+        var bytes = [UInt8](
+            FileManager.default.contents(atPath: FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz")!)
         for i in stride(from: 40, to: bytes.count - 40, by: 97) { bytes[i] ^= 0x5A }
         let dir = ScratchDirectory()
         let path = dir.write("t10k-labels-idx1-ubyte.gz", bytes)
         let error = #expect(throws: DatasetError.self) { try IDXFile(path: path, rank: 1) }
         #expect(error?.path == path)
-        #expect(error?.problem.contains("corrupt gzip data") == true || error?.problem.contains("truncated") == true,
-                "\(String(describing: error))")
+        #expect(
+            error?.problem.contains("corrupt gzip data") == true || error?.problem.contains("truncated") == true,
+            "\(String(describing: error))")
     }
 }
 

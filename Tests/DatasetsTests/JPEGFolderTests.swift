@@ -1,6 +1,7 @@
 import CTurboJPEG
 import Foundation
 import Testing
+
 @testable import Datasets
 
 /// Encodes a solid-colour RGB image as JPEG (quality 95, no chroma subsampling) with libjpeg-turbo.
@@ -10,8 +11,9 @@ func solidJPEG(width: Int, height: Int, rgb: (UInt8, UInt8, UInt8)) -> [UInt8] {
     defer { tjDestroy(handle) }
     var buffer: UnsafeMutablePointer<UInt8>?
     var size: UInt = 0
-    let status = tjCompress2(handle, pixels, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue), &buffer, &size,
-                             Int32(TJSAMP_444.rawValue), 95, 0)
+    let status = tjCompress2(
+        handle, pixels, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue), &buffer, &size,
+        Int32(TJSAMP_444.rawValue), 95, 0)
     precondition(status == 0, "tjCompress2 failed")
     defer { tjFree(buffer) }
     return Array(UnsafeBufferPointer(start: buffer, count: Int(size)))
@@ -25,7 +27,9 @@ func solidJPEG(width: Int, height: Int, rgb: (UInt8, UInt8, UInt8)) -> [UInt8] {
         ]
         for (folder, files) in layout {
             try! FileManager.default.createDirectory(atPath: "\(dir.path)/\(folder)", withIntermediateDirectories: true)
-            for (name, colour) in files { _ = dir.write("\(folder)/\(name)", solidJPEG(width: 40, height: 24, rgb: colour)) }
+            for (name, colour) in files {
+                _ = dir.write("\(folder)/\(name)", solidJPEG(width: 40, height: 24, rgb: colour))
+            }
         }
         _ = dir.write("cat/notes.txt", Array("not an image".utf8))
         return dir
@@ -39,13 +43,15 @@ func solidJPEG(width: Int, height: Int, rgb: (UInt8, UInt8, UInt8)) -> [UInt8] {
         #expect(set.imageShape == [3, 16, 16])
         // Image 0 is solid (200, 30, 30): every pixel of each plane within JPEG's error.
         let red = set.pixels[0..<256], green = set.pixels[256..<512], blue = set.pixels[512..<768]
-        #expect(red.allSatisfy { abs(Int($0) - 200) <= 4 } && green.allSatisfy { abs(Int($0) - 30) <= 4 }
+        #expect(
+            red.allSatisfy { abs(Int($0) - 200) <= 4 } && green.allSatisfy { abs(Int($0) - 30) <= 4 }
                 && blue.allSatisfy { abs(Int($0) - 30) <= 4 })
     }
 
     @Test func labelsATestFolderWithTheTrainingClasses() throws {
         let dir = makeFolder()
-        let (set, _) = try JPEGFolder.load(root: dir.path, size: 8, classNames: ["ant", "cat", "dog"], limitPerClass: 1)
+        let (set, _) = try JPEGFolder.load(
+            root: dir.path, size: 8, classNames: ["ant", "cat", "dog"], limitPerClass: 1)
         #expect(set.labels == [1, 2])
         #expect(set.classes == 3)
         #expect(throws: DatasetError("\(dir.path)/dog", "class 'dog' is not among the 1 training classes")) {

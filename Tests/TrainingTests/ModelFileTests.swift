@@ -2,6 +2,7 @@ import Compute
 import Datasets
 import Foundation
 import Testing
+
 @testable import Training
 
 @Suite struct ModelFileTests {
@@ -16,8 +17,9 @@ import Testing
         let arena = AlexNet.small.makeArena()
         Initialization.he.apply(to: arena, model: .small, seed: 4)
         let path = dir + "/small.safetensors"
-        try ModelFile.save(path, model: .small, groups: 1, arena: arena,
-                           normalization: Normalization(mean: [0.286], std: [0.353]), extra: ["step": "7"])
+        try ModelFile.save(
+            path, model: .small, groups: 1, arena: arena,
+            normalization: Normalization(mean: [0.286], std: [0.353]), extra: ["step": "7"])
         return (path, arena)
     }
 

@@ -2,9 +2,11 @@ import Compute
 import Datasets
 import Foundation
 import Testing
+
 @testable import Training
 
-let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory + "/train-images-idx3-ubyte.gz")
+let fashionMNISTInstalled = FileManager.default.fileExists(
+    atPath: FashionMNIST.defaultDirectory + "/train-images-idx3-ubyte.gz")
 
 @Suite(.serialized) struct TrainerTests {
     /// Learning works end to end: a few hundred steps on a slice of the real Fashion-MNIST.
@@ -74,6 +76,7 @@ let fashionMNISTInstalled = FileManager.default.fileExists(atPath: FashionMNIST.
 /// Random 1×28×28 images in 10 classes.
 func syntheticImages(count: Int, seed: UInt64) -> LabeledImages {
     var rng = SplitMix64(seed: seed)
-    return LabeledImages(pixels: (0..<(count * 784)).map { _ in UInt8(rng.next() & 0xFF) },
-                         labels: (0..<count).map { Int32($0 % 10) }, imageShape: [1, 28, 28], classes: 10, source: "synthetic")
+    return LabeledImages(
+        pixels: (0..<(count * 784)).map { _ in UInt8(rng.next() & 0xFF) },
+        labels: (0..<count).map { Int32($0 % 10) }, imageShape: [1, 28, 28], classes: 10, source: "synthetic")
 }
