@@ -5,11 +5,11 @@ import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a variant on an MNIST-format data set (default: small on Fashion-MNIST).",
+        abstract: "Train a variant on MNIST-format files or JPEG class folders (default: small on Fashion-MNIST).",
         discussion: """
             Defaults are the recipe that reaches 92% top-1 accuracy on Fashion-MNIST with `small`: the paper's \
             SGD (momentum 0.9, weight decay 0.0005, learning rate 0.01), batch 128, He initialisation, \
-            random crops (padding 2) and flips, learning rate ÷10 at epochs 20 and 27, 30 epochs.
+            random crops (padding 2) and flips, learning rate ÷10 from epochs 21 and 28, 30 epochs.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
     @Option(help: "Weight decay λ (applied as v ← μv − λεw − εg).") var weightDecay: Float = 0.0005
     @Option(
         help:
-            "Learning-rate schedule: constant, step (÷10 at --milestones) or plateau (÷10 when the validation error stalls for --patience epochs, at most 3 times; needs --validation)."
+            "Learning-rate schedule: constant, step (÷10 at --milestones) or plateau (÷10 when the validation error stalls for --patience evaluations, at most 3 times; needs --validation)."
     )
     var schedule: ScheduleKind = .step
     @Option(help: "Epochs (1-based) from which the rate is divided by 10 under --schedule step.")
@@ -51,7 +51,9 @@ struct Train: ParsableCommand {
     enum ScheduleKind: String, CaseIterable, ExpressibleByArgument { case constant, step, plateau }
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard (1...100_000).contains(epochs) else {
+            throw ValidationError("--epochs must be between 1 and 100000, got \(epochs)")
+        }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else {
@@ -74,7 +76,9 @@ struct Train: ParsableCommand {
         if (dataOptions.trainFolder == nil) != (dataOptions.testFolder == nil) {
             throw ValidationError("--train-folder and --test-folder go together")
         }
-        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
+        guard (0...1024).contains(cropPadding) else {
+            throw ValidationError("--crop-padding must be between 0 and 1024, got \(cropPadding)")
+        }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
         guard evaluateEvery >= 1 else {
             throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)")

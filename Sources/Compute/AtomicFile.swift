@@ -21,9 +21,10 @@ public enum AtomicFile {
         let temporary = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw WriteError(path: path, problem: "cannot create \(temporary): \(errnoText())") }
-        var ok = false
+        var isOpen = true, renamed = false
         defer {
-            if !ok { close(fd); unlink(temporary) }
+            if isOpen { close(fd) }
+            if !renamed { unlink(temporary) }
         }
         for chunk in chunks {
             var offset = 0
@@ -34,17 +35,32 @@ public enum AtomicFile {
             }
         }
         guard fsync(fd) == 0 else { throw WriteError(path: path, problem: "fsync failed: \(errnoText())") }
+        isOpen = false
         guard close(fd) == 0 else { throw WriteError(path: path, problem: "close failed: \(errnoText())") }
-        ok = true
         guard rename(temporary, path) == 0 else {
-            unlink(temporary)
             throw WriteError(path: path, problem: "rename failed: \(errnoText())")
         }
+        renamed = true
         let dirfd = open(directory, O_RDONLY)
         if dirfd >= 0 {
             fsync(dirfd)
             close(dirfd)
         }
+    }
+
+    /// Checks, before long work, that `path` can be written: its directory exists and accepts a new file,
+    /// and `path` is not a directory. Creates and removes a probe file.
+    public static func checkWritable(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw WriteError(path: path, problem: "is a directory, expected a file path")
+        }
+        let url = URL(fileURLWithPath: path)
+        let probe = "\(url.deletingLastPathComponent().path)/.\(url.lastPathComponent).probe-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw WriteError(path: path, problem: "cannot be written: \(errnoText())") }
+        close(fd)
+        unlink(probe)
     }
 
     /// Writes `data` as the new content of `path`.

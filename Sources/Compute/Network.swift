@@ -102,13 +102,11 @@ public final class Network {
         for dropout in dropouts { dropout.step = step }
         var x = input
         for (i, layer) in layers.enumerated() {
-            if profiling {
-                let start = monotonicSeconds()
-                x = layer.forward(x, training: training)
-                forwardSeconds[i] += monotonicSeconds() - start
-            } else {
-                x = layer.forward(x, training: training)
-            }
+            let start = profiling ? monotonicSeconds() : 0
+            x = layer.forward(x, training: training)
+            // Dropout and the loss read the previous primitive's output on the CPU: the stream must be idle.
+            stream.wait()
+            if profiling { forwardSeconds[i] += monotonicSeconds() - start }
         }
         return x
     }
@@ -119,13 +117,10 @@ public final class Network {
         var g: Tensor? = gradLogits
         for (i, layer) in layers.enumerated().reversed() {
             guard let dy = g else { break }
-            if profiling {
-                let start = monotonicSeconds()
-                g = layer.backward(dy)
-                backwardSeconds[i] += monotonicSeconds() - start
-            } else {
-                g = layer.backward(dy)
-            }
+            let start = profiling ? monotonicSeconds() : 0
+            g = layer.backward(dy)
+            stream.wait()
+            if profiling { backwardSeconds[i] += monotonicSeconds() - start }
         }
     }
 

@@ -106,11 +106,18 @@ public enum SafeTensors {
                     throw FormatError(path: path, problem: "tensor \(name) has dtype \(dtype), expected F32")
                 }
                 let (begin, end) = (offsets[0], offsets[1])
-                guard begin >= 0, end >= begin, end - begin == shape.reduce(1, *) * 4 else {
+                let available = bytes.count - dataStart
+                guard shape.allSatisfy({ $0 >= 0 }),
+                    let elements = shape.reduce(Optional(1), { p, d in p.flatMap { checkedProduct($0, d) } }),
+                    let byteCount = checkedProduct(elements, 4)
+                else {
+                    throw FormatError(path: path, problem: "tensor \(name): shape \(shape) is not a valid size")
+                }
+                guard begin >= 0, end >= begin, end - begin == byteCount else {
                     throw FormatError(
                         path: path, problem: "tensor \(name): offsets \(begin)..<\(end) do not hold shape \(shape)")
                 }
-                guard dataStart + end <= bytes.count else {
+                guard end <= available else {
                     throw FormatError(
                         path: path,
                         problem:
@@ -135,6 +142,11 @@ public enum SafeTensors {
                 UnsafeMutableRawBufferPointer(target).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[range]))
             }
         }
+    }
+
+    private static func checkedProduct(_ a: Int, _ b: Int) -> Int? {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? nil : product
     }
 
     private static func jsonString(_ text: String) -> String {

@@ -60,8 +60,9 @@ public final class SoftmaxCrossEntropy {
     }
 }
 
-/// How many rows of `logits` (N, C) have their label among the k largest logits. Ties count against:
-/// the label must beat every class outside the top k strictly or tie with fewer than k.
+/// How many rows of `logits` (N, C) have their label among the k largest logits. Ties and NaNs count
+/// against: another class whose logit is not below the label's (equal, larger or NaN) ranks above it,
+/// and a NaN label logit is never correct.
 public func topKCorrect(logits: Tensor, labels: some Collection<Int32>, k: Int) -> Int {
     let dims = logits.dims
     precondition(dims.count == 2 && labels.count == dims[0], "top-k: logits \(dims) for \(labels.count) labels")
@@ -70,8 +71,9 @@ public func topKCorrect(logits: Tensor, labels: some Collection<Int32>, k: Int) 
     for (n, label) in labels.enumerated() {
         let row = n * classes
         let target = z[row + Int(label)]
+        guard !target.isNaN else { continue }
         var above = 0
-        for c in 0..<classes where c != Int(label) && z[row + c] >= target { above += 1 }
+        for c in 0..<classes where c != Int(label) && !(z[row + c] < target) { above += 1 }
         if above < k { correct += 1 }
     }
     return correct

@@ -81,9 +81,10 @@ public final class Tensor {
 extension Tensor {
     /// The elements in plain row-major order of `dims`, reordered from the tensor's format if needed.
     public func plainValues(on stream: ComputeStream = ComputeStream()) -> [Float] {
-        let plain = FormatConverter(to: MemoryDesc.plain(dims)).convert(self, on: stream)
+        let converter = FormatConverter(to: MemoryDesc.plain(dims))
+        let plain = converter.convert(self, on: stream)
         stream.wait()
-        return Array(plain.floats.prefix(elementCount))
+        return withExtendedLifetime(converter) { Array(plain.floats.prefix(elementCount)) }
     }
 
     /// A plain tensor holding `values` (row-major order of `dims`).

@@ -31,7 +31,17 @@ public struct IDXFile: Sendable {
             let o = 4 + 4 * d
             dims.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
         }
-        let expected = dims.reduce(1, *)
+        // Each dimension is below 2³², so the product is checked for overflow before it is trusted.
+        var expected = 1
+        for d in dims {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                let shape = dims.map(String.init).joined(separator: "×")
+                throw DatasetError(
+                    path, "corrupt IDX header: dimensions \(shape) are too large")
+            }
+            expected = product
+        }
         let found = bytes.count - header
         guard found == expected else {
             let shape = dims.map(String.init).joined(separator: "×")

@@ -29,6 +29,7 @@ public enum JPEGFolder {
         }.sorted()
         guard !folders.isEmpty else { throw DatasetError(root, "no class folders (expected ROOT/<class>/<image>.jpg)") }
         let names = classNames ?? folders
+        guard Set(names).count == names.count else { throw DatasetError(root, "the class names \(names) repeat") }
         let labelOf = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, Int32($0)) })
 
         guard let handle = tjInitDecompress() else { throw DatasetError(root, "libjpeg-turbo could not start") }

@@ -76,7 +76,7 @@ public struct LabeledImages: Sendable {
         }
         let total = Double(count * plane)
         let mean = sums.map { $0 / total / 255 }
-        let std = zip(squares, mean).map { (q, m) in (q / total / (255 * 255) - m * m).squareRoot() }
+        let std = zip(squares, mean).map { (q, m) in max(q / total / (255 * 255) - m * m, 0).squareRoot() }
         return Normalization(mean: mean.map { Float($0) }, std: std.map { Float(max($0, 1e-6)) })
     }
 }

@@ -62,7 +62,9 @@ public enum ModelFile {
         guard meta["format"] == "alexnet-dist", let name = meta["variant"] else {
             throw LoadError(path: path, problem: "not an alexnet-dist model file (metadata has no format/variant)")
         }
-        let groups = Int(meta["groups"] ?? "1") ?? 1
+        guard let groups = Int(meta["groups"] ?? "1"), groups == 1 || groups == 2 else {
+            throw LoadError(path: path, problem: "metadata groups '\(meta["groups"] ?? "")' is not 1 or 2")
+        }
         guard let model = AlexNet.named(name, groups: groups) else {
             throw LoadError(path: path, problem: "unknown variant '\(name)' with groups \(groups)")
         }
@@ -88,12 +90,15 @@ public enum ModelFile {
             throw LoadError(path: path, problem: "tensors \(unexpected.sorted()) do not belong to variant \(name)")
         }
         let channels = model.inputShape[0]
-        let normalization = Normalization(
-            mean: parseArray(meta["normalization_mean"]) ?? Array(repeating: 0, count: channels),
-            std: parseArray(meta["normalization_std"]) ?? Array(repeating: 1, count: channels))
-        guard normalization.mean.count == channels, normalization.std.count == channels else {
-            throw LoadError(path: path, problem: "normalisation metadata does not have \(channels) channel(s)")
+        guard let mean = parseArray(meta["normalization_mean"]), let std = parseArray(meta["normalization_std"]),
+            mean.count == channels, std.count == channels, mean.allSatisfy(\.isFinite),
+            std.allSatisfy({ $0.isFinite && $0 > 0 })
+        else {
+            throw LoadError(
+                path: path,
+                problem: "metadata normalization_mean/normalization_std must be \(channels) finite value(s), std > 0")
         }
+        let normalization = Normalization(mean: mean, std: std)
         return Loaded(model: model, groups: groups, arena: arena, normalization: normalization, metadata: meta)
     }
 

@@ -84,6 +84,10 @@ public final class Trainer {
         guard c.validationCount >= 0, c.validationCount < train.count else {
             throw TrainingError("--validation \(c.validationCount) must be below the \(train.count) training examples")
         }
+        guard c.augmentation.cropPadding < expected[1] else {
+            throw TrainingError(
+                "crop padding \(c.augmentation.cropPadding) must be below the image size \(expected[1])")
+        }
         let fitCount = train.count - c.validationCount
         guard fitCount >= c.batchSize else {
             throw TrainingError("batch size \(c.batchSize) exceeds the \(fitCount) training examples")
@@ -107,6 +111,7 @@ public final class Trainer {
         optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
         evaluator = Evaluator(model: c.model, arena: arena, batchSize: c.batchSize)
         evaluator.adopt(network)
+        if let output = c.outputPath { try AtomicFile.checkWritable(output) }
         metrics = try MetricsLog(path: c.metricsPath)
     }
 
@@ -155,7 +160,7 @@ public final class Trainer {
                         String(
                             format: "step %d/%d  epoch %d  loss %.4f  lr %g  %.0f images/s  ETA %@",
                             step, totalSteps, epoch + 1, lastLoss, rate, imagesPerSecond, formatDuration(eta)))
-                    metrics.record([
+                    try metrics.record([
                         "event": "step", "step": step, "epoch": epoch + 1, "loss": lastLoss,
                         "learning_rate": Double(rate), "images_per_second": imagesPerSecond,
                         "elapsed_seconds": now - start,
@@ -172,7 +177,7 @@ public final class Trainer {
                 if let validationSampler {
                     let result = evaluator.evaluate(validationSampler)
                     validation = result
-                    record("validation", result, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
+                    try record("validation", result, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
                     if scheduler.observe(validationError: result.top1Error) {
                         progress(
                             "validation error has not improved: learning rate divided to \(scheduler.rate(epoch: epoch))"
@@ -180,7 +185,7 @@ public final class Trainer {
                     }
                 }
                 test = evaluator.evaluate(testSampler)
-                record("test", test, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
+                try record("test", test, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
                 windowStart += monotonicSeconds() - evalStart
             }
         }
@@ -196,12 +201,12 @@ public final class Trainer {
             test: test, validation: validation)
     }
 
-    private func record(_ split: String, _ r: EvaluationResult, step: Int, epoch: Int, elapsed: Double) {
+    private func record(_ split: String, _ r: EvaluationResult, step: Int, epoch: Int, elapsed: Double) throws {
         progress(
             String(
                 format: "%@ after epoch %d: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, loss %.4f",
                 split, epoch, r.top1Error * 100, r.top1Accuracy * 100, r.top5Error * 100, r.meanLoss))
-        metrics.record([
+        try metrics.record([
             "event": "evaluation", "split": split, "step": step, "epoch": epoch, "examples": r.examples,
             "top1_error": r.top1Error, "top5_error": r.top5Error, "top1_accuracy": r.top1Accuracy,
             "loss": r.meanLoss, "elapsed_seconds": elapsed,

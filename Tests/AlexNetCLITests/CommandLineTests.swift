@@ -95,6 +95,18 @@ func expectOneLineError(
             mentioning: "\(images): truncated: 10×28×28 needs 7840 data bytes, found 100")
     }
 
+    @Test func anUnwritableOutputIsReportedBeforeTraining() throws {
+        let dir = NSTemporaryDirectory() + "alexnet-dist-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try expectOneLineError(
+            [
+                "train", "--train-limit", "64", "--test-limit", "64", "--batch-size", "32", "--output", dir,
+                "--metrics", dir + "/m.jsonl",
+            ],
+            mentioning: "\(dir): is a directory, expected a file path")
+    }
+
     @Test func aMissingModelFileIsNamed() throws {
         try expectOneLineError(
             ["evaluate", "/nonexistent/model.safetensors"], mentioning: "/nonexistent/model.safetensors: no such file")

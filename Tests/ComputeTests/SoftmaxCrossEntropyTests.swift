@@ -27,6 +27,12 @@ import Testing
         #expect(maxRelativeError(grad, expectedGrad) < 1e-6)
     }
 
+    @Test func nanLogitsAreNeverCorrect() {
+        let logits = Tensor(plain: [2, 3], values: [.nan, 0, 0, 1, .nan, 0])
+        #expect(topKCorrect(logits: logits, labels: [Int32(0), 0], k: 1) == 0)
+        #expect(topKCorrect(logits: logits, labels: [Int32(0), 0], k: 2) == 1)
+    }
+
     @Test func topKCountsLabelsAmongTheLargestLogits() {
         let logits = Tensor(plain: [3, 4], values: [0.1, 0.9, 0.5, 0.2, 1, 0, 0, 0, 0.3, 0.2, 0.1, 0.4])
         let labels: [Int32] = [2, 0, 1]

@@ -51,6 +51,17 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         }
     }
 
+    @Test func rejectsDimensionsTooLargeForTheFile() {
+        let dir = ScratchDirectory()
+        let path = dir.write("huge.idx", [0, 0, 8, 3] + Array(repeating: 0xFF, count: 12) + [1, 2, 3])
+        #expect(
+            throws: DatasetError(
+                path, "corrupt IDX header: dimensions 4294967295×4294967295×4294967295 are too large")
+        ) {
+            try IDXFile(path: path, rank: 3)
+        }
+    }
+
     @Test func rejectsTheWrongRankAndType() {
         let dir = ScratchDirectory()
         let labels = dir.write("labels.idx", idxBytes(dims: [4], values: [1, 2, 3, 4]))

@@ -58,6 +58,49 @@ import Testing
         #expect(error?.problem.hasPrefix("truncated: tensor") == true, "\(String(describing: error))")
     }
 
+    /// A small model file with the given metadata replacing the saved one.
+    func fileWithMetadata(_ changes: [String: String?]) throws -> String {
+        let (path, arena) = try savedSmallModel()
+        var metadata = try SafeTensors.File(path: path).metadata
+        for (key, value) in changes { metadata[key] = value }
+        let entries = arena.views.map {
+            SafeTensors.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(arena.values(of: $0)))
+        }
+        try SafeTensors.write(path, entries: entries, metadata: metadata)
+        return path
+    }
+
+    @Test(
+        arguments: [
+            (["groups": "0"], "metadata groups '0' is not 1 or 2"),
+            (["groups": "x"], "metadata groups 'x' is not 1 or 2"),
+            (
+                ["normalization_std": "[0]"],
+                "metadata normalization_mean/normalization_std must be 1 finite value(s), std > 0"
+            ),
+            (
+                ["normalization_mean": nil],
+                "metadata normalization_mean/normalization_std must be 1 finite value(s), std > 0"
+            ),
+            (["variant": "vgg"], "unknown variant 'vgg' with groups 1"),
+        ] as [([String: String?], String)])
+    func rejectsBadMetadata(_ changes: [String: String?], _ problem: String) throws {
+        let path = try fileWithMetadata(changes)
+        let error = #expect(throws: ModelFile.LoadError.self) { try ModelFile.load(path) }
+        #expect(error?.problem == problem)
+    }
+
+    @Test func rejectsAHeaderWithAnOverflowingShape() throws {
+        let header = #"{"fc8.bias":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#
+        var bytes = [UInt8](repeating: 0, count: 8)
+        bytes[0] = UInt8(header.utf8.count)
+        bytes += Array(header.utf8) + Array(repeating: 0, count: 16)
+        let path = dir + "/overflow.safetensors"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.File(path: path) }
+        #expect(error?.problem == "tensor fc8.bias: shape [4611686018427387904, 4] is not a valid size")
+    }
+
     @Test func rejectsFilesThatAreNotSafetensors() throws {
         let path = dir + "/junk.safetensors"
         try Data("this is not a model file at all".utf8).write(to: URL(fileURLWithPath: path))

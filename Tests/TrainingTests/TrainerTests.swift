@@ -49,6 +49,14 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         #expect(error?.description == "synthetic: images are 1×28×28; variant owt expects 3×224×224")
     }
 
+    @Test func rejectsCropPaddingAsLargeAsTheImage() {
+        let data = syntheticImages(count: 8, seed: 2)
+        var c = TrainingConfiguration(model: .small)
+        c.augmentation = Augmentation(cropPadding: 28, horizontalFlip: false)
+        let error = #expect(throws: TrainingError.self) { try Trainer(configuration: c, train: data, test: data) }
+        #expect(error?.description == "crop padding 28 must be below the image size 28")
+    }
+
     @Test func writesMetricsAndTheModel() throws {
         let dir = NSTemporaryDirectory() + "alexnet-dist-trainer-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
