@@ -46,6 +46,13 @@ import Testing
         #expect(slice == expected)
     }
 
+    @Test func gradientsMatchFiniteDifferences() {
+        // The mask is fixed by (seed, step), so every evaluation of the finite differences draws the same one.
+        let dropout = Dropout(name: "drop6", probability: 0.4, input: MemoryDesc.plain([3, 7]), seed: 2)
+        var random = TestRandom(5)
+        checkGradients(layer: dropout, inputDims: [3, 7], input: random.uniform(21), arena: nil)
+    }
+
     @Test func backwardAppliesTheForwardMask() {
         let dropout = Dropout(name: "drop6", probability: 0.3, input: MemoryDesc.plain([5, 9]), seed: 3)
         var random = TestRandom(4)

@@ -27,6 +27,27 @@ import Testing
         #expect(maxRelativeError(grad, expectedGrad) < 1e-6)
     }
 
+    @Test func gradientMatchesFiniteDifferences() {
+        let (batch, classes) = (3, 5)
+        var random = TestRandom(8)
+        let z = random.uniform(batch * classes, -3...3)
+        let labels: [Int32] = [4, 0, 2]
+        let softmax = SoftmaxCrossEntropy(batch: batch, classes: classes)
+        func meanLoss(_ logits: [Float]) -> Double {
+            softmax.forward(logits: Tensor(plain: [batch, classes], values: logits), labels: labels) / Double(batch)
+        }
+        _ = meanLoss(z)
+        let analytic = softmax.backward(scale: 1 / Float(batch)).plainValues()
+        let epsilon: Float = 1e-2
+        let numeric: [Float] = z.indices.map { i in
+            var up = z, down = z
+            up[i] += epsilon
+            down[i] -= epsilon
+            return Float((meanLoss(up) - meanLoss(down)) / Double(2 * epsilon))
+        }
+        #expect(maxRelativeError(analytic, numeric) < 1e-3)
+    }
+
     @Test func nanLogitsAreNeverCorrect() {
         let logits = Tensor(plain: [2, 3], values: [.nan, 0, 0, 1, .nan, 0])
         #expect(topKCorrect(logits: logits, labels: [Int32(0), 0], k: 1) == 0)
