@@ -22,6 +22,8 @@ let libraries: [Target] = [
     .target(name: "Compute", dependencies: ["CDNNL"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
     .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG"]),
+    // The Communicator protocol, its in-process implementation and (later) the compressed allreduce.
+    .target(name: "Collectives"),
     // The training loop, evaluation, metrics, checkpoints and the compute benchmark.
     .target(name: "Training", dependencies: ["Compute", "Datasets"]),
 ]
@@ -42,6 +44,7 @@ let executables: [Target] = [
 let tests: [Target] = [
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG"]),
+    .testTarget(name: "CollectivesTests", dependencies: ["Collectives"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]

@@ -1,0 +1,58 @@
+/// A group of ranks that exchange `Float` buffers: the narrow interface the trainers use, implemented over
+/// OpenMPI (`MPICommunicator`) and over threads in one process (`InProcessCommunicator`).
+///
+/// ## Ordering contract
+///
+/// Every rank of a communicator issues the same collectives, with the same roots and agreeing sizes, in the
+/// same order (as with MPI and PyTorch's `ProcessGroupMPI`). A rank that deviates gets a `CollectiveError`
+/// naming the rank and the collective, where the implementation can detect it, rather than a hang.
+///
+/// ## Note [deterministic reduction]
+///
+/// Sums are computed element by element in rank order, `((x₀ + x₁) + x₂) + …`, by whichever rank owns the
+/// element's shard, and the result is copied, never re-summed, to the other ranks. So a reduction gives
+/// bit-identical results on every rank, in every run, and under every implementation of this protocol.
+public protocol Communicator: AnyObject {
+    /// This rank, in 0 ..< size.
+    var rank: Int { get }
+    /// Number of ranks.
+    var size: Int { get }
+
+    /// Sums `buffer` over all ranks, in place (same length everywhere).
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// Sums `input` (Σ counts long, same everywhere) over all ranks; rank r receives the sum of segment r
+    /// (`counts[r]` elements, in order) in `output`.
+    func reduceScatter(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int], into output: UnsafeMutableBufferPointer<Float>) throws
+    /// Concatenates every rank's `input` (`counts[r]` elements from rank r) into `output` on every rank.
+    func allGather(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int], into output: UnsafeMutableBufferPointer<Float>) throws
+    /// Copies `buffer` of rank `root` into `buffer` on every rank.
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
+    /// Sums `buffer` over all ranks into `buffer` of rank `root` (other ranks' buffers are unchanged).
+    func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
+    /// Rank r sends `input[sendOffsets(r→q)]` (`sendCounts[q]` elements, in destination order) to each rank q
+    /// and receives `receiveCounts[q]` elements from each q, concatenated in source order, into `output`.
+    func allToAll(
+        _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]) throws
+    /// Returns when every rank has called it.
+    func barrier() throws
+    /// Splits into sub-communicators: ranks passing the same `color` form one, ordered by (`key`, rank).
+    func split(color: Int, key: Int) throws -> Communicator
+}
+
+/// A collective that could not be carried out, named by rank and collective.
+public struct CollectiveError: Error, CustomStringConvertible, Equatable {
+    public let rank: Int
+    public let collective: String
+    public let problem: String
+
+    public init(rank: Int, collective: String, problem: String) {
+        self.rank = rank
+        self.collective = collective
+        self.problem = problem
+    }
+
+    public var description: String { "rank \(rank), \(collective): \(problem)" }
+}

@@ -1,0 +1,305 @@
+import Foundation
+
+/// K ranks as threads of one process: the engine of the single-process simulation. Same semantics as
+/// the MPI communicator, including Note [deterministic reduction]: every sum is formed in rank order by
+/// the rank that owns the segment, so results are bit-identical to the MPI implementation's.
+///
+/// Each collective is one or two rendezvous: every rank posts its buffers and what it asks for, waits for
+/// all posts, checks that they agree (a mismatch is reported on every rank, naming the rank that
+/// differs, instead of hanging), reads what it needs from the others, and waits again until everyone has
+/// finished reading, so posted buffers stay valid throughout.
+public final class InProcessCommunicator: Communicator, @unchecked Sendable {
+    public let rank: Int
+    public var size: Int { group.size }
+    private let group: InProcessGroup
+
+    init(rank: Int, group: InProcessGroup) {
+        self.rank = rank
+        self.group = group
+    }
+
+    /// Runs `body` on `size` threads, one communicator each, and returns their results in rank order.
+    /// Rethrows the first error by rank after every thread has finished.
+    public static func run<T>(size: Int, _ body: @escaping @Sendable (InProcessCommunicator) throws -> T) throws -> [T]
+    {
+        precondition(size >= 1, "in-process group: size must be at least 1, got \(size)")
+        let group = InProcessGroup(size: size)
+        let results = ResultSlots<T>(count: size)
+        let done = DispatchGroup()
+        for r in 0..<size {
+            done.enter()
+            let thread = Thread {
+                results.set(r, Result { try body(InProcessCommunicator(rank: r, group: group)) })
+                done.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        done.wait()
+        return try results.values().map { try $0.get() }
+    }
+
+    // MARK: Collectives
+
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        let counts = InProcessCommunicator.split(buffer.count, into: size)
+        let shard = UnsafeMutableBufferPointer<Float>.allocate(capacity: counts[rank])
+        defer { shard.deallocate() }
+        try reduceScatter(UnsafeBufferPointer(buffer), counts: counts, into: shard, collective: "allReduce")
+        try allGather(UnsafeBufferPointer(shard), counts: counts, into: buffer, collective: "allReduce")
+    }
+
+    public func reduceScatter(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        try reduceScatter(input, counts: counts, into: output, collective: "reduceScatter")
+    }
+
+    private func reduceScatter(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, collective: String
+    ) throws {
+        try checkCounts(counts, collective)
+        try check(
+            input.count == counts.reduce(0, +), collective,
+            "input holds \(input.count) elements, counts sum to \(counts.reduce(0, +))")
+        try check(
+            output.count >= counts[rank], collective, "output holds \(output.count) elements, needs \(counts[rank])")
+        try group.exchange(rank: rank, Post(collective, signature: counts, pointer: input.baseAddress)) { posts in
+            let start = counts[..<rank].reduce(0, +)
+            for i in 0..<counts[rank] {
+                var sum = posts[0].floats[start + i]
+                for q in 1..<posts.count { sum += posts[q].floats[start + i] }
+                output[i] = sum
+            }
+        }
+    }
+
+    public func allGather(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        try allGather(input, counts: counts, into: output, collective: "allGather")
+    }
+
+    private func allGather(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, collective: String
+    ) throws {
+        try checkCounts(counts, collective)
+        try check(
+            input.count == counts[rank], collective,
+            "input holds \(input.count) elements, counts[\(rank)] is \(counts[rank])")
+        try check(
+            output.count >= counts.reduce(0, +), collective,
+            "output holds \(output.count) elements, needs \(counts.reduce(0, +))")
+        try group.exchange(rank: rank, Post(collective, signature: counts, pointer: input.baseAddress)) { posts in
+            var offset = 0
+            for q in 0..<posts.count {
+                for i in 0..<counts[q] { output[offset + i] = posts[q].floats[i] }
+                offset += counts[q]
+            }
+        }
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        try check((0..<size).contains(root), "broadcast", "root \(root) is outside 0..<\(size)")
+        try group.exchange(
+            rank: rank, Post("broadcast", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
+        ) { posts in
+            guard rank != root else { return }
+            for i in 0..<buffer.count { buffer[i] = posts[root].floats[i] }
+        }
+    }
+
+    public func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        try check((0..<size).contains(root), "reduce", "root \(root) is outside 0..<\(size)")
+        // The root's buffer is read by everyone, so its sum goes to a side buffer first.
+        let sum = UnsafeMutableBufferPointer<Float>.allocate(capacity: rank == root ? buffer.count : 0)
+        defer { sum.deallocate() }
+        try group.exchange(
+            rank: rank, Post("reduce", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
+        ) { posts in
+            guard rank == root else { return }
+            for i in 0..<buffer.count {
+                var s = posts[0].floats[i]
+                for q in 1..<posts.count { s += posts[q].floats[i] }
+                sum[i] = s
+            }
+        }
+        if rank == root { _ = buffer.update(fromContentsOf: sum) }
+    }
+
+    public func allToAll(
+        _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]
+    ) throws {
+        try checkCounts(sendCounts, "allToAll")
+        try checkCounts(receiveCounts, "allToAll")
+        try check(
+            input.count >= sendCounts.reduce(0, +), "allToAll",
+            "input holds \(input.count) elements, sendCounts sum to \(sendCounts.reduce(0, +))")
+        try check(
+            output.count >= receiveCounts.reduce(0, +), "allToAll",
+            "output holds \(output.count) elements, receiveCounts sum to \(receiveCounts.reduce(0, +))")
+        let post = Post("allToAll", signature: [], pointer: input.baseAddress, extra: sendCounts)
+        try group.exchange(rank: rank, post) { posts in
+            var offset = 0
+            for q in 0..<posts.count {
+                let sent = posts[q].extra[rank]
+                guard sent == receiveCounts[q] else {
+                    throw CollectiveError(
+                        rank: rank, collective: "allToAll",
+                        problem: "rank \(q) sends \(sent) elements, receiveCounts[\(q)] is \(receiveCounts[q])")
+                }
+                let start = posts[q].extra[..<rank].reduce(0, +)
+                for i in 0..<sent { output[offset + i] = posts[q].floats[start + i] }
+                offset += sent
+            }
+        }
+    }
+
+    public func barrier() throws {
+        try group.exchange(rank: rank, Post("barrier", signature: [], pointer: nil)) { _ in }
+    }
+
+    public func split(color: Int, key: Int) throws -> Communicator {
+        var result: InProcessCommunicator?
+        try group.exchange(rank: rank, Post("split", signature: [], pointer: nil, extra: [color, key])) { posts in
+            let members = (0..<posts.count).filter { posts[$0].extra[0] == color }
+                .sorted { (posts[$0].extra[1], $0) < (posts[$1].extra[1], $1) }
+            let child = group.child(tag: "split:\(group.generationTag):\(color)", size: members.count)
+            result = InProcessCommunicator(rank: members.firstIndex(of: rank)!, group: child)
+        }
+        return result!
+    }
+
+    // MARK: Checks
+
+    private func check(_ condition: Bool, _ collective: String, _ problem: @autoclosure () -> String) throws {
+        if !condition { throw CollectiveError(rank: rank, collective: collective, problem: problem()) }
+    }
+
+    private func checkCounts(_ counts: [Int], _ collective: String) throws {
+        try check(counts.count == size, collective, "\(counts.count) counts for \(size) ranks")
+        try check(counts.allSatisfy { $0 >= 0 }, collective, "negative count in \(counts)")
+    }
+
+    /// `count` elements split into `parts` contiguous segments whose sizes differ by at most one
+    /// (the first `count % parts` segments are one longer).
+    public static func split(_ count: Int, into parts: Int) -> [Int] {
+        (0..<parts).map { count / parts + ($0 < count % parts ? 1 : 0) }
+    }
+}
+
+/// What one rank contributes to a rendezvous.
+struct Post: @unchecked Sendable {
+    let collective: String
+    /// Values every rank must agree on (sizes, roots).
+    let signature: [Int]
+    let pointer: UnsafePointer<Float>?
+    /// Rank-specific values (send counts, split colour and key).
+    let extra: [Int]
+
+    init(_ collective: String, signature: [Int], pointer: UnsafePointer<Float>?, extra: [Int] = []) {
+        self.collective = collective
+        self.signature = signature
+        self.pointer = pointer
+        self.extra = extra
+    }
+
+    var floats: UnsafePointer<Float> { pointer! }
+}
+
+/// The rendezvous shared by the ranks of one in-process group.
+final class InProcessGroup: @unchecked Sendable {
+    let size: Int
+    private let condition = NSCondition()
+    private var posts: [Post?]
+    private var snapshot: [Post] = []
+    private var arrived = 0
+    private var generation = 0
+    private var children: [String: InProcessGroup] = [:]
+
+    init(size: Int) {
+        self.size = size
+        posts = Array(repeating: nil, count: size)
+    }
+
+    /// Identifies the current rendezvous (used to name child groups).
+    var generationTag: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return generation
+    }
+
+    /// The child group named `tag`, created by whichever member asks first.
+    func child(tag: String, size: Int) -> InProcessGroup {
+        condition.lock()
+        defer { condition.unlock() }
+        if let existing = children[tag] { return existing }
+        let child = InProcessGroup(size: size)
+        children[tag] = child
+        return child
+    }
+
+    /// Posts, waits for every rank, checks agreement, runs `body` on all posts, and waits until every
+    /// rank has run its body. Errors (a disagreement, or thrown by `body`) are rethrown only after the
+    /// second wait, so no rank is left waiting.
+    func exchange(rank: Int, _ post: Post, body: ([Post]) throws -> Void) throws {
+        let all = rendezvous(rank: rank, post: post)
+        var failure: Error?
+        if let different = all.firstIndex(where: {
+            $0.collective != post.collective || $0.signature != all[0].signature
+        }) {
+            let other = all[different]
+            failure = CollectiveError(
+                rank: rank, collective: post.collective,
+                problem:
+                    "rank \(different) called \(other.collective) \(other.signature) while rank 0 called \(all[0].collective) \(all[0].signature)"
+            )
+        } else {
+            do { try body(all) } catch { failure = error }
+        }
+        _ = rendezvous(rank: rank, post: Post("leave", signature: [], pointer: nil))
+        if let failure { throw failure }
+    }
+
+    private func rendezvous(rank: Int, post: Post) -> [Post] {
+        condition.lock()
+        defer { condition.unlock() }
+        posts[rank] = post
+        arrived += 1
+        let mine = generation
+        if arrived == size {
+            snapshot = posts.map { $0! }
+            arrived = 0
+            generation += 1
+            condition.broadcast()
+        } else {
+            while generation == mine { condition.wait() }
+        }
+        return snapshot
+    }
+}
+
+/// Per-rank result slots written by the rank threads.
+final class ResultSlots<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<T, Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<T, Error>) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
+    }
+
+    func values() -> [Result<T, Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0! }
+    }
+}
