@@ -92,11 +92,7 @@ struct DataOptions: ParsableArguments {
     func load(imageShape: [Int]) throws -> (train: LabeledImages, test: LabeledImages, classNames: [String]?) {
         var train: LabeledImages, classNames: [String]?
         if let trainFolder {
-            guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
-                throw ValidationError(
-                    "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
-                )
-            }
+            try requireSquareRGB(imageShape)
             let loaded = try JPEGFolder.load(root: trainFolder, size: imageShape[1], limitPerClass: perClassLimit)
             train = loaded.images
             classNames = loaded.classNames
@@ -109,14 +105,19 @@ struct DataOptions: ParsableArguments {
         return (train, try loadTest(imageShape: imageShape, classNames: classNames), classNames)
     }
 
+    /// JPEG folders decode to 3×S×S images.
+    private func requireSquareRGB(_ imageShape: [Int]) throws {
+        guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
+            throw ValidationError(
+                "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
+            )
+        }
+    }
+
     /// The test set alone: a JPEG folder (labelled by `classNames`, when known) or IDX files.
     func loadTest(imageShape: [Int], classNames: [String]? = nil) throws -> LabeledImages {
         if let testFolder {
-            guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
-                throw ValidationError(
-                    "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
-                )
-            }
+            try requireSquareRGB(imageShape)
             let set = try JPEGFolder.load(
                 root: testFolder, size: imageShape[1], classNames: classNames,
                 limitPerClass: perClassLimit

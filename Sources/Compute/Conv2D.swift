@@ -59,6 +59,8 @@ public final class Conv2D: Layer {
     private let weights: Tensor
     private let weightsForForward: FormatConverter
     private let weightsForBackwardData: FormatConverter?
+    /// The weights in the forward primitive's format, as of the last forward pass.
+    private var forwardWeights: Tensor?
     private let bias: Tensor
     private let weightGradient: Tensor
     private let weightGradientInPrimitiveFormat: Tensor
@@ -169,6 +171,7 @@ public final class Conv2D: Layer {
             "\(name): input is \(input.dims), expected \([g.batch, g.inChannels, g.height, g.width])")
         let x = inputForForward.convert(input, on: stream)
         let w = weightsForForward.convert(weights, on: stream)
+        forwardWeights = w
         forwardPrimitive.execute(stream, [(Arg.src, x), (Arg.weights, w), (Arg.bias, bias), (Arg.dst, output)])
         savedInput = training ? input : nil
         return output
@@ -190,7 +193,10 @@ public final class Conv2D: Layer {
             ])
         weightGradientReorder?.execute(stream, [(Arg.from, weightGradientInPrimitiveFormat), (Arg.to, weightGradient)])
         guard let backwardData, let gradInput else { return nil }
-        let w = weightsForBackwardData!.convert(weights, on: stream)
+        // Backward data usually wants the forward format: reuse that copy instead of reordering again.
+        let w =
+            weightsForBackwardData!.target == weightsForForward.target
+            ? forwardWeights! : weightsForBackwardData!.convert(weights, on: stream)
         let dyData = gradForBackwardData!.convert(gradOutput, on: stream)
         backwardData.execute(stream, [(Arg.diffDst, dyData), (Arg.weights, w), (Arg.diffSrc, gradInput)])
         return gradInput
