@@ -24,6 +24,8 @@ let libraries: [Target] = [
     .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG"]),
     // The Communicator protocol, its in-process implementation and (later) the compressed allreduce.
     .target(name: "Collectives"),
+    // The Communicator over OpenMPI.
+    .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI"]),
     // The training loop, evaluation, metrics, checkpoints and the compute benchmark.
     .target(name: "Training", dependencies: ["Compute", "Datasets"]),
 ]
@@ -34,7 +36,7 @@ let executables: [Target] = [
     .executableTarget(
         name: "AlexNetCLI",
         dependencies: [
-            "Training", "Compute", "Datasets",
+            "Training", "Compute", "Datasets", "Collectives", "MPIBackend",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ])
 ]

@@ -56,3 +56,10 @@ public struct CollectiveError: Error, CustomStringConvertible, Equatable {
 
     public var description: String { "rank \(rank), \(collective): \(problem)" }
 }
+
+/// `count` elements split into `parts` contiguous segments whose sizes differ by at most one (the first
+/// `count % parts` segments are one longer): the segment each rank owns in an allreduce, in every
+/// implementation.
+public func segmentCounts(_ count: Int, parts: Int) -> [Int] {
+    (0..<parts).map { count / parts + ($0 < count % parts ? 1 : 0) }
+}

@@ -39,10 +39,18 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         return try results.values().map { try $0.get() }
     }
 
+    private var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
+
+    /// The error `check` throws, if any: reported after the rendezvous, so no rank is left waiting.
+    private func firstError(_ check: () throws -> Void) -> Error? {
+        do { try check() } catch { return error }
+        return nil
+    }
+
     // MARK: Collectives
 
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        let counts = InProcessCommunicator.split(buffer.count, into: size)
+        let counts = segmentCounts(buffer.count, parts: size)
         let shard = UnsafeMutableBufferPointer<Float>.allocate(capacity: counts[rank])
         defer { shard.deallocate() }
         try reduceScatter(UnsafeBufferPointer(buffer), counts: counts, into: shard, collective: "allReduce")
@@ -60,13 +68,12 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, collective: String
     ) throws {
-        try checkCounts(counts, collective)
-        try check(
-            input.count == counts.reduce(0, +), collective,
-            "input holds \(input.count) elements, counts sum to \(counts.reduce(0, +))")
-        try check(
-            output.count >= counts[rank], collective, "output holds \(output.count) elements, needs \(counts[rank])")
-        try group.exchange(rank: rank, Post(collective, signature: counts, pointer: input.baseAddress)) { posts in
+        let failure = firstError {
+            try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
+        }
+        try group.exchange(
+            rank: rank, failure: failure, Post(collective, signature: counts, pointer: input.baseAddress)
+        ) { posts in
             let start = counts[..<rank].reduce(0, +)
             for i in 0..<counts[rank] {
                 var sum = posts[0].floats[start + i]
@@ -87,14 +94,12 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, collective: String
     ) throws {
-        try checkCounts(counts, collective)
-        try check(
-            input.count == counts[rank], collective,
-            "input holds \(input.count) elements, counts[\(rank)] is \(counts[rank])")
-        try check(
-            output.count >= counts.reduce(0, +), collective,
-            "output holds \(output.count) elements, needs \(counts.reduce(0, +))")
-        try group.exchange(rank: rank, Post(collective, signature: counts, pointer: input.baseAddress)) { posts in
+        let failure = firstError {
+            try arguments.allGather(input: input.count, counts: counts, output: output.count, collective)
+        }
+        try group.exchange(
+            rank: rank, failure: failure, Post(collective, signature: counts, pointer: input.baseAddress)
+        ) { posts in
             var offset = 0
             for q in 0..<posts.count {
                 for i in 0..<counts[q] { output[offset + i] = posts[q].floats[i] }
@@ -104,9 +109,12 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
     }
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        try check((0..<size).contains(root), "broadcast", "root \(root) is outside 0..<\(size)")
+        let failure = firstError {
+            try arguments.root(root, "broadcast")
+        }
         try group.exchange(
-            rank: rank, Post("broadcast", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
+            rank: rank, failure: failure,
+            Post("broadcast", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
         ) { posts in
             guard rank != root else { return }
             for i in 0..<buffer.count { buffer[i] = posts[root].floats[i] }
@@ -114,12 +122,15 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
     }
 
     public func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        try check((0..<size).contains(root), "reduce", "root \(root) is outside 0..<\(size)")
+        let failure = firstError {
+            try arguments.root(root, "reduce")
+        }
         // The root's buffer is read by everyone, so its sum goes to a side buffer first.
         let sum = UnsafeMutableBufferPointer<Float>.allocate(capacity: rank == root ? buffer.count : 0)
         defer { sum.deallocate() }
         try group.exchange(
-            rank: rank, Post("reduce", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
+            rank: rank, failure: failure,
+            Post("reduce", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
         ) { posts in
             guard rank == root else { return }
             for i in 0..<buffer.count {
@@ -135,16 +146,12 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]
     ) throws {
-        try checkCounts(sendCounts, "allToAll")
-        try checkCounts(receiveCounts, "allToAll")
-        try check(
-            input.count >= sendCounts.reduce(0, +), "allToAll",
-            "input holds \(input.count) elements, sendCounts sum to \(sendCounts.reduce(0, +))")
-        try check(
-            output.count >= receiveCounts.reduce(0, +), "allToAll",
-            "output holds \(output.count) elements, receiveCounts sum to \(receiveCounts.reduce(0, +))")
+        let failure = firstError {
+            try arguments.allToAll(
+                input: input.count, sendCounts: sendCounts, output: output.count, receiveCounts: receiveCounts)
+        }
         let post = Post("allToAll", signature: [], pointer: input.baseAddress, extra: sendCounts)
-        try group.exchange(rank: rank, post) { posts in
+        try group.exchange(rank: rank, failure: failure, post) { posts in
             var offset = 0
             for q in 0..<posts.count {
                 let sent = posts[q].extra[rank]
@@ -175,22 +182,6 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         return result!
     }
 
-    // MARK: Checks
-
-    private func check(_ condition: Bool, _ collective: String, _ problem: @autoclosure () -> String) throws {
-        if !condition { throw CollectiveError(rank: rank, collective: collective, problem: problem()) }
-    }
-
-    private func checkCounts(_ counts: [Int], _ collective: String) throws {
-        try check(counts.count == size, collective, "\(counts.count) counts for \(size) ranks")
-        try check(counts.allSatisfy { $0 >= 0 }, collective, "negative count in \(counts)")
-    }
-
-    /// `count` elements split into `parts` contiguous segments whose sizes differ by at most one
-    /// (the first `count % parts` segments are one longer).
-    public static func split(_ count: Int, into parts: Int) -> [Int] {
-        (0..<parts).map { count / parts + ($0 < count % parts ? 1 : 0) }
-    }
 }
 
 /// What one rank contributes to a rendezvous.
@@ -247,19 +238,25 @@ final class InProcessGroup: @unchecked Sendable {
     /// Posts, waits for every rank, checks agreement, runs `body` on all posts, and waits until every
     /// rank has run its body. Errors (a disagreement, or thrown by `body`) are rethrown only after the
     /// second wait, so no rank is left waiting.
-    func exchange(rank: Int, _ post: Post, body: ([Post]) throws -> Void) throws {
-        let all = rendezvous(rank: rank, post: post)
-        var failure: Error?
-        if let different = all.firstIndex(where: {
-            $0.collective != post.collective || $0.signature != all[0].signature
-        }) {
+    /// - Parameter failure: this rank's own argument error, if any. The rank still takes part, posting a
+    ///   collective the others cannot match (so they fail too), and then throws it.
+    func exchange(rank: Int, failure localFailure: Error? = nil, _ post: Post, body: ([Post]) throws -> Void) throws {
+        let mine =
+            localFailure == nil ? post : Post("\(post.collective) with invalid arguments", signature: [], pointer: nil)
+        let all = rendezvous(rank: rank, post: mine)
+        var failure = localFailure
+        if failure == nil,
+            let different = all.firstIndex(where: {
+                $0.collective != all[0].collective || $0.signature != all[0].signature
+            })
+        {
             let other = all[different]
             failure = CollectiveError(
                 rank: rank, collective: post.collective,
                 problem:
                     "rank \(different) called \(other.collective) \(other.signature) while rank 0 called \(all[0].collective) \(all[0].signature)"
             )
-        } else {
+        } else if failure == nil {
             do { try body(all) } catch { failure = error }
         }
         _ = rendezvous(rank: rank, post: Post("leave", signature: [], pointer: nil))

@@ -128,6 +128,26 @@ func rankOrderSum(size: Int, count: Int) -> [Float] {
         }
     }
 
+    @Test func oneRanksBadArgumentsFailEveryRankWithoutHanging() throws {
+        let results = try InProcessCommunicator.run(size: 3) { comm -> String in
+            let input: [Float] = [1, 2]
+            var output = [Float](repeating: 0, count: comm.rank == 1 ? 3 : 6)  // rank 1's output is too small
+            do {
+                try input.withUnsafeBufferPointer { i in
+                    try output.withUnsafeMutableBufferPointer { try comm.allGather(i, counts: [2, 2, 2], into: $0) }
+                }
+                return "no error"
+            } catch let error as CollectiveError {
+                return error.description
+            }
+        }
+        #expect(results[1] == "rank 1, allGather: output holds 3 elements, needs 6")
+        #expect(
+            results[0].hasPrefix("rank 0, allGather: rank 1 called allGather with invalid arguments"), "\(results[0])")
+        #expect(
+            results[2].hasPrefix("rank 2, allGather: rank 1 called allGather with invalid arguments"), "\(results[2])")
+    }
+
     @Test func mismatchedCollectivesAreReported() throws {
         let results = try InProcessCommunicator.run(size: 3) { comm -> Bool in
             var data: [Float] = [1, 2]

@@ -1,0 +1,59 @@
+/// A fixed battery of collectives on deterministic data, reduced to one digest line per check and rank.
+/// Running it in-process (`--simulate K`) and under `mpirun -n K` and comparing the lines checks that the
+/// two implementations give bit-identical results (Note [deterministic reduction]).
+public enum CollectiveSelfCheck {
+    /// Rank r's element i: a value whose float sum depends on the summation order.
+    public static func value(rank: Int, index: Int) -> Float {
+        Float(rank + 1) * 0.1 + Float(index % 13) * 1.37e-3 + Float(index) * 3.1e-7
+    }
+
+    /// Lines `rank R <check>: <digest>` in a fixed order.
+    public static func run(_ comm: Communicator) throws -> [String] {
+        let (r, k) = (comm.rank, comm.size)
+        var lines: [String] = []
+        func record(_ name: String, _ values: [Float]) {
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }
+            lines.append("rank \(r) \(name) n=\(values.count): \(String(hash, radix: 16))")
+        }
+        for count in [0, 1, 7, 1000, 1003, 100_003] {
+            var data = (0..<count).map { value(rank: r, index: $0) }
+            try data.withUnsafeMutableBufferPointer { try comm.allReduce($0) }
+            record("allReduce", data)
+        }
+        let counts = (0..<k).map { ($0 * 5 + 3) % 7 }
+        let input = (0..<counts.reduce(0, +)).map { value(rank: r, index: $0) }
+        var shard = [Float](repeating: 0, count: counts[r])
+        try input.withUnsafeBufferPointer { i in
+            try shard.withUnsafeMutableBufferPointer { try comm.reduceScatter(i, counts: counts, into: $0) }
+        }
+        record("reduceScatter", shard)
+        var gathered = [Float](repeating: 0, count: counts.reduce(0, +))
+        try shard.withUnsafeBufferPointer { s in
+            try gathered.withUnsafeMutableBufferPointer { try comm.allGather(s, counts: counts, into: $0) }
+        }
+        record("allGather", gathered)
+        var b = (0..<9).map { value(rank: r, index: $0) }
+        try b.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: k - 1) }
+        record("broadcast", b)
+        var s = (0..<9).map { value(rank: r, index: $0) }
+        try s.withUnsafeMutableBufferPointer { try comm.reduce($0, root: 0) }
+        record("reduce", s)
+        let sendCounts = (0..<k).map { (r + $0) % 3 }
+        let sent = (0..<k).flatMap { q in Array(repeating: Float(100 * r + q), count: sendCounts[q]) }
+        let receiveCounts = (0..<k).map { ($0 + r) % 3 }
+        var received = [Float](repeating: 0, count: receiveCounts.reduce(0, +))
+        try sent.withUnsafeBufferPointer { i in
+            try received.withUnsafeMutableBufferPointer {
+                try comm.allToAll(i, sendCounts: sendCounts, into: $0, receiveCounts: receiveCounts)
+            }
+        }
+        record("allToAll", received)
+        let sub = try comm.split(color: r % 2, key: -r)
+        var x: [Float] = [Float(r) + 0.25]
+        try x.withUnsafeMutableBufferPointer { try sub.allReduce($0) }
+        record("split.allReduce", x)
+        try comm.barrier()
+        return lines
+    }
+}

@@ -1,0 +1,247 @@
+import CMPI
+import Collectives
+
+/// The `Communicator` over OpenMPI. Sums follow Note [deterministic reduction]: each rank receives every
+/// rank's copy of its own segment (`MPI_Alltoallv`), adds them in rank order, and the reduced segments are
+/// gathered (`MPI_Allgatherv`), so results are bit-identical to `InProcessCommunicator`'s. Before each
+/// collective the ranks compare a signature of what they are about to do (one `MPI_Allgather` of 8 bytes),
+/// so a mismatch is an error on every rank, naming the rank that differs, rather than a hang or wrong data.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    private let comm: MPI_Comm
+
+    private init(comm: MPI_Comm) throws {
+        self.comm = comm
+        MPI_Comm_set_errhandler(comm, cmpi_errors_return())
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(comm, &r)
+        MPI_Comm_size(comm, &s)
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    /// Initialises MPI (funneled threading) once per process and returns `MPI_COMM_WORLD`.
+    public static func world() throws -> MPICommunicator {
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        if initialized == 0 {
+            var provided: Int32 = 0
+            let status = MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided)
+            guard status == cmpi_success() else {
+                throw CollectiveError(rank: -1, collective: "MPI_Init_thread", problem: errorText(status))
+            }
+        }
+        return try MPICommunicator(comm: cmpi_comm_world())
+    }
+
+    /// Finalises MPI; call once, after the last collective.
+    public static func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
+
+    private var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
+
+    // MARK: Collectives
+
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        let counts = segmentCounts(buffer.count, parts: size)
+        let shard = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(counts[rank], 1))
+        defer { shard.deallocate() }
+        try reduceScatter(
+            UnsafeBufferPointer(buffer), counts: counts,
+            into: UnsafeMutableBufferPointer(rebasing: shard[0..<counts[rank]]), collective: "allReduce")
+        try allGather(
+            UnsafeBufferPointer(rebasing: shard[0..<counts[rank]]), counts: counts, into: buffer,
+            collective: "allReduce")
+    }
+
+    public func reduceScatter(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        try reduceScatter(input, counts: counts, into: output, collective: "reduceScatter")
+    }
+
+    private func reduceScatter(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, collective: String
+    ) throws {
+        let failure = firstError {
+            try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
+        }
+        try agree(collective, counts, failure: failure)
+        let mine = counts[rank]
+        let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(mine * size, 1))
+        defer { received.deallocate() }
+        let sendCounts = counts.map { Int32($0) }
+        let sendOffsets = prefixSums(counts).map { Int32($0) }
+        let receiveCounts = [Int32](repeating: Int32(mine), count: size)
+        let receiveOffsets = (0..<size).map { Int32($0 * mine) }
+        try call(
+            collective,
+            MPI_Alltoallv(
+                input.baseAddress, sendCounts, sendOffsets, cmpi_float(),
+                received.baseAddress, receiveCounts, receiveOffsets, cmpi_float(), comm))
+        for i in 0..<mine {
+            var sum = received[i]
+            for q in 1..<size { sum += received[q * mine + i] }
+            output[i] = sum
+        }
+    }
+
+    public func allGather(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        try allGather(input, counts: counts, into: output, collective: "allGather")
+    }
+
+    private func allGather(
+        _ input: UnsafeBufferPointer<Float>, counts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, collective: String
+    ) throws {
+        let failure = firstError {
+            try arguments.allGather(input: input.count, counts: counts, output: output.count, collective)
+        }
+        try agree(collective, counts, failure: failure)
+        try call(
+            collective,
+            MPI_Allgatherv(
+                input.baseAddress, Int32(input.count), cmpi_float(), output.baseAddress,
+                counts.map { Int32($0) }, prefixSums(counts).map { Int32($0) },
+                cmpi_float(), comm))
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        let failure = firstError {
+            try arguments.root(root, "broadcast")
+        }
+        try agree("broadcast", [root, buffer.count], failure: failure)
+        try call("broadcast", MPI_Bcast(buffer.baseAddress, Int32(buffer.count), cmpi_float(), Int32(root), comm))
+    }
+
+    public func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        let failure = firstError {
+            try arguments.root(root, "reduce")
+        }
+        try agree("reduce", [root, buffer.count], failure: failure)
+        let n = buffer.count
+        let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: rank == root ? max(n * size, 1) : 1)
+        defer { gathered.deallocate() }
+        try call(
+            "reduce",
+            MPI_Gather(
+                buffer.baseAddress, Int32(n), cmpi_float(), gathered.baseAddress, Int32(n),
+                cmpi_float(), Int32(root), comm))
+        guard rank == root else { return }
+        for i in 0..<n {
+            var sum = gathered[i]
+            for q in 1..<size { sum += gathered[q * n + i] }
+            buffer[i] = sum
+        }
+    }
+
+    public func allToAll(
+        _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
+        into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]
+    ) throws {
+        let failure = firstError {
+            try arguments.allToAll(
+                input: input.count, sendCounts: sendCounts, output: output.count, receiveCounts: receiveCounts)
+        }
+        try agree("allToAll", [], failure: failure)
+        // What each rank sends to each other must match what the receiver expects: exchange the counts first.
+        var announced = [Int32](repeating: 0, count: size)
+        try call("allToAll", MPI_Alltoall(sendCounts.map { Int32($0) }, 1, cmpi_int(), &announced, 1, cmpi_int(), comm))
+        let mismatch = (0..<size).first { Int(announced[$0]) != receiveCounts[$0] }
+        try agreeNoFailure("allToAll", failed: mismatch != nil)
+        if let q = mismatch {
+            throw CollectiveError(
+                rank: rank, collective: "allToAll",
+                problem: "rank \(q) sends \(announced[q]) elements, receiveCounts[\(q)] is \(receiveCounts[q])")
+        }
+        try call(
+            "allToAll",
+            MPI_Alltoallv(
+                input.baseAddress, sendCounts.map { Int32($0) }, prefixSums(sendCounts).map { Int32($0) },
+                cmpi_float(), output.baseAddress, receiveCounts.map { Int32($0) },
+                prefixSums(receiveCounts).map { Int32($0) }, cmpi_float(), comm))
+    }
+
+    public func barrier() throws {
+        try agree("barrier", [])
+        try call("barrier", MPI_Barrier(comm))
+    }
+
+    public func split(color: Int, key: Int) throws -> Communicator {
+        try agree("split", [])
+        var child: MPI_Comm? = nil
+        try call("split", MPI_Comm_split(comm, Int32(color), Int32(key), &child))
+        guard let child else {
+            throw CollectiveError(rank: rank, collective: "split", problem: "MPI returned no communicator")
+        }
+        return try MPICommunicator(comm: child)
+    }
+
+    // MARK: Agreement and errors
+
+    /// The error `check` throws, if any: reported after the agreement step, so no rank is left waiting.
+    private func firstError(_ check: () throws -> Void) -> Error? {
+        do { try check() } catch { return error }
+        return nil
+    }
+
+    /// Every rank hashes (collective, values, whether its own arguments failed their checks); all hashes
+    /// must be equal. A rank whose arguments failed throws its own error; the others throw a mismatch.
+    private func agree(_ collective: String, _ values: [Int], failure: Error? = nil) throws {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in collective.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        for v in values + [failure == nil ? 0 : 1] {
+            hash = (hash ^ UInt64(bitPattern: Int64(v))) &* 0x0000_0100_0000_01B3
+        }
+        var mine = Int64(bitPattern: hash)
+        var all = [Int64](repeating: 0, count: size)
+        try call(collective, MPI_Allgather(&mine, 1, cmpi_int64(), &all, 1, cmpi_int64(), comm))
+        if let failure { throw failure }
+        if let different = all.firstIndex(where: { $0 != all[0] }) {
+            throw CollectiveError(
+                rank: rank, collective: collective,
+                problem: "rank \(different) called another collective or passed other sizes than rank 0")
+        }
+    }
+
+    /// All ranks learn whether any rank failed a local check, so they can all stop together.
+    private func agreeNoFailure(_ collective: String, failed: Bool) throws {
+        var mine: Int32 = failed ? 1 : 0, any: Int32 = 0
+        try call(collective, MPI_Allreduce(&mine, &any, 1, cmpi_int(), cmpi_max(), comm))
+        if any != 0 && !failed {
+            throw CollectiveError(rank: rank, collective: collective, problem: "another rank's counts do not match")
+        }
+    }
+
+    private func call(_ collective: String, _ status: Int32) throws {
+        guard status == cmpi_success() else {
+            throw CollectiveError(rank: rank, collective: collective, problem: MPICommunicator.errorText(status))
+        }
+    }
+
+    private static func errorText(_ status: Int32) -> String {
+        var text = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(status, &text, &length)
+        return String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+private func prefixSums(_ counts: [Int]) -> [Int] {
+    var sums: [Int] = []
+    var total = 0
+    for c in counts {
+        sums.append(total)
+        total += c
+    }
+    return sums
+}
