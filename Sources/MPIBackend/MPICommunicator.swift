@@ -11,8 +11,12 @@ public final class MPICommunicator: Communicator {
     public let size: Int
     private let comm: MPI_Comm
 
-    private init(comm: MPI_Comm) throws {
+    /// Communicators made by `split` are freed with the object; the world communicator is not.
+    private let ownsCommunicator: Bool
+
+    private init(comm: MPI_Comm, owns: Bool = false) throws {
         self.comm = comm
+        ownsCommunicator = owns
         MPI_Comm_set_errhandler(comm, cmpi_errors_return())
         var r: Int32 = 0, s: Int32 = 0
         MPI_Comm_rank(comm, &r)
@@ -33,6 +37,15 @@ public final class MPICommunicator: Communicator {
             }
         }
         return try MPICommunicator(comm: cmpi_comm_world())
+    }
+
+    deinit {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if ownsCommunicator && finalized == 0 {
+            var handle: MPI_Comm? = comm
+            MPI_Comm_free(&handle)
+        }
     }
 
     /// Finalises MPI; call once, after the last collective.
@@ -183,7 +196,7 @@ public final class MPICommunicator: Communicator {
         guard let child else {
             throw CollectiveError(rank: rank, collective: "split", problem: "MPI returned no communicator")
         }
-        return try MPICommunicator(comm: child)
+        return try MPICommunicator(comm: child, owns: true)
     }
 
     // MARK: Agreement and errors
