@@ -8,7 +8,7 @@ import Foundation
 /// all posts, checks that they agree (a mismatch is reported on every rank, naming the rank that
 /// differs, instead of hanging), reads what it needs from the others, and waits again until everyone has
 /// finished reading, so posted buffers stay valid throughout.
-public final class InProcessCommunicator: Communicator, @unchecked Sendable {
+public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Sendable {
     public let rank: Int
     public var size: Int { group.size }
     private let group: InProcessGroup
@@ -41,34 +41,13 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
 
     private var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
 
-    /// The error `check` throws, if any: reported after the rendezvous, so no rank is left waiting.
-    private func firstError(_ check: () throws -> Void) -> Error? {
-        do { try check() } catch { return error }
-        return nil
-    }
-
     // MARK: Collectives
-
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        let counts = segmentCounts(buffer.count, parts: size)
-        let shard = UnsafeMutableBufferPointer<Float>.allocate(capacity: counts[rank])
-        defer { shard.deallocate() }
-        try reduceScatter(UnsafeBufferPointer(buffer), counts: counts, into: shard, collective: "allReduce")
-        try allGather(UnsafeBufferPointer(shard), counts: counts, into: buffer, collective: "allReduce")
-    }
 
     public func reduceScatter(
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
-        into output: UnsafeMutableBufferPointer<Float>
-    ) throws {
-        try reduceScatter(input, counts: counts, into: output, collective: "reduceScatter")
-    }
-
-    private func reduceScatter(
-        _ input: UnsafeBufferPointer<Float>, counts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, collective: String
     ) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
         }
         try group.exchange(
@@ -85,16 +64,9 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
 
     public func allGather(
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
-        into output: UnsafeMutableBufferPointer<Float>
-    ) throws {
-        try allGather(input, counts: counts, into: output, collective: "allGather")
-    }
-
-    private func allGather(
-        _ input: UnsafeBufferPointer<Float>, counts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, collective: String
     ) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.allGather(input: input.count, counts: counts, output: output.count, collective)
         }
         try group.exchange(
@@ -109,7 +81,7 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
     }
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.root(root, "broadcast")
         }
         try group.exchange(
@@ -122,7 +94,7 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
     }
 
     public func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.root(root, "reduce")
         }
         // The root's buffer is read by everyone, so its sum goes to a side buffer first.
@@ -146,7 +118,7 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]
     ) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.allToAll(
                 input: input.count, sendCounts: sendCounts, output: output.count, receiveCounts: receiveCounts)
         }

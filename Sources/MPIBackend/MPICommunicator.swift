@@ -6,7 +6,7 @@ import Collectives
 /// gathered (`MPI_Allgatherv`), so results are bit-identical to `InProcessCommunicator`'s. Before each
 /// collective the ranks compare a signature of what they are about to do (one `MPI_Allgather` of 8 bytes),
 /// so a mismatch is an error on every rank, naming the rank that differs, rather than a hang or wrong data.
-public final class MPICommunicator: Communicator {
+public final class MPICommunicator: SegmentedCommunicator {
     public let rank: Int
     public let size: Int
     private let comm: MPI_Comm
@@ -59,30 +59,11 @@ public final class MPICommunicator: Communicator {
 
     // MARK: Collectives
 
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        let counts = segmentCounts(buffer.count, parts: size)
-        let shard = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(counts[rank], 1))
-        defer { shard.deallocate() }
-        try reduceScatter(
-            UnsafeBufferPointer(buffer), counts: counts,
-            into: UnsafeMutableBufferPointer(rebasing: shard[0..<counts[rank]]), collective: "allReduce")
-        try allGather(
-            UnsafeBufferPointer(rebasing: shard[0..<counts[rank]]), counts: counts, into: buffer,
-            collective: "allReduce")
-    }
-
     public func reduceScatter(
-        _ input: UnsafeBufferPointer<Float>, counts: [Int],
-        into output: UnsafeMutableBufferPointer<Float>
-    ) throws {
-        try reduceScatter(input, counts: counts, into: output, collective: "reduceScatter")
-    }
-
-    private func reduceScatter(
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, collective: String
     ) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
         }
         try agree(collective, counts, failure: failure)
@@ -107,16 +88,9 @@ public final class MPICommunicator: Communicator {
 
     public func allGather(
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
-        into output: UnsafeMutableBufferPointer<Float>
-    ) throws {
-        try allGather(input, counts: counts, into: output, collective: "allGather")
-    }
-
-    private func allGather(
-        _ input: UnsafeBufferPointer<Float>, counts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, collective: String
     ) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.allGather(input: input.count, counts: counts, output: output.count, collective)
         }
         try agree(collective, counts, failure: failure)
@@ -129,7 +103,7 @@ public final class MPICommunicator: Communicator {
     }
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.root(root, "broadcast")
         }
         try agree("broadcast", [root, buffer.count], failure: failure)
@@ -137,7 +111,7 @@ public final class MPICommunicator: Communicator {
     }
 
     public func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.root(root, "reduce")
         }
         try agree("reduce", [root, buffer.count], failure: failure)
@@ -161,7 +135,7 @@ public final class MPICommunicator: Communicator {
         _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]
     ) throws {
-        let failure = firstError {
+        let failure = deferredError {
             try arguments.allToAll(
                 input: input.count, sendCounts: sendCounts, output: output.count, receiveCounts: receiveCounts)
         }
@@ -200,12 +174,6 @@ public final class MPICommunicator: Communicator {
     }
 
     // MARK: Agreement and errors
-
-    /// The error `check` throws, if any: reported after the agreement step, so no rank is left waiting.
-    private func firstError(_ check: () throws -> Void) -> Error? {
-        do { try check() } catch { return error }
-        return nil
-    }
 
     /// Every rank hashes (collective, values, whether its own arguments failed their checks); all hashes
     /// must be equal. A rank whose arguments failed throws its own error; the others throw a mismatch.
