@@ -12,6 +12,8 @@ let shims: [Target] = [
         name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
     // oneDNN 2.6 has no pkg-config file; the module map names the header and links `dnnl`.
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    // The codecs' element-wise loops (byte shuffle, bf16/fp16 casts with F16C chosen at run time, top-k).
+    .target(name: "CCodecKernels", cSettings: [.unsafeFlags(["-O3"])], cxxSettings: [.unsafeFlags(["-O3"])]),
 ]
 
 // MARK: - Libraries by responsibility
@@ -22,8 +24,8 @@ let libraries: [Target] = [
     .target(name: "Compute", dependencies: ["CDNNL"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
     .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG"]),
-    // The Communicator protocol, its in-process implementation and (later) the compressed allreduce.
-    .target(name: "Collectives"),
+    // The Communicator protocol, its in-process implementation and the compressed allreduce.
+    .target(name: "Collectives", dependencies: ["CCodecKernels", "CZstd", "CZlib"]),
     // The Communicator over OpenMPI.
     .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI"]),
     // The training loop, evaluation, metrics, checkpoints and the compute benchmark.

@@ -51,12 +51,6 @@ struct BenchCompute: ParsableCommand {
             String(
                 format: "%-8@ %10@ %12.2f %6.1f%%", "update", "", r.optimizerSeconds * 1000,
                 r.optimizerSeconds / r.medianStepSeconds * 100))
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            try ensureParentDirectory(of: json)
-            try AtomicFile.write(json, data: Array(try encoder.encode(r)))
-        }
+        if let json { try writeJSON(r, to: json) }
     }
 }

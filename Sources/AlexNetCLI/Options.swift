@@ -151,3 +151,12 @@ func ensureParentDirectory(of path: String) throws {
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 }
+
+/// Writes `value` as pretty, sorted, snake-case JSON to `path`, atomically (creating the directory).
+func writeJSON(_ value: some Encodable, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    try ensureParentDirectory(of: path)
+    try AtomicFile.write(path, data: Array(try encoder.encode(value)))
+}

@@ -26,7 +26,11 @@ struct SelfCheck: ParsableCommand {
         } else {
             let world = try MPICommunicator.world()
             defer { MPICommunicator.finalize() }
-            lines = try CollectiveSelfCheck.run(world)
+            let mine = try CollectiveSelfCheck.run(world, overlap: world.allowsCallsFromOtherThreads)
+            // Rank 0 prints every rank's lines, so that output from different processes cannot interleave.
+            let all = try world.allGatherBytes(Array(mine.joined(separator: "\n").utf8), collective: "selfcheck")
+            guard world.rank == 0 else { return }
+            lines = all.map { String(decoding: $0, as: UTF8.self) }
         }
         print(lines.joined(separator: "\n"))
     }

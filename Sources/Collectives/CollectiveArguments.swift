@@ -46,4 +46,9 @@ public struct CollectiveArguments: Sendable {
         try require(input >= sent, "allToAll", "input holds \(input) elements, sendCounts sum to \(sent)")
         try require(output >= received, "allToAll", "output holds \(output) elements, receiveCounts sum to \(received)")
     }
+
+    /// One message per rank.
+    public func exchangeBytes(messages: Int, _ collective: String) throws {
+        try require(messages == size, collective, "\(messages) messages for \(size) ranks")
+    }
 }

@@ -8,7 +8,8 @@ public enum CollectiveSelfCheck {
     }
 
     /// Lines `rank R <check>: <digest>` in a fixed order.
-    public static func run(_ comm: Communicator) throws -> [String] {
+    /// - Parameter overlap: let the compressed allreduce run its collectives on a transfer thread.
+    public static func run(_ comm: Communicator, overlap: Bool = true) throws -> [String] {
         let (r, k) = (comm.rank, comm.size)
         var lines: [String] = []
         func record(_ name: String, _ values: [Float]) {
@@ -53,6 +54,15 @@ public enum CollectiveSelfCheck {
         var x: [Float] = [Float(r) + 0.25]
         try x.withUnsafeMutableBufferPointer { try sub.allReduce($0) }
         record("split.allReduce", x)
+        // The compressed allreduce, in small chunks so that the pipeline has several stages in flight.
+        let reducer = CompressedAllReduce(communicator: comm, chunkElements: 300, overlap: overlap)
+        for codec in ["none", "zstd", "bf16", "bf16+zstd", "fp16+zstd", "topk:0.05"] {
+            var data = (0..<1003).map { value(rank: r, index: $0) * (($0 % 3 == 0) ? -1 : 1) }
+            for step in 0..<2 {
+                try data.withUnsafeMutableBufferPointer { _ = try reducer.allReduce($0, codec: codec, tensor: "t") }
+                record("compressedAllReduce(\(codec)) step \(step)", data)
+            }
+        }
         try comm.barrier()
         return lines
     }

@@ -36,6 +36,11 @@ public protocol Communicator: AnyObject {
     func allToAll(
         _ input: UnsafeBufferPointer<Float>, sendCounts: [Int],
         into output: UnsafeMutableBufferPointer<Float>, receiveCounts: [Int]) throws
+    /// Rank r sends `messages[q]` (any length, one per rank) to each rank q and returns what each rank sent to
+    /// r, in rank order: the variable-size exchange of compressed frames. Errors name `collective`.
+    func exchangeBytes(_ messages: [[UInt8]], collective: String) throws -> [[UInt8]]
+    /// Every rank's `message` (any length), in rank order, on every rank. Errors name `collective`.
+    func allGatherBytes(_ message: [UInt8], collective: String) throws -> [[UInt8]]
     /// Returns when every rank has called it.
     func barrier() throws
     /// Splits into sub-communicators: ranks passing the same `color` form one, ordered by (`key`, rank).

@@ -139,6 +139,25 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
         }
     }
 
+    public func exchangeBytes(_ messages: [[UInt8]], collective: String) throws -> [[UInt8]] {
+        let failure = deferredError { try arguments.exchangeBytes(messages: messages.count, collective) }
+        var received: [[UInt8]] = []
+        try group.exchange(
+            rank: rank, failure: failure, Post(collective, signature: [], pointer: nil, messages: messages)
+        ) { posts in
+            received = posts.map { $0.messages[rank] }
+        }
+        return received
+    }
+
+    public func allGatherBytes(_ message: [UInt8], collective: String) throws -> [[UInt8]] {
+        var gathered: [[UInt8]] = []
+        try group.exchange(rank: rank, Post(collective, signature: [], pointer: nil, messages: [message])) { posts in
+            gathered = posts.map { $0.messages[0] }
+        }
+        return gathered
+    }
+
     public func barrier() throws {
         try group.exchange(rank: rank, Post("barrier", signature: [], pointer: nil)) { _ in }
     }
@@ -164,12 +183,18 @@ struct Post: @unchecked Sendable {
     let pointer: UnsafePointer<Float>?
     /// Rank-specific values (send counts, split colour and key).
     let extra: [Int]
+    /// Byte messages (one per destination, or one for all).
+    let messages: [[UInt8]]
 
-    init(_ collective: String, signature: [Int], pointer: UnsafePointer<Float>?, extra: [Int] = []) {
+    init(
+        _ collective: String, signature: [Int], pointer: UnsafePointer<Float>?, extra: [Int] = [],
+        messages: [[UInt8]] = []
+    ) {
         self.collective = collective
         self.signature = signature
         self.pointer = pointer
         self.extra = extra
+        self.messages = messages
     }
 
     var floats: UnsafePointer<Float> { pointer! }

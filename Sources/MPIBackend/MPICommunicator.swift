@@ -25,13 +25,13 @@ public final class MPICommunicator: SegmentedCommunicator {
         size = Int(s)
     }
 
-    /// Initialises MPI (funneled threading) once per process and returns `MPI_COMM_WORLD`.
+    /// Initialises MPI (asking for `MPI_THREAD_MULTIPLE`) once per process and returns `MPI_COMM_WORLD`.
     public static func world() throws -> MPICommunicator {
         var initialized: Int32 = 0
         MPI_Initialized(&initialized)
         if initialized == 0 {
             var provided: Int32 = 0
-            let status = MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided)
+            let status = MPI_Init_thread(nil, nil, cmpi_thread_multiple(), &provided)
             guard status == cmpi_success() else {
                 throw CollectiveError(rank: -1, collective: "MPI_Init_thread", problem: errorText(status))
             }
@@ -39,7 +39,17 @@ public final class MPICommunicator: SegmentedCommunicator {
         return try MPICommunicator(comm: cmpi_comm_world())
     }
 
+    /// Whether MPI lets threads other than the main one make calls (`MPI_THREAD_SERIALIZED` or better), as
+    /// the compressed allreduce's transfer thread does. Open MPI as packaged by Debian gives
+    /// `MPI_THREAD_MULTIPLE`.
+    public var allowsCallsFromOtherThreads: Bool {
+        var provided: Int32 = 0
+        MPI_Query_thread(&provided)
+        return provided >= cmpi_thread_serialized()
+    }
+
     deinit {
+        received.deallocate()
         var finalized: Int32 = 0
         MPI_Finalized(&finalized)
         if ownsCommunicator && finalized == 0 {
@@ -58,6 +68,59 @@ public final class MPICommunicator: SegmentedCommunicator {
     private var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
 
     // MARK: Collectives
+
+    /// Elements per step of `allReduce`: small enough that the receive buffer stays cached and is reused
+    /// from call to call (a fresh 244 MB buffer per call costs more in page faults than the transfer).
+    public var allReduceChunkElements = 1 << 21
+    private var received = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+
+    /// The `count × size` floats `allReduce` receives into, kept between calls.
+    private func receiveBuffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if received.count < count {
+            received.deallocate()
+            received = .allocate(capacity: count)
+        }
+        return received
+    }
+
+    /// Sums `buffer` in place, chunk by chunk: each rank receives every rank's copy of its segment of the
+    /// chunk (`MPI_Alltoallv`), adds them in rank order into its own segment of `buffer`, and the reduced
+    /// segments are gathered in place (`MPI_Allgatherv` with `MPI_IN_PLACE`). Element by element the same
+    /// sums as every other implementation (Note [deterministic reduction]).
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try agree("allReduce", [buffer.count])
+        var start = 0
+        while start < buffer.count {
+            let chunk = UnsafeMutableBufferPointer(
+                rebasing: buffer[start..<min(buffer.count, start + allReduceChunkElements)])
+            try allReduceChunk(chunk)
+            start += chunk.count
+        }
+    }
+
+    private func allReduceChunk(_ chunk: UnsafeMutableBufferPointer<Float>) throws {
+        let counts = segmentCounts(chunk.count, parts: size)
+        let offsets = prefixSums(counts)
+        let mine = counts[rank]
+        let received = receiveBuffer(max(mine * size, 1))
+        try call(
+            "allReduce",
+            MPI_Alltoallv(
+                chunk.baseAddress, counts.map { Int32($0) }, offsets.map { Int32($0) }, cmpi_float(),
+                received.baseAddress, [Int32](repeating: Int32(mine), count: size), (0..<size).map { Int32($0 * mine) },
+                cmpi_float(), comm))
+        let segment = chunk.baseAddress! + offsets[rank]
+        for i in 0..<mine {
+            var sum = received[i]
+            for q in 1..<size { sum += received[q * mine + i] }
+            segment[i] = sum
+        }
+        try call(
+            "allReduce",
+            MPI_Allgatherv(
+                cmpi_in_place(), 0, cmpi_float(), chunk.baseAddress, counts.map { Int32($0) },
+                offsets.map { Int32($0) }, cmpi_float(), comm))
+    }
 
     public func reduceScatter(
         _ input: UnsafeBufferPointer<Float>, counts: [Int],
@@ -158,6 +221,66 @@ public final class MPICommunicator: SegmentedCommunicator {
                 prefixSums(receiveCounts).map { Int32($0) }, cmpi_float(), comm))
     }
 
+    public func exchangeBytes(_ messages: [[UInt8]], collective: String) throws -> [[UInt8]] {
+        let failure = deferredError { try arguments.exchangeBytes(messages: messages.count, collective) }
+        try agree(collective, [], failure: failure)
+        // sizes[r][q]: what rank r sends to rank q. Every rank sees the whole matrix, so the limit checks
+        // below fail on every rank alike.
+        let sizes = try share(collective, messages.map(\.count))
+        let sendCounts = sizes[rank], receiveCounts = sizes.map { $0[rank] }
+        let limit = Int(Int32.max)
+        if let r = (0..<size).first(where: { q in
+            sizes[q].reduce(0, +) > limit || sizes.map { $0[q] }.reduce(0, +) > limit
+        }) {
+            throw CollectiveError(
+                rank: rank, collective: collective, problem: "rank \(r) sends or receives more than 2³¹−1 bytes")
+        }
+        let send = messages.flatMap { $0 }
+        var received = [UInt8](repeating: 0, count: max(receiveCounts.reduce(0, +), 1))
+        try send.withUnsafeBytes { s in
+            try received.withUnsafeMutableBytes { r in
+                try call(
+                    collective,
+                    MPI_Alltoallv(
+                        s.baseAddress, sendCounts.map { Int32($0) }, prefixSums(sendCounts).map { Int32($0) },
+                        cmpi_byte(), r.baseAddress, receiveCounts.map { Int32($0) },
+                        prefixSums(receiveCounts).map { Int32($0) }, cmpi_byte(), comm))
+            }
+        }
+        return zip(prefixSums(receiveCounts), receiveCounts).map { Array(received[$0..<($0 + $1)]) }
+    }
+
+    public func allGatherBytes(_ message: [UInt8], collective: String) throws -> [[UInt8]] {
+        try agree(collective, [])
+        let counts = try share(collective, [message.count]).map { $0[0] }
+        guard counts.reduce(0, +) <= Int(Int32.max) else {
+            throw CollectiveError(
+                rank: rank, collective: collective, problem: "the messages total more than 2³¹−1 bytes")
+        }
+        var received = [UInt8](repeating: 0, count: max(counts.reduce(0, +), 1))
+        try message.withUnsafeBytes { m in
+            try received.withUnsafeMutableBytes { r in
+                try call(
+                    collective,
+                    MPI_Allgatherv(
+                        m.baseAddress, Int32(message.count), cmpi_byte(), r.baseAddress, counts.map { Int32($0) },
+                        prefixSums(counts).map { Int32($0) }, cmpi_byte(), comm))
+            }
+        }
+        return zip(prefixSums(counts), counts).map { Array(received[$0..<($0 + $1)]) }
+    }
+
+    /// The plain `MPI_Allreduce` (sum, in place): the baseline the benchmarks compare against. Its
+    /// summation order is MPI's choice, so unlike `allReduce` it is not bit-identical to the in-process
+    /// communicator.
+    public func allReduceBaseline(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try agree("MPI_Allreduce", [buffer.count])
+        try call(
+            "MPI_Allreduce",
+            MPI_Allreduce(
+                cmpi_in_place(), buffer.baseAddress, Int32(buffer.count), cmpi_float(), cmpi_sum(), comm))
+    }
+
     public func barrier() throws {
         try agree("barrier", [])
         try call("barrier", MPI_Barrier(comm))
@@ -192,6 +315,16 @@ public final class MPICommunicator: SegmentedCommunicator {
                 rank: rank, collective: collective,
                 problem: "rank \(different) called another collective or passed other sizes than rank 0")
         }
+    }
+
+    /// Every rank's `values` (the same number on every rank, which `agree` has checked), in rank order.
+    private func share(_ collective: String, _ values: [Int]) throws -> [[Int]] {
+        var mine = values.map { Int64($0) }
+        var all = [Int64](repeating: 0, count: max(values.count * size, 1))
+        try call(
+            collective,
+            MPI_Allgather(&mine, Int32(values.count), cmpi_int64(), &all, Int32(values.count), cmpi_int64(), comm))
+        return (0..<size).map { r in all[(r * values.count)..<((r + 1) * values.count)].map { Int($0) } }
     }
 
     /// All ranks learn whether any rank failed a local check, so they can all stop together.

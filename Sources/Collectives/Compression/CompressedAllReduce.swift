@@ -1,0 +1,383 @@
+import CCodecKernels
+import Foundation
+
+/// A gradient allreduce that compresses what it sends: a strategy wrapped around a `Communicator` (as
+/// Horovod's compressors and DDP's communication hooks are), not a new backend.
+///
+/// ## Note [compressed allreduce]
+///
+/// The buffer is cut into chunks of `chunkElements`; each chunk into one segment per rank
+/// (`segmentCounts`), owned by that rank. For each chunk:
+///
+/// 1. every rank encodes its contribution to each segment once and sends it to the owner (`exchangeBytes`);
+/// 2. the owner decodes the K frames and sums them in rank order (Note [deterministic reduction]), then
+///    encodes the reduced segment once;
+/// 3. the reduced segments are all-gathered (`allGatherBytes`) and every rank, the owner included, decodes
+///    them into the buffer.
+///
+/// So a value is rounded at most twice whatever the number of ranks (no error added per ring hop), and
+/// every rank ends with bit-identical results, under MPI and in-process alike. Lossless codecs (`zstd`)
+/// give exactly the plain allreduce's sums; `none` is the plain allreduce itself.
+///
+/// `topk` keeps, per segment, the largest `fraction` of (gradient + residual) and carries the rest, the
+/// residual, to the next call for the same tensor (error feedback, per tensor and per rank). The owner's
+/// sum of sparse frames is sent back as a sparse frame of its non-zeros, losslessly; so Σ outputs +
+/// Σ residuals over ranks = Σ inputs, up to float rounding.
+///
+/// With `overlap`, a transfer thread runs the collectives of chunk c while the calling thread encodes
+/// chunk c+1 and decodes chunk c−1. Frames carry a header with a checksum (`FrameCodec`); a rank that finds
+/// a bad frame still takes part in the remaining collectives, and a final exchange of status lets every
+/// rank throw, naming the rank and the problem, instead of hanging or summing garbage.
+public final class CompressedAllReduce {
+    public let communicator: Communicator
+    public let chunkElements: Int
+    public let overlap: Bool
+    private let frames = FrameCodec()
+    private lazy var worker = SerialWorker()
+    private var residuals: [String: UnsafeMutableBufferPointer<Float>] = [:]
+    private let scratch = FloatScratch()
+
+    /// - Parameters:
+    ///   - chunkElements: elements per pipeline chunk.
+    ///   - overlap: run collectives on a transfer thread (the communicator must allow calls from another
+    ///     thread, as `MPICommunicator.allowsCallsFromOtherThreads` tells).
+    public init(communicator: Communicator, chunkElements: Int = 1 << 20, overlap: Bool = true) {
+        precondition(chunkElements >= 1, "CompressedAllReduce: chunkElements must be positive, got \(chunkElements)")
+        self.communicator = communicator
+        self.chunkElements = chunkElements
+        self.overlap = overlap
+    }
+
+    deinit {
+        for buffer in residuals.values { buffer.deallocate() }
+    }
+
+    /// Sums `buffer` over all ranks, in place, with the codec named `name` (`Codec.grammar`). A name that
+    /// does not parse fails on every rank, naming the rank that gave it.
+    @discardableResult
+    public func allReduce(
+        _ buffer: UnsafeMutableBufferPointer<Float>, codec name: String, tensor: String = ""
+    )
+        throws -> CompressionStatistics
+    {
+        var codec: Codec?
+        let failure = deferredError { codec = try Codec(parsing: name) }.map {
+            CollectiveError(rank: rank, collective: "compressedAllReduce(\(name))", problem: "\($0)")
+        }
+        return try allReduce(buffer, codec: codec, name: name, tensor: tensor, failure: failure)
+    }
+
+    /// Sums `buffer` over all ranks, in place, with `codec`; `tensor` names the error-feedback residual.
+    @discardableResult
+    public func allReduce(
+        _ buffer: UnsafeMutableBufferPointer<Float>, codec: Codec, tensor: String = ""
+    ) throws
+        -> CompressionStatistics
+    {
+        try allReduce(buffer, codec: codec, name: codec.description, tensor: tensor, failure: nil)
+    }
+
+    /// The error-feedback residual this rank carries for `tensor` (nil if none yet).
+    public func residual(for tensor: String) -> [Float]? {
+        residuals[tensor].map { Array($0) }
+    }
+
+    /// Forgets every residual (for example when training restarts from a checkpoint without them).
+    public func resetResiduals() {
+        for buffer in residuals.values { buffer.deallocate() }
+        residuals = [:]
+    }
+
+    // MARK: The collective
+
+    private var rank: Int { communicator.rank }
+    private var size: Int { communicator.size }
+
+    private func allReduce(
+        _ buffer: UnsafeMutableBufferPointer<Float>, codec: Codec?, name: String, tensor: String, failure: Error?
+    ) throws -> CompressionStatistics {
+        let collective = "compressedAllReduce(\(name))"
+        var failure = failure
+        if failure == nil, case .topk = codec?.values, let existing = residuals[tensor], existing.count != buffer.count
+        {
+            failure = CollectiveError(
+                rank: rank, collective: collective,
+                problem: "tensor '\(tensor)' had \(existing.count) elements in an earlier call, now \(buffer.count)")
+        }
+        try agree(collective, "\(name), \(buffer.count) elements, tensor '\(tensor)'", failure: failure)
+        let codec = codec!
+        if codec.isIdentity {
+            try communicator.allReduce(buffer)
+            var statistics = CompressionStatistics()
+            statistics.add(fp32Exchange(buffer.count), sent: fp32Exchange(buffer.count))
+            return statistics
+        }
+        return try pipeline(buffer, codec: codec, tensor: tensor, collective: collective)
+    }
+
+    /// Every rank states what it is about to do (or why it cannot); all must agree.
+    private func agree(_ collective: String, _ statement: String, failure: Error?) throws {
+        let mine = failure.map { "!\(describe($0))" } ?? statement
+        // Under one name on every rank, whatever codec each asks for, so that a disagreement is found here.
+        let all = try communicator.allGatherBytes(Array(mine.utf8), collective: "compressedAllReduce").map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        if let failure { throw failure }
+        if let q = all.firstIndex(where: { $0.hasPrefix("!") }) {
+            throw CollectiveError(rank: rank, collective: collective, problem: "rank \(q): \(all[q].dropFirst())")
+        }
+        if let q = all.firstIndex(where: { $0 != all[0] }) {
+            throw CollectiveError(
+                rank: rank, collective: collective, problem: "rank \(q) asked for \(all[q]), rank 0 for \(all[0])")
+        }
+    }
+
+    /// The fp32 bytes this rank sends in an uncompressed reduce-scatter + all-gather of `count` elements.
+    private func fp32Exchange(_ count: Int) -> Int {
+        let mine = segmentCounts(count, parts: size)[rank]
+        return 4 * ((count - mine) + mine * (size - 1))
+    }
+
+    private func pipeline(
+        _ buffer: UnsafeMutableBufferPointer<Float>, codec: Codec, tensor: String, collective: String
+    ) throws -> CompressionStatistics {
+        let n = buffer.count
+        let chunks = stride(from: 0, to: n, by: chunkElements).map { $0..<min(n, $0 + chunkElements) }
+        var statistics = CompressionStatistics()
+        var firstError: Error?
+        func note(_ error: Error) {
+            if firstError == nil {
+                firstError = error
+            }
+        }
+        let residual = residualBuffer(codec, tensor: tensor, count: n)
+        let comm = communicator
+        var exchanges: [Pending<[[UInt8]]>] = []
+        var gathers: [Pending<[[UInt8]]>] = []
+        for step in 0..<(chunks.count + 2) {
+            if step < chunks.count {
+                let outgoing = encodeContributions(buffer, chunks[step], codec, residual, &statistics)
+                exchanges.append(transfer { try comm.exchangeBytes(outgoing, collective: collective) })
+            }
+            if step >= 1 && step <= chunks.count {
+                let c = step - 1
+                var reduced: [UInt8] = []
+                do {
+                    reduced = try reduce(try exchanges[c].wait(), chunks[c], codec, collective, &statistics)
+                } catch { note(error) }
+                gathers.append(transfer { [reduced] in try comm.allGatherBytes(reduced, collective: collective) })
+            }
+            if step >= 2 {
+                let c = step - 2
+                do {
+                    try decodeReduced(try gathers[c].wait(), chunks[c], codec, buffer, collective, &statistics)
+                } catch { note(error) }
+            }
+        }
+        // Every rank learns whether any failed, so they all throw (or return) together.
+        let status = try communicator.allGatherBytes(
+            Array((firstError.map(describe) ?? "").utf8), collective: collective
+        ).map { String(decoding: $0, as: UTF8.self) }
+        if let firstError { throw firstError }
+        if let q = status.firstIndex(where: { !$0.isEmpty }) {
+            throw CollectiveError(rank: rank, collective: collective, problem: "rank \(q) failed: \(status[q])")
+        }
+        return statistics
+    }
+
+    private func transfer<T>(_ work: @escaping () throws -> T) -> Pending<T> {
+        overlap ? worker.submit(work) : Pending(Result { try work() })
+    }
+
+    /// The element ranges of `chunk` owned by each rank.
+    private func segments(_ chunk: Range<Int>) -> [Range<Int>] {
+        var start = chunk.lowerBound
+        return segmentCounts(chunk.count, parts: size).map { count in
+            defer { start += count }
+            return start..<(start + count)
+        }
+    }
+
+    /// Step 1: this rank's contribution to each segment of `chunk`, one frame per owner.
+    private func encodeContributions(
+        _ buffer: UnsafeMutableBufferPointer<Float>, _ chunk: Range<Int>, _ codec: Codec,
+        _ residual: UnsafeMutableBufferPointer<Float>?, _ statistics: inout CompressionStatistics
+    ) -> [[UInt8]] {
+        let started = monotonicSeconds()
+        let outgoing = segments(chunk).map { segment -> [UInt8] in
+            let values = UnsafeBufferPointer(rebasing: buffer[segment])
+            switch codec.values {
+            case .topk(let fraction):
+                return encodeTopK(
+                    values, residual: UnsafeMutableBufferPointer(rebasing: residual![segment]),
+                    fraction: fraction, zstdLevel: codec.zstdLevel!)
+            default:
+                return frames.encode(values, as: frameKind(codec), zstdLevel: codec.zstdLevel)
+            }
+        }
+        statistics.encodeSeconds += monotonicSeconds() - started
+        statistics.encodedBytes += 4 * chunk.count
+        let mine = segments(chunk)[rank].count
+        statistics.add(
+            4 * (chunk.count - mine),
+            sent: outgoing.enumerated().filter { $0.offset != rank }.map(\.element.count).reduce(0, +))
+        return outgoing
+    }
+
+    /// Top-k with error feedback on one segment: v = values + residual; send the k largest |v|; keep the
+    /// rest of v as the residual.
+    private func encodeTopK(
+        _ values: UnsafeBufferPointer<Float>, residual: UnsafeMutableBufferPointer<Float>, fraction: Double,
+        zstdLevel: Int
+    ) -> [UInt8] {
+        let n = values.count
+        let k = n == 0 ? 0 : min(n, max(1, Int((fraction * Double(n)).rounded(.up))))
+        let v = scratch.floats(0, n)
+        for i in 0..<n { v[i] = values[i] + residual[i] }
+        let keys = scratch.keys(n)
+        let indices = scratch.indices(k)
+        codec_top_k(v.baseAddress, n, k, indices.baseAddress, keys.baseAddress)
+        let kept = scratch.floats(1, k)
+        _ = residual.update(fromContentsOf: v)
+        for j in 0..<k {
+            kept[j] = v[Int(indices[j])]
+            residual[Int(indices[j])] = 0
+        }
+        return frames.encodeSparse(
+            count: n, indices: UnsafeBufferPointer(indices), values: UnsafeBufferPointer(kept), zstdLevel: zstdLevel)
+    }
+
+    /// Step 2: sum the frames received for this rank's segment of `chunk` in rank order; encode the sum.
+    private func reduce(
+        _ received: [[UInt8]], _ chunk: Range<Int>, _ codec: Codec, _ collective: String,
+        _ statistics: inout CompressionStatistics
+    ) throws -> [UInt8] {
+        let started = monotonicSeconds()
+        let segment = segments(chunk)[rank]
+        let n = segment.count
+        let sum = scratch.floats(0, n), term = scratch.floats(1, n)
+        for q in 0..<size {
+            try decode(received[q], from: q, chunk, segment, codec, into: q == 0 ? sum : term, collective)
+            if q > 0 { for i in 0..<n { sum[i] += term[i] } }
+        }
+        statistics.decodedBytes += 4 * n * size
+        let reduced: [UInt8]
+        if case .topk = codec.values {
+            var indices: [UInt32] = []
+            var values: [Float] = []
+            for i in 0..<n where sum[i].bitPattern != 0 {
+                indices.append(UInt32(i))
+                values.append(sum[i])
+            }
+            reduced = indices.withUnsafeBufferPointer { i in
+                values.withUnsafeBufferPointer {
+                    frames.encodeSparse(count: n, indices: i, values: $0, zstdLevel: codec.zstdLevel!)
+                }
+            }
+        } else {
+            reduced = frames.encode(UnsafeBufferPointer(sum), as: frameKind(codec), zstdLevel: codec.zstdLevel)
+        }
+        statistics.encodedBytes += 4 * n
+        statistics.encodeSeconds += monotonicSeconds() - started
+        statistics.add(4 * n * (size - 1), sent: reduced.count * (size - 1))
+        return reduced
+    }
+
+    /// Step 3: decode every owner's reduced segment of `chunk` into `buffer`.
+    private func decodeReduced(
+        _ gathered: [[UInt8]], _ chunk: Range<Int>, _ codec: Codec, _ buffer: UnsafeMutableBufferPointer<Float>,
+        _ collective: String, _ statistics: inout CompressionStatistics
+    ) throws {
+        let started = monotonicSeconds()
+        for (q, segment) in segments(chunk).enumerated() {
+            try decode(
+                gathered[q], from: q, chunk, segment, codec,
+                into: UnsafeMutableBufferPointer(rebasing: buffer[segment]),
+                collective, reduced: true)
+        }
+        statistics.decodedBytes += 4 * chunk.count
+        statistics.decodeSeconds += monotonicSeconds() - started
+    }
+
+    private func decode(
+        _ frame: [UInt8], from q: Int, _ chunk: Range<Int>, _ segment: Range<Int>, _ codec: Codec,
+        into output: UnsafeMutableBufferPointer<Float>, _ collective: String, reduced: Bool = false
+    ) throws {
+        do {
+            try frames.decode(frame, kind: frameKind(codec), zstd: codec.zstdLevel != nil, into: output)
+        } catch {
+            let problem = (error as? FrameError)?.problem ?? "\(error)"
+            let what = reduced ? "reduced segment" : "frame"
+            throw CollectiveError(
+                rank: rank, collective: collective,
+                problem: "\(what) from rank \(q) for elements \(segment.lowerBound)..<\(segment.upperBound) "
+                    + "(chunk \(chunk.lowerBound / chunkElements)): \(problem)")
+        }
+    }
+
+    private func frameKind(_ codec: Codec) -> FrameKind {
+        switch codec.values {
+        case .fp32: .fp32
+        case .bf16: .bf16
+        case .fp16: .fp16
+        case .topk: .sparse
+        }
+    }
+
+    private func residualBuffer(_ codec: Codec, tensor: String, count: Int) -> UnsafeMutableBufferPointer<Float>? {
+        guard case .topk = codec.values else { return nil }
+        if let existing = residuals[tensor] { return existing }
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        buffer.initialize(repeating: 0)
+        residuals[tensor] = buffer
+        return buffer
+    }
+}
+
+/// What one compressed allreduce did on one rank.
+public struct CompressionStatistics: Sendable, Equatable {
+    /// Bytes this rank sent to other ranks.
+    public var bytesSent = 0
+    /// Bytes the same exchange sends uncompressed (fp32).
+    public var fp32BytesSent = 0
+    /// fp32 bytes fed to the encoders and produced by the decoders.
+    public var encodedBytes = 0
+    public var decodedBytes = 0
+    /// Time the calling thread spent encoding and decoding.
+    public var encodeSeconds = 0.0
+    public var decodeSeconds = 0.0
+
+    public init() {}
+
+    /// Bytes sent over fp32 bytes (1 without compression).
+    public var ratio: Double { fp32BytesSent == 0 ? 1 : Double(bytesSent) / Double(fp32BytesSent) }
+
+    mutating func add(_ fp32: Int, sent: Int) {
+        fp32BytesSent += fp32
+        bytesSent += sent
+    }
+}
+
+/// Scratch buffers reused across calls (two float areas, top-k keys and indices).
+private struct FloatScratch {
+    private let areas = [ScratchBytes(), ScratchBytes(), ScratchBytes(), ScratchBytes()]
+
+    func floats(_ which: Int, _ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        areas[which].bytes(4 * count).bindMemory(to: Float.self)
+    }
+    func keys(_ count: Int) -> UnsafeMutableBufferPointer<UInt64> {
+        areas[2].bytes(8 * count).bindMemory(to: UInt64.self)
+    }
+    func indices(_ count: Int) -> UnsafeMutableBufferPointer<UInt32> {
+        areas[3].bytes(4 * count).bindMemory(to: UInt32.self)
+    }
+}
+
+private func describe(_ error: Error) -> String {
+    if let e = error as? CollectiveError { return e.problem }
+    return "\(error)"
+}
+
+func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
