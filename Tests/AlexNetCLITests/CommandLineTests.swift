@@ -18,15 +18,24 @@ struct Outcome {
 }
 
 func runTool(_ arguments: [String]) throws -> Outcome {
+    try runProcess(tool, arguments)
+}
+
+/// Runs `executable`; stdout and stderr are read concurrently so neither pipe can fill and stall it.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    nonisolated(unsafe) var stderr = Data()
+    let reading = DispatchGroup()
+    DispatchQueue.global().async(group: reading) { stderr = err.fileHandleForReading.readDataToEndOfFile() }
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    reading.wait()
     process.waitUntilExit()
     return Outcome(
         status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
