@@ -48,7 +48,7 @@ let executables: [Target] = [
 let tests: [Target] = [
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG"]),
-    .testTarget(name: "CollectivesTests", dependencies: ["Collectives"]),
+    .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]

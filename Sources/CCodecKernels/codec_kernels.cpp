@@ -7,38 +7,97 @@
 
 // MARK: Byte shuffle
 
-template <size_t W> static void shuffle_fixed(const uint8_t *in, uint8_t *out, size_t count) {
-    for (size_t i = 0; i < count; i++)
-        for (size_t b = 0; b < W; b++) out[b * count + i] = in[i * W + b];
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// 16 elements at a time: gather each element's bytes together with a byte shuffle, then transpose the
+// 4-byte groups across registers, so each store writes 16 bytes of one plane.
+__attribute__((target("ssse3"))) static size_t shuffle4_ssse3(const uint8_t *in, uint8_t *out, size_t count) {
+    const __m128i gather = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 4 * i)), gather);
+        __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 4 * i + 16)), gather);
+        __m128i c = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 4 * i + 32)), gather);
+        __m128i d = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 4 * i + 48)), gather);
+        __m128i ab0 = _mm_unpacklo_epi32(a, b), cd0 = _mm_unpacklo_epi32(c, d);
+        __m128i ab1 = _mm_unpackhi_epi32(a, b), cd1 = _mm_unpackhi_epi32(c, d);
+        _mm_storeu_si128((__m128i *)(out + i), _mm_unpacklo_epi64(ab0, cd0));
+        _mm_storeu_si128((__m128i *)(out + count + i), _mm_unpackhi_epi64(ab0, cd0));
+        _mm_storeu_si128((__m128i *)(out + 2 * count + i), _mm_unpacklo_epi64(ab1, cd1));
+        _mm_storeu_si128((__m128i *)(out + 3 * count + i), _mm_unpackhi_epi64(ab1, cd1));
+    }
+    return i;
 }
 
-template <size_t W> static void unshuffle_fixed(const uint8_t *in, uint8_t *out, size_t count) {
-    for (size_t i = 0; i < count; i++)
-        for (size_t b = 0; b < W; b++) out[i * W + b] = in[b * count + i];
+__attribute__((target("ssse3"))) static size_t unshuffle4_ssse3(const uint8_t *in, uint8_t *out, size_t count) {
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i p0 = _mm_loadu_si128((const __m128i *)(in + i));
+        __m128i p1 = _mm_loadu_si128((const __m128i *)(in + count + i));
+        __m128i p2 = _mm_loadu_si128((const __m128i *)(in + 2 * count + i));
+        __m128i p3 = _mm_loadu_si128((const __m128i *)(in + 3 * count + i));
+        __m128i lo01 = _mm_unpacklo_epi8(p0, p1), lo23 = _mm_unpacklo_epi8(p2, p3);
+        __m128i hi01 = _mm_unpackhi_epi8(p0, p1), hi23 = _mm_unpackhi_epi8(p2, p3);
+        _mm_storeu_si128((__m128i *)(out + 4 * i), _mm_unpacklo_epi16(lo01, lo23));
+        _mm_storeu_si128((__m128i *)(out + 4 * i + 16), _mm_unpackhi_epi16(lo01, lo23));
+        _mm_storeu_si128((__m128i *)(out + 4 * i + 32), _mm_unpacklo_epi16(hi01, hi23));
+        _mm_storeu_si128((__m128i *)(out + 4 * i + 48), _mm_unpackhi_epi16(hi01, hi23));
+    }
+    return i;
 }
+
+__attribute__((target("ssse3"))) static size_t shuffle2_ssse3(const uint8_t *in, uint8_t *out, size_t count) {
+    const __m128i gather = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 2 * i)), gather);
+        __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 2 * i + 16)), gather);
+        _mm_storeu_si128((__m128i *)(out + i), _mm_unpacklo_epi64(a, b));
+        _mm_storeu_si128((__m128i *)(out + count + i), _mm_unpackhi_epi64(a, b));
+    }
+    return i;
+}
+
+static size_t unshuffle2_sse2(const uint8_t *in, uint8_t *out, size_t count) {
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i p0 = _mm_loadu_si128((const __m128i *)(in + i));
+        __m128i p1 = _mm_loadu_si128((const __m128i *)(in + count + i));
+        _mm_storeu_si128((__m128i *)(out + 2 * i), _mm_unpacklo_epi8(p0, p1));
+        _mm_storeu_si128((__m128i *)(out + 2 * i + 16), _mm_unpackhi_epi8(p0, p1));
+    }
+    return i;
+}
+
+static int has_ssse3(void) {
+    static const int has = __builtin_cpu_supports("ssse3");
+    return has;
+}
+#endif
 
 extern "C" void codec_shuffle(const void *input, void *output, size_t count, size_t width) {
     auto in = static_cast<const uint8_t *>(input);
     auto out = static_cast<uint8_t *>(output);
-    switch (width) {
-    case 2: shuffle_fixed<2>(in, out, count); break;
-    case 4: shuffle_fixed<4>(in, out, count); break;
-    default:
-        for (size_t i = 0; i < count; i++)
-            for (size_t b = 0; b < width; b++) out[b * count + i] = in[i * width + b];
-    }
+    size_t done = 0;
+#if defined(__x86_64__)
+    if (width == 4 && has_ssse3()) done = shuffle4_ssse3(in, out, count);
+    if (width == 2 && has_ssse3()) done = shuffle2_ssse3(in, out, count);
+#endif
+    for (size_t i = done; i < count; i++)
+        for (size_t b = 0; b < width; b++) out[b * count + i] = in[i * width + b];
 }
 
 extern "C" void codec_unshuffle(const void *input, void *output, size_t count, size_t width) {
     auto in = static_cast<const uint8_t *>(input);
     auto out = static_cast<uint8_t *>(output);
-    switch (width) {
-    case 2: unshuffle_fixed<2>(in, out, count); break;
-    case 4: unshuffle_fixed<4>(in, out, count); break;
-    default:
-        for (size_t i = 0; i < count; i++)
-            for (size_t b = 0; b < width; b++) out[i * width + b] = in[b * count + i];
-    }
+    size_t done = 0;
+#if defined(__x86_64__)
+    if (width == 4 && has_ssse3()) done = unshuffle4_ssse3(in, out, count);
+    if (width == 2) done = unshuffle2_sse2(in, out, count);
+#endif
+    for (size_t i = done; i < count; i++)
+        for (size_t b = 0; b < width; b++) out[i * width + b] = in[b * count + i];
 }
 
 // MARK: bfloat16

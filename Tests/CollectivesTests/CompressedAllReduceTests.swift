@@ -1,3 +1,4 @@
+import CCodecKernels
 import Foundation
 import Testing
 
@@ -57,6 +58,19 @@ func compressedAllReduce(
 
 @Suite struct FrameTests {
     let codec = FrameCodec()
+
+    /// The vectorised byte shuffle lays out planes exactly as the plain definition, tails included.
+    @Test(arguments: [2, 4], [0, 1, 15, 16, 17, 37, 1000])
+    func byteShuffleMatchesItsDefinitionAndInverts(_ width: Int, _ count: Int) {
+        let input = (0..<(width * count)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        var shuffled = [UInt8](repeating: 0, count: input.count)
+        var restored = shuffled
+        codec_shuffle(input, &shuffled, count, width)
+        codec_unshuffle(shuffled, &restored, count, width)
+        let expected = (0..<input.count).map { j in input[(j % max(count, 1)) * width + j / max(count, 1)] }
+        #expect(shuffled == expected)
+        #expect(restored == input)
+    }
 
     @Test(arguments: [FrameKind.fp32, .bf16, .fp16], [false, true])
     func denseFramesRoundTrip(_ kind: FrameKind, _ zstd: Bool) throws {
