@@ -335,3 +335,28 @@ func compressedAllReduce(
         #expect(outcomes[1].hasPrefix("rank 1, test:"))
     }
 }
+
+@Suite struct SerialWorkerTests {
+    /// Collectives started on a worker complete in submission order on every rank, while the caller goes
+    /// on; errors come back through `wait`.
+    @Test func startedCollectivesCompleteInOrderAndErrorsComeBack() throws {
+        let results = try InProcessCommunicator.run(size: 3) { comm in
+            let worker = SerialWorker()
+            let buffers = (0..<4).map { b in UnsafeMutableBufferPointer<Float>.allocate(capacity: 100 + b) }
+            defer { buffers.forEach { $0.deallocate() } }
+            for (b, buffer) in buffers.enumerated() {
+                _ = buffer.initialize(from: contribution(rank: comm.rank, count: 100 + b))
+            }
+            let pending = buffers.map { buffer in worker.submit { try comm.allReduce(buffer) } }
+            let failing = worker.submit { () throws -> Int in
+                throw CollectiveError(rank: 0, collective: "x", problem: "y")
+            }
+            for p in pending { try p.wait() }
+            #expect(throws: CollectiveError.self) { try failing.wait() }
+            return buffers.map { Array($0) }
+        }
+        for rank in results {
+            for (b, buffer) in rank.enumerated() { #expect(buffer == rankOrderSum(size: 3, count: 100 + b)) }
+        }
+    }
+}

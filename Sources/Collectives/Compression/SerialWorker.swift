@@ -1,13 +1,15 @@
 import Foundation
 
 /// One background thread that runs submitted work in submission order: the transfer thread of the
-/// compressed allreduce, so that collectives run while the calling thread compresses the next chunk.
-/// Because work runs in order, every rank still issues its collectives in the order it submitted them
-/// (the ordering contract of `Communicator`).
-final class SerialWorker: @unchecked Sendable {
+/// compressed allreduce, so that collectives run while the calling thread compresses the next chunk, and
+/// the way to start a collective without waiting for it (submit, compute, then `wait`), as a trainer
+/// overlapping gradient buckets with backward does. Because work runs in order, every rank still issues
+/// its collectives in the order it submitted them (the ordering contract of `Communicator`). Work on a
+/// worker and work on the calling thread must not use the same communicator at the same time.
+public final class SerialWorker: @unchecked Sendable {
     private let queue = WorkQueue()
 
-    init() {
+    public init() {
         let queue = self.queue
         let thread = Thread { queue.runUntilStopped() }
         thread.stackSize = 8 << 20
@@ -17,7 +19,7 @@ final class SerialWorker: @unchecked Sendable {
     deinit { queue.stop() }
 
     /// Queues `work`; its result is available from the returned `Pending`.
-    func submit<T>(_ work: @escaping () throws -> T) -> Pending<T> {
+    public func submit<T>(_ work: @escaping () throws -> T) -> Pending<T> {
         let pending = Pending<T>()
         queue.append { pending.complete(Result { try work() }) }
         return pending
@@ -25,14 +27,14 @@ final class SerialWorker: @unchecked Sendable {
 }
 
 /// The result of work submitted to a `SerialWorker`, or of work done at once.
-final class Pending<T>: @unchecked Sendable {
+public final class Pending<T>: @unchecked Sendable {
     private let condition = NSCondition()
     private var result: Result<T, Error>?
 
     init() {}
 
     /// Already complete.
-    init(_ result: Result<T, Error>) { self.result = result }
+    public init(_ result: Result<T, Error>) { self.result = result }
 
     func complete(_ value: Result<T, Error>) {
         condition.lock()
@@ -42,7 +44,7 @@ final class Pending<T>: @unchecked Sendable {
     }
 
     /// Waits for the work to finish; returns its value or rethrows its error.
-    func wait() throws -> T {
+    public func wait() throws -> T {
         condition.lock()
         defer { condition.unlock() }
         while result == nil { condition.wait() }
