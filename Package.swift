@@ -30,6 +30,8 @@ let libraries: [Target] = [
     .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI"]),
     // The training loop, evaluation, metrics, checkpoints and the compute benchmark.
     .target(name: "Training", dependencies: ["Compute", "Datasets"]),
+    // The hybrid-parallel trainer: the parallel plan, sharded FC layers, gradient synchronisation.
+    .target(name: "Hybrid", dependencies: ["Compute", "Datasets", "Collectives", "Training"]),
 ]
 
 // MARK: - The command-line tool
@@ -38,7 +40,7 @@ let executables: [Target] = [
     .executableTarget(
         name: "AlexNetCLI",
         dependencies: [
-            "Training", "Compute", "Datasets", "Collectives", "MPIBackend",
+            "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Hybrid",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ])
 ]
@@ -50,6 +52,7 @@ let tests: [Target] = [
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG"]),
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
+    .testTarget(name: "HybridTests", dependencies: ["Hybrid", "Compute", "Collectives"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]
 

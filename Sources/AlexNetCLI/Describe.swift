@@ -1,12 +1,31 @@
 import ArgumentParser
 import Compute
 import Foundation
+import Hybrid
+import Training
 
 struct Describe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a variant's layers, output shapes, parameter counts and multiply-adds.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Also print the parallel plan for this many ranks.") var ranks: Int?
+    @Option(help: "With --ranks: hybrid (conv data-parallel, FC sharded) or data (everything replicated).")
+    var parallel: ParallelPlan.Parallelism = .hybrid
+    @Option(help: "With --ranks: how the FC stack is fed (a, b or c; see `train --help`).")
+    var scheme: ParallelPlan.Scheme = .a
+    @Option(help: "With --ranks: images per rank per step.") var batchSize = 128
+    @Option(help: "With --ranks: the rank whose share is printed.") var rank = 0
+
+    func validate() throws {
+        if let ranks {
+            guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
+            guard (0..<ranks).contains(rank) else {
+                throw ValidationError("--rank must be in 0..<\(ranks), got \(rank)")
+            }
+        }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
 
     func run() throws {
         let model = modelOptions.model
@@ -25,6 +44,11 @@ struct Describe: ParsableCommand {
             "total parameters: \(grouped(model.parameterCount)) (conv \(grouped(conv)), fc \(grouped(model.parameterCount - conv)))"
         )
         print(String(format: "forward multiply-adds per image: %.3f G", model.multiplyAdds / 1e9))
+        if let ranks {
+            let plan = ParallelPlan(
+                model: model, ranks: ranks, rank: rank, parallelism: parallel, scheme: scheme, batchPerRank: batchSize)
+            print(plan.summary.joined(separator: "\n"))
+        }
     }
 
     private func pad(_ s: String, _ n: Int) -> String {
@@ -33,13 +57,5 @@ struct Describe: ParsableCommand {
     private func lpad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
 }
 
-/// 62378344 → "62,378,344".
-func grouped(_ n: Int) -> String {
-    let digits = Array(String(n))
-    var out = ""
-    for (i, d) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-        out.append(d)
-    }
-    return out
-}
+extension ParallelPlan.Parallelism: ExpressibleByArgument {}
+extension ParallelPlan.Scheme: ExpressibleByArgument {}

@@ -1,0 +1,187 @@
+import Collectives
+import Compute
+import Foundation
+import Training
+
+/// How K ranks split the work of one training step: which layers are replicated, which sharded, what each
+/// rank holds and what it sends. Printed at start-up; the byte counts are the arithmetic the trainer's
+/// measured figures must match.
+///
+/// Hybrid (Krizhevsky 2014): conv1–conv5 are replicated and run data-parallel on each rank's own batch of
+/// B images; every FC layer is sharded by output neurons (rank r holds rows `shard(out, r)` of the weight
+/// and the matching biases). Data (`--parallel data`, as Horovod or DDP): every layer replicated.
+///
+/// Bytes "sent" by a rank count each payload once per destination rank, which is what the collectives of
+/// this project move (a reduce-scatter sends the other ranks' segments, an all-gather sends the own
+/// segment to each other rank, an all-to-all the parts addressed to others). Uncompressed fp32 throughout.
+public struct ParallelPlan: Sendable, Equatable {
+    public enum Parallelism: String, Sendable, CaseIterable {
+        case hybrid
+        case data
+    }
+
+    /// The three ways of the 2014 note to feed the FC stack.
+    public enum Scheme: String, Sendable, CaseIterable {
+        /// All ranks exchange all conv activations; the FC stack runs on the whole batch of K·B.
+        case a
+        /// Ranks take turns broadcasting their B examples' activations; K sub-batches of B.
+        case b
+        /// K sub-batches of B, each mixing B/K examples of every rank (an all-to-all of examples).
+        case c
+    }
+
+    /// One collective of a step.
+    public struct Transfer: Sendable, Equatable {
+        /// Where in the step (for example "fc6 forward").
+        public var phase: String
+        /// The collective ("allGather", "reduceScatter", …).
+        public var collective: String
+        /// fp32 elements this rank sends per step.
+        public var elements: Int
+    }
+
+    /// One FC layer's shard on one rank.
+    public struct Shard: Sendable, Equatable {
+        public var layer: String
+        public var inputs: Int
+        public var outputs: Int
+        /// This rank's output neurons.
+        public var rows: Range<Int>
+        public var parameters: Int { rows.count * (inputs + 1) }
+    }
+
+    public let model: AlexNet
+    public let ranks: Int
+    public let rank: Int
+    public let parallelism: Parallelism
+    public let scheme: Scheme
+    /// Examples per rank per step.
+    public let batchPerRank: Int
+
+    public init(model: AlexNet, ranks: Int, rank: Int, parallelism: Parallelism, scheme: Scheme, batchPerRank: Int) {
+        precondition(ranks >= 1 && (0..<ranks).contains(rank), "ParallelPlan: rank \(rank) is outside 0..<\(ranks)")
+        precondition(batchPerRank >= 1, "ParallelPlan: batch per rank must be positive, got \(batchPerRank)")
+        self.model = model
+        self.ranks = ranks
+        self.rank = rank
+        self.parallelism = parallelism
+        self.scheme = scheme
+        self.batchPerRank = batchPerRank
+    }
+
+    /// The rows of an `outputs`-wide layer held by rank `r`: contiguous, sizes differing by at most one
+    /// (`segmentCounts`), so K need not divide the widths.
+    public static func rows(_ outputs: Int, ranks: Int, rank r: Int) -> Range<Int> {
+        let counts = segmentCounts(outputs, parts: ranks)
+        let start = counts[..<r].reduce(0, +)
+        return start..<(start + counts[r])
+    }
+
+    /// (name, inputs, outputs) of each FC layer, in order.
+    public var fullyConnected: [(name: String, inputs: Int, outputs: Int)] {
+        var width = model.featureWidth
+        var layers: [(name: String, inputs: Int, outputs: Int)] = []
+        for case .linear(let name, let out) in model.classifier {
+            layers.append((name, width, out))
+            width = out
+        }
+        return layers
+    }
+
+    /// Parameters of the conv stage (replicated in both modes).
+    public var convParameters: Int {
+        model.parameterCount - fullyConnected.reduce(0) { $0 + $1.outputs * ($1.inputs + 1) }
+    }
+
+    /// This rank's FC shards (hybrid), or the whole layers (data).
+    public var shards: [Shard] {
+        fullyConnected.map { layer in
+            Shard(
+                layer: layer.name, inputs: layer.inputs, outputs: layer.outputs,
+                rows: parallelism == .data
+                    ? 0..<layer.outputs : ParallelPlan.rows(layer.outputs, ranks: ranks, rank: rank))
+        }
+    }
+
+    /// Parameters this rank holds.
+    public var parametersHeld: Int { convParameters + shards.reduce(0) { $0 + $1.parameters } }
+
+    /// What this rank sends in one step, collective by collective.
+    public var transfers: [Transfer] {
+        let k = ranks
+        guard k > 1 else { return [] }
+        /// What a rank sends in a reduce-scatter (or allreduce's first half) of `n` elements: the others'
+        /// segments.
+        func reduceScatter(_ n: Int) -> Int { n - segmentCounts(n, parts: k)[rank] }
+        /// What a rank sends in an all-gather of segments of an `n`-element whole: its segment, k−1 times.
+        func allGather(_ n: Int) -> Int { segmentCounts(n, parts: k)[rank] * (k - 1) }
+        switch parallelism {
+        case .data:
+            let p = model.parameterCount
+            return [
+                Transfer(phase: "gradients", collective: "reduceScatter", elements: reduceScatter(p)),
+                Transfer(phase: "gradients", collective: "allGather", elements: allGather(p)),
+            ]
+        case .hybrid:
+            let b = batchPerRank, f = model.featureWidth, n = k * b
+            var list: [Transfer] = []
+            // Every rank's B examples reach every other rank once: (a) in one all-gather, (b) in K
+            // broadcasts of B, (c) in K rounds in which every rank contributes B/K (mixed sub-batches).
+            let exchange = ["a": "allGather", "b": "broadcast ×K", "c": "allGather ×K of B/K"][scheme.rawValue]!
+            list.append(Transfer(phase: "conv features", collective: exchange, elements: b * f * (k - 1)))
+            // Forward: each layer's sharded outputs are gathered (every rank needs all of them next; fc8's
+            // logits for the exact softmax), on all n examples of the step.
+            for layer in fullyConnected {
+                let mine = ParallelPlan.rows(layer.outputs, ranks: k, rank: rank).count
+                list.append(
+                    Transfer(phase: "\(layer.name) forward", collective: "allGather", elements: n * mine * (k - 1)))
+            }
+            // Backward: partial input gradients are summed and scattered to the previous layer's shards;
+            // fc6's, to the ranks that own the examples (rows), whatever the scheme.
+            for (index, layer) in fullyConnected.enumerated().reversed() {
+                // fc6: the rows of other ranks' examples; later layers: the other ranks' input columns.
+                let sent =
+                    index == 0
+                    ? (n - b) * layer.inputs : n * (layer.inputs - segmentCounts(layer.inputs, parts: k)[rank])
+                list.append(Transfer(phase: "\(layer.name) backward", collective: "reduceScatter", elements: sent))
+            }
+            let c = convParameters
+            list.append(Transfer(phase: "conv gradients", collective: "reduceScatter", elements: reduceScatter(c)))
+            list.append(Transfer(phase: "conv gradients", collective: "allGather", elements: allGather(c)))
+            return list
+        }
+    }
+
+    /// fp32 bytes this rank sends per step.
+    public var bytesSentPerStep: Int { 4 * transfers.reduce(0) { $0 + $1.elements } }
+}
+
+extension ParallelPlan {
+    /// The plan as text lines: layers, what this rank holds, and what it sends per step.
+    public var summary: [String] {
+        func megabytes(_ elements: Int) -> String {
+            let value = Double(4 * elements) / 1e6
+            return String(format: value >= 10 ? "%.0f MB" : "%.2f MB", value)
+        }
+        var lines = [
+            "\(parallelism) parallel plan: \(model.name), \(ranks) rank\(ranks == 1 ? "" : "s"), "
+                + "\(batchPerRank) images per rank per step\(parallelism == .hybrid ? ", scheme (\(scheme.rawValue))" : "")",
+            "  conv1–conv5: replicated, data-parallel (\(grouped(convParameters)) parameters on every rank)",
+        ]
+        for shard in shards {
+            let held =
+                parallelism == .data
+                ? "replicated" : "rows \(shard.rows.lowerBound)..<\(shard.rows.upperBound) of \(shard.outputs)"
+            lines.append(
+                "  \(shard.layer) (\(shard.inputs) → \(shard.outputs)): \(held), \(grouped(shard.parameters)) parameters"
+            )
+        }
+        lines.append("  rank \(rank) holds \(grouped(parametersHeld)) parameters (\(megabytes(parametersHeld)))")
+        for t in transfers {
+            lines.append("  sends \(megabytes(t.elements)) per step: \(t.phase), \(t.collective)")
+        }
+        lines.append(
+            "  total sent per step by rank \(rank): \(megabytes(bytesSentPerStep / 4)) (fp32, before compression)")
+        return lines
+    }
+}
