@@ -103,6 +103,16 @@ public struct ParallelPlan: Sendable, Equatable {
         }
     }
 
+    /// This rank's parameter arena layout: the model's, with each FC weight (O, I) and bias (O) cut to the
+    /// rank's rows (hybrid). Same names, so a shard's tensors are the rows of the full model's.
+    public var parameterLayout: [(layer: String, name: String, shape: [Int])] {
+        let held = Dictionary(uniqueKeysWithValues: shards.map { ($0.layer, $0.rows.count) })
+        return model.parameterLayout.map { entry in
+            guard let rows = held[entry.layer] else { return entry }
+            return (entry.layer, entry.name, [rows] + entry.shape.dropFirst())
+        }
+    }
+
     /// Parameters this rank holds.
     public var parametersHeld: Int { convParameters + shards.reduce(0) { $0 + $1.parameters } }
 
