@@ -68,3 +68,15 @@ public struct CollectiveError: Error, CustomStringConvertible, Equatable {
 public func segmentCounts(_ count: Int, parts: Int) -> [Int] {
     (0..<parts).map { count / parts + ($0 < count % parts ? 1 : 0) }
 }
+
+/// The sum of Note [deterministic reduction]: `output[i] = ((terms[0][i] + terms[1][i]) + …) + terms[k−1][i]`,
+/// written once so that every collective and both communicators add in the same order.
+@inlinable
+public func sumInRankOrder(_ terms: [UnsafePointer<Float>], count: Int, into output: UnsafeMutablePointer<Float>) {
+    guard let first = terms.first else { return }
+    for i in 0..<count {
+        var sum = first[i]
+        for q in 1..<terms.count { sum += terms[q][i] }
+        output[i] = sum
+    }
+}

@@ -54,10 +54,8 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
             rank: rank, failure: failure, Post(collective, signature: counts, pointer: input.baseAddress)
         ) { posts in
             let start = counts[..<rank].reduce(0, +)
-            for i in 0..<counts[rank] {
-                var sum = posts[0].floats[start + i]
-                for q in 1..<posts.count { sum += posts[q].floats[start + i] }
-                output[i] = sum
+            if counts[rank] > 0 {
+                sumInRankOrder(posts.map { $0.floats + start }, count: counts[rank], into: output.baseAddress!)
             }
         }
     }
@@ -104,12 +102,8 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
             rank: rank, failure: failure,
             Post("reduce", signature: [root, buffer.count], pointer: UnsafePointer(buffer.baseAddress))
         ) { posts in
-            guard rank == root else { return }
-            for i in 0..<buffer.count {
-                var s = posts[0].floats[i]
-                for q in 1..<posts.count { s += posts[q].floats[i] }
-                sum[i] = s
-            }
+            guard rank == root, buffer.count > 0 else { return }
+            sumInRankOrder(posts.map(\.floats), count: buffer.count, into: sum.baseAddress!)
         }
         if rank == root { _ = buffer.update(fromContentsOf: sum) }
     }

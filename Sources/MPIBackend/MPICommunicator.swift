@@ -109,11 +109,10 @@ public final class MPICommunicator: SegmentedCommunicator {
                 chunk.baseAddress, counts.map { Int32($0) }, offsets.map { Int32($0) }, cmpi_float(),
                 received.baseAddress, [Int32](repeating: Int32(mine), count: size), (0..<size).map { Int32($0 * mine) },
                 cmpi_float(), comm))
-        let segment = chunk.baseAddress! + offsets[rank]
-        for i in 0..<mine {
-            var sum = received[i]
-            for q in 1..<size { sum += received[q * mine + i] }
-            segment[i] = sum
+        if mine > 0 {
+            sumInRankOrder(
+                (0..<size).map { UnsafePointer(received.baseAddress! + $0 * mine) }, count: mine,
+                into: chunk.baseAddress! + offsets[rank])
         }
         try call(
             "allReduce",
@@ -142,10 +141,10 @@ public final class MPICommunicator: SegmentedCommunicator {
             MPI_Alltoallv(
                 input.baseAddress, sendCounts, sendOffsets, cmpi_float(),
                 received.baseAddress, receiveCounts, receiveOffsets, cmpi_float(), comm))
-        for i in 0..<mine {
-            var sum = received[i]
-            for q in 1..<size { sum += received[q * mine + i] }
-            output[i] = sum
+        if mine > 0 {
+            sumInRankOrder(
+                (0..<size).map { UnsafePointer(received.baseAddress! + $0 * mine) }, count: mine,
+                into: output.baseAddress!)
         }
     }
 
@@ -186,12 +185,9 @@ public final class MPICommunicator: SegmentedCommunicator {
             MPI_Gather(
                 buffer.baseAddress, Int32(n), cmpi_float(), gathered.baseAddress, Int32(n),
                 cmpi_float(), Int32(root), comm))
-        guard rank == root else { return }
-        for i in 0..<n {
-            var sum = gathered[i]
-            for q in 1..<size { sum += gathered[q * n + i] }
-            buffer[i] = sum
-        }
+        guard rank == root, n > 0 else { return }
+        sumInRankOrder(
+            (0..<size).map { UnsafePointer(gathered.baseAddress! + $0 * n) }, count: n, into: buffer.baseAddress!)
     }
 
     public func allToAll(
