@@ -126,7 +126,6 @@ struct BenchAllReduce: ParsableCommand {
             var input = captured ?? synthetic(count: count, rank: world.rank)
             if fault?.kind == .mismatchLength && fault?.rank == world.rank { input.append(0) }
             for codec in parsedCodecs {
-                let result: AllReduceBenchmarkResult
                 if fault?.kind == .unknownCodec {
                     // Every rank goes through the named-codec path; one names a codec that does not exist.
                     var copy = input
@@ -134,7 +133,7 @@ struct BenchAllReduce: ParsableCommand {
                     try copy.withUnsafeMutableBufferPointer { _ = try reducer.allReduce($0, codec: name) }
                     continue
                 }
-                result = try benchmark.run(reducer, codec: codec, input: input, payload: payload)
+                let result = try benchmark.run(reducer, codec: codec, input: input, payload: payload)
                 results.append(result)
                 if world.rank == 0 { print(format(result)) }
             }

@@ -101,19 +101,9 @@ public final class MPICommunicator: SegmentedCommunicator {
     private func allReduceChunk(_ chunk: UnsafeMutableBufferPointer<Float>) throws {
         let counts = segmentCounts(chunk.count, parts: size)
         let offsets = prefixSums(counts)
-        let mine = counts[rank]
-        let received = receiveBuffer(max(mine * size, 1))
-        try call(
-            "allReduce",
-            MPI_Alltoallv(
-                chunk.baseAddress, counts.map { Int32($0) }, offsets.map { Int32($0) }, cmpi_float(),
-                received.baseAddress, [Int32](repeating: Int32(mine), count: size), (0..<size).map { Int32($0 * mine) },
-                cmpi_float(), comm))
-        if mine > 0 {
-            sumInRankOrder(
-                (0..<size).map { UnsafePointer(received.baseAddress! + $0 * mine) }, count: mine,
-                into: chunk.baseAddress! + offsets[rank])
-        }
+        try sumSegments(
+            UnsafePointer(chunk.baseAddress), counts: counts, into: chunk.baseAddress.map { $0 + offsets[rank] },
+            receiving: receiveBuffer(max(counts[rank] * size, 1)), "allReduce")
         try call(
             "allReduce",
             MPI_Allgatherv(
@@ -129,22 +119,27 @@ public final class MPICommunicator: SegmentedCommunicator {
             try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
         }
         try agree(collective, counts, failure: failure)
-        let mine = counts[rank]
-        let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(mine * size, 1))
+        let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(counts[rank] * size, 1))
         defer { received.deallocate() }
-        let sendCounts = counts.map { Int32($0) }
-        let sendOffsets = prefixSums(counts).map { Int32($0) }
-        let receiveCounts = [Int32](repeating: Int32(mine), count: size)
-        let receiveOffsets = (0..<size).map { Int32($0 * mine) }
+        try sumSegments(input.baseAddress, counts: counts, into: output.baseAddress, receiving: received, collective)
+    }
+
+    /// The reduce-scatter itself: every rank's copy of this rank's segment (`counts[rank]` elements) arrives
+    /// in `received` (`MPI_Alltoallv`) and their rank-order sum goes to `output`.
+    private func sumSegments(
+        _ input: UnsafePointer<Float>?, counts: [Int], into output: UnsafeMutablePointer<Float>?,
+        receiving received: UnsafeMutableBufferPointer<Float>, _ collective: String
+    ) throws {
+        let mine = counts[rank]
         try call(
             collective,
             MPI_Alltoallv(
-                input.baseAddress, sendCounts, sendOffsets, cmpi_float(),
-                received.baseAddress, receiveCounts, receiveOffsets, cmpi_float(), comm))
+                input, counts.map { Int32($0) }, prefixSums(counts).map { Int32($0) }, cmpi_float(),
+                received.baseAddress, [Int32](repeating: Int32(mine), count: size), (0..<size).map { Int32($0 * mine) },
+                cmpi_float(), comm))
         if mine > 0 {
             sumInRankOrder(
-                (0..<size).map { UnsafePointer(received.baseAddress! + $0 * mine) }, count: mine,
-                into: output.baseAddress!)
+                (0..<size).map { UnsafePointer(received.baseAddress! + $0 * mine) }, count: mine, into: output!)
         }
     }
 
