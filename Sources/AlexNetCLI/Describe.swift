@@ -56,6 +56,3 @@ struct Describe: ParsableCommand {
     }
     private func lpad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
 }
-
-extension ParallelPlan.Parallelism: ExpressibleByArgument {}
-extension ParallelPlan.Scheme: ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Compute
 import Datasets
 import Foundation
+import Hybrid
 
 enum Variant: String, CaseIterable, ExpressibleByArgument {
     case paper, owt, small
@@ -160,3 +161,5 @@ func writeJSON(_ value: some Encodable, to path: String) throws {
     try ensureParentDirectory(of: path)
     try AtomicFile.write(path, data: Array(try encoder.encode(value)))
 }
+extension ParallelPlan.Parallelism: ExpressibleByArgument {}
+extension ParallelPlan.Scheme: ExpressibleByArgument {}

@@ -1,6 +1,10 @@
 import ArgumentParser
+import Collectives
 import Compute
 import Datasets
+import Foundation
+import Hybrid
+import MPIBackend
 import Training
 
 struct Train: ParsableCommand {
@@ -10,15 +14,22 @@ struct Train: ParsableCommand {
             Defaults are the recipe that reaches 92% top-1 accuracy on Fashion-MNIST with `small`: the paper's \
             SGD (momentum 0.9, weight decay 0.0005, learning rate 0.01), batch 128, He initialisation, \
             random crops (padding 2) and flips, learning rate ÷10 from epochs 21 and 28, 30 epochs.
+
+            Started by mpirun (or srun), every rank runs its part of one hybrid-parallel run over MPI; with \
+            --simulate K, K in-process ranks run the same code and give bit-identical results. Otherwise it \
+            trains in one process. Across ranks, --batch-size is per rank (a step takes K × that many \
+            examples) and only rank 0 prints. The defaults follow the 2014 note's best setting: hybrid, \
+            scheme (b), FC updated after every sub-batch of --batch-size, conv learning rate × K.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup(title: "Parallel training (under mpirun, or with --simulate)") var parallel: ParallelOptions
 
     @Option(help: "Epochs to train.") var epochs: Int = 30
     @Option(help: "Stop after this many steps (for quick checks).") var maxSteps: Int?
-    @Option(help: "Examples per step.") var batchSize: Int = 128
+    @Option(help: "Examples per step (per rank when training across ranks).") var batchSize: Int = 128
     @Option(name: .customLong("lr"), help: "Base learning rate ε.") var learningRate: Float = 0.01
     @Option(help: "Momentum μ.") var momentum: Float = 0.9
     @Option(help: "Weight decay λ (applied as v ← μv − λεw − εg).") var weightDecay: Float = 0.0005
@@ -112,10 +123,54 @@ struct Train: ParsableCommand {
         try ensureParentDirectory(of: c.metricsPath!)
         try ensureParentDirectory(of: c.outputPath!)
 
+        if parallel.simulate != nil || MPICommunicator.launchedByMPI {
+            try runParallel(c)
+            return
+        }
         let data = try dataOptions.load(imageShape: model.inputShape)
         c.classNames = data.classNames
         let trainer = try Trainer(configuration: c, train: data.train, test: data.test, progress: printError)
-        let result = try trainer.run()
+        report(try trainer.run(), model: model)
+    }
+
+    /// K ranks: in-process threads (`--simulate K`) or the MPI job this process belongs to.
+    private func runParallel(_ training: TrainingConfiguration) throws {
+        var training = training
+        let data = try dataOptions.load(imageShape: training.model.inputShape)
+        training.classNames = data.classNames
+        var c = parallel.configuration(training)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if let k = parallel.simulate {
+            c.overlap = parallel.overlap
+            let configuration = c
+            let threads = compute.threads ?? max(1, cores / k)
+            let results = try InProcessCommunicator.run(size: k) { comm in
+                // OpenMP's thread count is per thread: each rank sets its own.
+                ComputeEngine.threadCount = threads
+                return try HybridParallelTrainer(
+                    configuration: configuration, communicator: comm, train: data.train, test: data.test,
+                    progress: printError
+                ).run()
+            }
+            report(results[0], model: training.model)
+            return
+        }
+        let world = try MPICommunicator.world()
+        defer { MPICommunicator.finalize() }
+        guard world.size >= 2 else {
+            throw ValidationError(
+                "mpirun started 1 rank: training across ranks needs at least 2 (mpirun -n 4 …); to train in one process, run alexnet-dist without mpirun"
+            )
+        }
+        ComputeEngine.threadCount = compute.threads ?? max(1, cores / MPICommunicator.localRanks)
+        c.overlap = parallel.overlap && world.allowsConcurrentCalls
+        let result = try HybridParallelTrainer(
+            configuration: c, communicator: world, train: data.train, test: data.test, progress: printError
+        ).run()
+        if world.rank == 0 { report(result, model: training.model) }
+    }
+
+    private func report(_ result: TrainingResult, model: AlexNet) {
         print(
             String(
                 format: "%@: %d steps in %@; test top-1 accuracy %.2f%% (error %.2f%%), top-5 error %.2f%%, loss %.4f",
@@ -123,3 +178,65 @@ struct Train: ParsableCommand {
                 result.test.top1Error * 100, result.test.top5Error * 100, result.test.meanLoss))
     }
 }
+
+/// How K ranks share the work: `--simulate`, `--parallel`, `--scheme`, `--fc-update`, `--lr-scaling`,
+/// `--codec`, `--bucket-elements`, `--no-overlap`.
+struct ParallelOptions: ParsableArguments {
+    @Option(help: "Run K ranks as threads of this process (the same results as mpirun -n K).")
+    var simulate: Int?
+    @Option(
+        help:
+            "hybrid (conv data-parallel, FC sharded by output neurons) or data (every layer replicated, the whole gradient allreduced: the Horovod/DDP baseline)."
+    )
+    var parallel: ParallelPlan.Parallelism = .hybrid
+    @Option(
+        help:
+            "How the FC stack gets every rank's examples: a (one all-gather of all K·B), b (K rounds, one rank's B each, the next overlapping the current) or c (K rounds mixing B/K of every rank)."
+    )
+    var scheme: ParallelPlan.Scheme = .b
+    @Option(
+        help:
+            "When the FC shards are updated: sub-batch (after every B examples in schemes b and c, the note's (128K, 128)) or step (once per step: the same as one process with batch K·B)."
+    )
+    var fcUpdate: ParallelTrainingConfiguration.FullyConnectedUpdate = .subBatch
+    @Option(
+        help:
+            "Learning-rate factor for layers that see K·B examples per update (conv always; FC with --fc-update step or scheme a): linear (×K), sqrt (×√K) or none."
+    )
+    var lrScaling: ParallelTrainingConfiguration.LearningRateScaling = .linear
+    @Option(help: "Codec of the conv gradient allreduce (\(Codec.grammar)).")
+    var codec: String = "none"
+    @Option(help: "Gradient elements per allreduce bucket (buckets hold whole layers).")
+    var bucketElements: Int = 1 << 19
+    @Flag(inversion: .prefixedNo, help: "Overlap collectives with compute on transfer threads.")
+    var overlap: Bool = true
+    @Flag(help: "Progress lines from every rank, not only rank 0.") var verboseRanks = false
+
+    func validate() throws {
+        if let simulate, !(1...64).contains(simulate) {
+            throw ValidationError("--simulate must be between 1 and 64, got \(simulate)")
+        }
+        if simulate != nil && MPICommunicator.launchedByMPI {
+            throw ValidationError("--simulate runs every rank in this process; do not start it under mpirun")
+        }
+        do { _ = try Codec(parsing: codec) } catch { throw ValidationError("--codec: \(error)") }
+        guard bucketElements >= 1 else {
+            throw ValidationError("--bucket-elements must be at least 1, got \(bucketElements)")
+        }
+    }
+
+    func configuration(_ training: TrainingConfiguration) -> ParallelTrainingConfiguration {
+        var c = ParallelTrainingConfiguration(training: training)
+        c.parallelism = parallel
+        c.scheme = scheme
+        c.fullyConnectedUpdate = fcUpdate
+        c.learningRateScaling = lrScaling
+        c.codec = try! Codec(parsing: codec)
+        c.bucketElements = bucketElements
+        c.verboseRanks = verboseRanks
+        return c
+    }
+}
+
+extension ParallelTrainingConfiguration.FullyConnectedUpdate: ExpressibleByArgument {}
+extension ParallelTrainingConfiguration.LearningRateScaling: ExpressibleByArgument {}

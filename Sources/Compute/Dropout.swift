@@ -16,6 +16,9 @@ public final class Dropout: Layer {
     /// Global index of this batch's first row and of this layer's first column (for sharded runs).
     public var rowOffset = 0
     public var columnOffset = 0
+    /// When set (one entry per row), the global index of each row instead of `row + rowOffset`: a hybrid
+    /// rank's mixed sub-batch holds examples of several ranks.
+    public var rowIndices: [Int]?
     private let key: UInt64
     private let output: Tensor
     private let mask: Tensor
@@ -39,13 +42,16 @@ public final class Dropout: Layer {
         lastWasTraining = training
         guard training && probability > 0 else { return input }
         let rows = outputDesc.dims[0], columns = outputDesc.dims[1]
+        precondition(
+            rowIndices == nil || rowIndices!.count == rows,
+            "\(name): \(rowIndices?.count ?? 0) row indices for \(rows) rows")
         let scale = 1 / (1 - probability)
         // Keep when the top 24 random bits, as a fraction of 2²⁴, are ≥ p.
         let threshold = UInt64((Double(probability) * 16_777_216).rounded())
         let stepKey = mix64(key ^ mix64(step))
         let x = input.floats, y = output.floats, m = mask.floats
         for r in 0..<rows {
-            let rowKey = mix64(stepKey ^ UInt64(r + rowOffset))
+            let rowKey = mix64(stepKey ^ UInt64(rowIndices?[r] ?? r + rowOffset))
             let base = r * columns
             for c in 0..<columns {
                 let bits = mix64(rowKey ^ UInt64(c + columnOffset)) >> 40

@@ -24,14 +24,21 @@ public final class Network {
     public private(set) var forwardSeconds: [Double]
     public private(set) var backwardSeconds: [Double]
 
-    /// - Parameter seed: the run's seed; dropout masks derive from it.
+    /// - Parameters:
+    ///   - seed: the run's seed; dropout masks derive from it.
+    ///   - includesClassifier: false builds the convolutional stage alone (`forward` then returns the
+    ///     flattened features (N, F) and `backward` takes their gradient), over an arena that need only hold
+    ///     the conv parameters with the model's shapes (a hybrid-parallel rank's, whose FC rows are sharded).
     public init(
-        model: AlexNet, arena: ParameterArena, batch: Int, seed: UInt64, stream: ComputeStream = ComputeStream()
+        model: AlexNet, arena: ParameterArena, batch: Int, seed: UInt64, stream: ComputeStream = ComputeStream(),
+        includesClassifier: Bool = true
     ) {
         precondition(batch >= 1, "network: batch size must be at least 1, got \(batch)")
+        let convLayers = Set(model.features.map(\.name))
+        let needed = model.parameterLayout.filter { includesClassifier || convLayers.contains($0.layer) }
         precondition(
-            arena.views.map(\.name) == model.parameterLayout.map(\.name)
-                && arena.views.map(\.shape) == model.parameterLayout.map(\.shape),
+            needed.allSatisfy { arena.contains($0.name) && arena.view($0.name).shape == $0.shape }
+                && (!includesClassifier || arena.views.count == needed.count),
             "network: the parameter arena is not laid out for variant \(model.name)")
         self.model = model
         self.arena = arena
@@ -43,9 +50,11 @@ public final class Network {
             seed: seed, stream: stream, firstNeedsInputGradient: false)
         features.append(Flatten(input: features.last!.outputDesc, stream: stream))
         self.features = features
-        classifier = Network.buildLayers(
-            model.classifier, input: features.last!.outputDesc, batch: batch,
-            arena: arena, seed: seed, stream: stream, firstNeedsInputGradient: true)
+        classifier =
+            includesClassifier
+            ? Network.buildLayers(
+                model.classifier, input: features.last!.outputDesc, batch: batch,
+                arena: arena, seed: seed, stream: stream, firstNeedsInputGradient: true) : []
         loss = SoftmaxCrossEntropy(batch: batch, classes: model.classes)
         dropouts = classifier.compactMap { $0 as? Dropout }
         forwardSeconds = Array(repeating: 0, count: features.count + classifier.count)
@@ -111,17 +120,27 @@ public final class Network {
         return x
     }
 
-    /// Back-propagates the gradient of the loss with respect to the logits through every layer,
-    /// overwriting the parameter gradients in the arena.
-    public func backward(_ gradLogits: Tensor) {
-        var g: Tensor? = gradLogits
+    /// Back-propagates the gradient of the loss with respect to the output (the logits, or the features
+    /// without a classifier) through every layer, overwriting the parameter gradients in the arena.
+    /// - Parameter finished: called after each layer's backward pass, when that layer's parameter gradients
+    ///   are final (a data-parallel trainer starts their allreduce there).
+    public func backward(_ gradOutput: Tensor, finished: ((Layer) -> Void)? = nil) {
+        var g: Tensor? = gradOutput
         for (i, layer) in layers.enumerated().reversed() {
             guard let dy = g else { break }
             let start = profiling ? monotonicSeconds() : 0
             g = layer.backward(dy)
             stream.wait()
             if profiling { backwardSeconds[i] += monotonicSeconds() - start }
+            finished?(layer)
         }
+    }
+
+    /// Global index of this network's first example within the step's whole batch, for the dropout masks
+    /// (a data-parallel rank r with B examples per rank sets r·B, so it draws one process's masks).
+    public var firstExample: Int {
+        get { dropouts.first?.rowOffset ?? 0 }
+        set { for dropout in dropouts { dropout.rowOffset = newValue } }
     }
 
     /// Forward, softmax cross-entropy and backward on the batch in `input` with `labels`.

@@ -47,6 +47,10 @@ public final class ParameterArena: @unchecked Sendable {
         return UnsafeMutableBufferPointer(start: p, count: count)
     }
 
+    /// A copy of every value (the arena stays alive during the copy, unlike `Array(arena.values)` on an
+    /// arena nothing else holds).
+    public var valueArray: [Float] { Array(values) }
+
     /// Length of each arena in floats (including alignment gaps).
     public var count: Int { values.count }
 

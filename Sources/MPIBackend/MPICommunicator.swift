@@ -1,5 +1,6 @@
 import CMPI
 import Collectives
+import Foundation
 
 /// The `Communicator` over OpenMPI. Sums follow Note [deterministic reduction]: each rank receives every
 /// rank's copy of its own segment (`MPI_Alltoallv`), adds them in rank order, and the reduced segments are
@@ -46,6 +47,26 @@ public final class MPICommunicator: SegmentedCommunicator {
         var provided: Int32 = 0
         MPI_Query_thread(&provided)
         return provided >= cmpi_thread_serialized()
+    }
+
+    /// Whether threads may make MPI calls concurrently (`MPI_THREAD_MULTIPLE`), as a trainer that runs the
+    /// gradient allreduce and the feature exchange on transfer threads, each on its own communicator, needs.
+    public var allowsConcurrentCalls: Bool {
+        var provided: Int32 = 0
+        MPI_Query_thread(&provided)
+        return provided >= cmpi_thread_multiple()
+    }
+
+    /// Whether this process was started by an MPI launcher (`mpirun`, `mpiexec`, or Slurm's `srun` through
+    /// PMI/PMIx), judged from the environment the launchers set, without initialising MPI.
+    public static var launchedByMPI: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { environment[$0] != nil }
+    }
+
+    /// Ranks of this job on this host, from the launcher's environment (1 when unknown).
+    public static var localRanks: Int {
+        Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
     }
 
     deinit {

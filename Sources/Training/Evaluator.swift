@@ -37,10 +37,12 @@ public final class Evaluator {
         return network
     }
 
-    public func evaluate(_ sampler: BatchSampler) -> EvaluationResult {
+    public func evaluate(_ sampler: BatchSampler) -> EvaluationResult { tally(sampler).result }
+
+    /// The counts over every example of `sampler`, in batches of `batchSize` (the last one smaller).
+    public func tally(_ sampler: BatchSampler) -> EvaluationTally {
         let data = sampler.data
-        var top1 = 0, top5 = 0
-        var loss = 0.0
+        var tally = EvaluationTally()
         var labels = [Int32](repeating: 0, count: batchSize)
         var start = 0
         while start < data.count {
@@ -51,16 +53,43 @@ public final class Evaluator {
                     start..<(start + n), epoch: 0, training: false, images: net.input.floats,
                     labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]))
             }
-            let batchLabels = labels[0..<n]
             let logits = net.forward(training: false)
-            top1 += topKCorrect(logits: logits, labels: batchLabels, k: 1)
-            top5 += topKCorrect(logits: logits, labels: batchLabels, k: min(5, model.classes))
-            loss += net.loss.forward(logits: logits, labels: batchLabels)
+            tally.add(logits: logits, labels: labels[0..<n], loss: net.loss)
             start += n
         }
-        let count = Double(max(data.count, 1))
+        return tally
+    }
+}
+
+/// The counts behind an `EvaluationResult`; tallies of disjoint shards of a data set add up.
+public struct EvaluationTally: Sendable, Equatable {
+    public var examples = 0
+    public var top1Correct = 0
+    public var top5Correct = 0
+    /// Σ of the per-example cross-entropies.
+    public var lossSum = 0.0
+
+    public init() {}
+
+    /// Counts the rows of `logits` (N, C) against `labels` (N); `loss` must be built for N rows and C classes.
+    public mutating func add(logits: Tensor, labels: some Collection<Int32>, loss: SoftmaxCrossEntropy) {
+        top1Correct += topKCorrect(logits: logits, labels: labels, k: 1)
+        top5Correct += topKCorrect(logits: logits, labels: labels, k: min(5, loss.classes))
+        lossSum += loss.forward(logits: logits, labels: labels)
+        examples += labels.count
+    }
+
+    public static func += (total: inout EvaluationTally, other: EvaluationTally) {
+        total.examples += other.examples
+        total.top1Correct += other.top1Correct
+        total.top5Correct += other.top5Correct
+        total.lossSum += other.lossSum
+    }
+
+    public var result: EvaluationResult {
+        let count = Double(max(examples, 1))
         return EvaluationResult(
-            examples: data.count, top1Error: 1 - Double(top1) / count,
-            top5Error: 1 - Double(top5) / count, meanLoss: loss / count)
+            examples: examples, top1Error: 1 - Double(top1Correct) / count,
+            top5Error: 1 - Double(top5Correct) / count, meanLoss: lossSum / count)
     }
 }

@@ -41,6 +41,18 @@ public struct TrainingError: Error, CustomStringConvertible {
 
 /// What a finished run reports.
 public struct TrainingResult: Sendable {
+    public init(
+        steps: Int, epochs: Int, seconds: Double, finalLoss: Double, test: EvaluationResult,
+        validation: EvaluationResult?
+    ) {
+        self.steps = steps
+        self.epochs = epochs
+        self.seconds = seconds
+        self.finalLoss = finalLoss
+        self.test = test
+        self.validation = validation
+    }
+
     public var steps: Int
     public var epochs: Int
     public var seconds: Double
@@ -55,9 +67,7 @@ public final class Trainer {
     public let arena: ParameterArena
     public let network: Network
     public let optimizer: SGD
-    private let trainSampler: BatchSampler
-    private let validationSampler: BatchSampler?
-    private let testSampler: BatchSampler
+    private let loop: TrainingLoop
     private let evaluator: Evaluator
     private let metrics: MetricsLog
     private let progress: (String) -> Void
@@ -68,6 +78,26 @@ public final class Trainer {
     public init(
         configuration c: TrainingConfiguration, train: LabeledImages, test: LabeledImages,
         progress: @escaping (String) -> Void = { _ in }
+    ) throws {
+        try Trainer.validate(c, train: train, test: test, globalBatch: c.batchSize)
+        configuration = c
+        self.progress = progress
+        loop = TrainingLoop(
+            configuration: c, samplers: TrainingSamplers(c, train: train, test: test), examplesPerStep: c.batchSize)
+        arena = c.model.makeArena()
+        c.initialization.apply(to: arena, model: c.model, seed: c.seed)
+        network = Network(model: c.model, arena: arena, batch: c.batchSize, seed: c.seed)
+        optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
+        evaluator = Evaluator(model: c.model, arena: arena, batchSize: c.batchSize)
+        evaluator.adopt(network)
+        if let output = c.outputPath { try AtomicFile.checkWritable(output) }
+        metrics = try MetricsLog(path: c.metricsPath)
+    }
+
+    /// Checks a configuration against the data: image shape, classes, validation split, crop padding and a
+    /// step of `globalBatch` examples.
+    public static func validate(
+        _ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages, globalBatch: Int
     ) throws {
         let expected = c.model.inputShape
         for data in [train, test] {
@@ -89,128 +119,46 @@ public final class Trainer {
                 "crop padding \(c.augmentation.cropPadding) must be below the image size \(expected[1])")
         }
         let fitCount = train.count - c.validationCount
-        guard fitCount >= c.batchSize else {
-            throw TrainingError("batch size \(c.batchSize) exceeds the \(fitCount) training examples")
+        guard fitCount >= globalBatch else {
+            throw TrainingError(
+                globalBatch == c.batchSize
+                    ? "batch size \(c.batchSize) exceeds the \(fitCount) training examples"
+                    : "a step takes \(globalBatch) examples (\(globalBatch / c.batchSize) ranks × batch size \(c.batchSize)), more than the \(fitCount) training examples"
+            )
         }
-        configuration = c
-        self.progress = progress
-        let fit = c.validationCount > 0 ? train.slice(0..<fitCount) : train
-        let normalization = fit.channelStatistics()
-        trainSampler = BatchSampler(
-            data: fit, normalization: normalization, augmentation: c.augmentation,
-            shuffle: true, seed: c.seed)
-        validationSampler =
-            c.validationCount > 0
-            ? BatchSampler(
-                data: train.slice(fitCount..<train.count), normalization: normalization, shuffle: false, seed: c.seed)
-            : nil
-        testSampler = BatchSampler(data: test, normalization: normalization, shuffle: false, seed: c.seed)
-        arena = c.model.makeArena()
-        c.initialization.apply(to: arena, model: c.model, seed: c.seed)
-        network = Network(model: c.model, arena: arena, batch: c.batchSize, seed: c.seed)
-        optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
-        evaluator = Evaluator(model: c.model, arena: arena, batchSize: c.batchSize)
-        evaluator.adopt(network)
-        if let output = c.outputPath { try AtomicFile.checkWritable(output) }
-        metrics = try MetricsLog(path: c.metricsPath)
     }
 
     /// Steps per epoch: full batches only (the examples left over change every epoch with the shuffle).
-    public var stepsPerEpoch: Int { trainSampler.data.count / configuration.batchSize }
+    public var stepsPerEpoch: Int { loop.stepsPerEpoch }
 
     public func run() throws -> TrainingResult {
         let c = configuration
-        let totalSteps = min(c.epochs * stepsPerEpoch, c.maxSteps ?? Int.max)
-        var scheduler = LearningRateScheduler(base: c.learningRate, schedule: c.schedule)
-        var labels = [Int32](repeating: 0, count: c.batchSize)
-        let start = monotonicSeconds()
-        var step = 0
-        var windowLoss = 0.0, windowSteps = 0, windowStart = start
-        var lastLoss = Double.nan
-        var test = EvaluationResult(examples: 0, top1Error: 1, top5Error: 1, meanLoss: .nan)
-        var validation: EvaluationResult?
-        var epoch = 0
+        let samplers = loop.samplers
+        let reporter = TrainingProgress(
+            totalSteps: loop.totalSteps, imagesPerStep: c.batchSize, logEvery: c.logEvery, metrics: metrics,
+            output: progress)
         progress(
-            "training \(c.model.name) (\(arena.parameterCount) parameters) on \(trainSampler.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(totalSteps) steps, \(ComputeEngine.threadCount) threads"
+            "training \(c.model.name) (\(arena.parameterCount) parameters) on \(samplers.train.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(loop.totalSteps) steps, \(ComputeEngine.threadCount) threads"
         )
-
-        while epoch < c.epochs && step < totalSteps {
-            let rate = scheduler.rate(epoch: epoch)
-            let order = trainSampler.order(epoch: epoch)
-            for b in 0..<stepsPerEpoch where step < totalSteps {
-                let batch = order[(b * c.batchSize)..<((b + 1) * c.batchSize)]
-                labels.withUnsafeMutableBufferPointer { l in
-                    trainSampler.fill(batch, epoch: epoch, training: true, images: network.input.floats, labels: l)
-                }
-                let loss = network.computeGradients(labels: labels, step: UInt64(step)) / Double(c.batchSize)
-                guard loss.isFinite else {
-                    throw TrainingError(
-                        "training diverged at step \(step) (epoch \(epoch)): the loss is \(loss); try a lower --lr")
-                }
-                optimizer.step(learningRate: rate)
-                step += 1
-                windowLoss += loss
-                windowSteps += 1
-                if step % c.logEvery == 0 || step == totalSteps {
-                    let now = monotonicSeconds()
-                    let imagesPerSecond = Double(windowSteps * c.batchSize) / (now - windowStart)
-                    lastLoss = windowLoss / Double(windowSteps)
-                    let eta = Double(totalSteps - step) * Double(c.batchSize) / imagesPerSecond
-                    progress(
-                        String(
-                            format: "step %d/%d  epoch %d  loss %.4f  lr %g  %.0f images/s  ETA %@",
-                            step, totalSteps, epoch + 1, lastLoss, rate, imagesPerSecond, formatDuration(eta)))
-                    try metrics.record([
-                        "event": "step", "step": step, "epoch": epoch + 1, "loss": lastLoss,
-                        "learning_rate": Double(rate), "images_per_second": imagesPerSecond,
-                        "elapsed_seconds": now - start,
-                    ])
-                    windowLoss = 0
-                    windowSteps = 0
-                    windowStart = monotonicSeconds()
-                }
+        var labels = [Int32](repeating: 0, count: c.batchSize)
+        let result = try loop.run(progress: reporter) { examples, epoch, step, rate in
+            labels.withUnsafeMutableBufferPointer { l in
+                samplers.train.fill(examples, epoch: epoch, training: true, images: network.input.floats, labels: l)
             }
-            epoch += 1
-            let finished = epoch == c.epochs || step >= totalSteps
-            if epoch % c.evaluateEvery == 0 || finished {
-                let evalStart = monotonicSeconds()
-                if let validationSampler {
-                    let result = evaluator.evaluate(validationSampler)
-                    validation = result
-                    try record("validation", result, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
-                    if scheduler.observe(validationError: result.top1Error) {
-                        progress(
-                            "validation error has not improved: learning rate divided to \(scheduler.rate(epoch: epoch))"
-                        )
-                    }
-                }
-                test = evaluator.evaluate(testSampler)
-                try record("test", test, step: step, epoch: epoch, elapsed: monotonicSeconds() - start)
-                windowStart += monotonicSeconds() - evalStart
-            }
+            let loss = network.computeGradients(labels: labels, step: UInt64(step)) / Double(c.batchSize)
+            optimizer.step(learningRate: rate)
+            return loss
+        } evaluate: {
+            evaluator.evaluate($0)
         }
         if let path = c.outputPath {
             try ModelFile.save(
                 path, model: c.model, groups: c.groups, arena: arena,
-                normalization: trainSampler.normalization, classNames: c.classNames,
-                extra: ["step": String(step), "epoch": String(epoch), "seed": String(c.seed)])
+                normalization: samplers.normalization, classNames: c.classNames,
+                extra: ["step": String(result.steps), "epoch": String(result.epochs), "seed": String(c.seed)])
             progress("model written to \(path)")
         }
-        return TrainingResult(
-            steps: step, epochs: epoch, seconds: monotonicSeconds() - start, finalLoss: lastLoss,
-            test: test, validation: validation)
-    }
-
-    private func record(_ split: String, _ r: EvaluationResult, step: Int, epoch: Int, elapsed: Double) throws {
-        progress(
-            String(
-                format: "%@ after epoch %d: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, loss %.4f",
-                split, epoch, r.top1Error * 100, r.top1Accuracy * 100, r.top5Error * 100, r.meanLoss))
-        try metrics.record([
-            "event": "evaluation", "split": split, "step": step, "epoch": epoch, "examples": r.examples,
-            "top1_error": r.top1Error, "top5_error": r.top5Error, "top1_accuracy": r.top1Accuracy,
-            "loss": r.meanLoss, "elapsed_seconds": elapsed,
-        ])
+        return result
     }
 }
 

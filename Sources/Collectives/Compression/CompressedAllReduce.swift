@@ -352,6 +352,16 @@ public struct CompressionStatistics: Sendable, Equatable {
     /// Bytes sent over fp32 bytes (1 without compression).
     public var ratio: Double { fp32BytesSent == 0 ? 1 : Double(bytesSent) / Double(fp32BytesSent) }
 
+    /// Accumulates another call's figures (a trainer's buckets over a step).
+    public static func += (total: inout CompressionStatistics, other: CompressionStatistics) {
+        total.bytesSent += other.bytesSent
+        total.fp32BytesSent += other.fp32BytesSent
+        total.encodedBytes += other.encodedBytes
+        total.decodedBytes += other.decodedBytes
+        total.encodeSeconds += other.encodeSeconds
+        total.decodeSeconds += other.decodeSeconds
+    }
+
     mutating func add(_ fp32: Int, sent: Int) {
         fp32BytesSent += fp32
         bytesSent += sent

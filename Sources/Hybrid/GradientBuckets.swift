@@ -1,0 +1,101 @@
+import Collectives
+import Compute
+
+/// Sums the gradients of replicated parameters over the ranks, bucket by bucket, while backward is still
+/// running: the role of PyTorch DDP's reducer and Horovod's fusion, over ranges of the flat gradient arena
+/// (no fusion-buffer copies).
+///
+/// Buckets are formed once, identically on every rank: whole layers taken in backward order (conv5 before
+/// conv1) until a bucket holds at least `bucketElements`. Each layer's weight and bias lie side by side in
+/// the arena and layers are in network order, so a bucket is one contiguous range. When backward has
+/// finished every layer of the next bucket, its allreduce is started on a transfer thread (`overlap`) and
+/// the caller goes on with the layers below; `finish` waits for all of them, in order.
+///
+/// ## Note [gradient averaging]
+///
+/// Each rank scales its loss gradient by 1 / (examples in the whole step, over all ranks), so the sum over
+/// ranks is already the gradient of the mean loss over the step: nothing is divided after the allreduce,
+/// and one process training with the whole batch computes the same quantity.
+public final class GradientBuckets {
+    public struct Bucket: Sendable, Equatable {
+        /// `bucket0` …: the residual's name under error-feedback codecs.
+        public let name: String
+        /// Layers, in backward order.
+        public let layers: [String]
+        /// The arena range: the layers' weights and biases and the alignment gaps between them.
+        public let range: Range<Int>
+    }
+
+    public let buckets: [Bucket]
+    public let codec: Codec
+    private let arena: ParameterArena
+    private let reducer: CompressedAllReduce
+    private let worker: SerialWorker?
+    private var finishedLayers: Set<String> = []
+    private var pending: [Pending<CompressionStatistics>] = []
+
+    /// - Parameters:
+    ///   - views: the parameters to synchronise, in network order, contiguous in the arena.
+    ///   - communicator: used by this object alone (from its transfer thread with `overlap`).
+    ///   - overlap: run the allreduces on a transfer thread (the communicator must allow calls from another
+    ///     thread while the caller uses other communicators).
+    public init(
+        arena: ParameterArena, views: [ParameterView], bucketElements: Int, communicator: Communicator,
+        codec: Codec, overlap: Bool
+    ) {
+        precondition(bucketElements >= 1, "gradient buckets: bucketElements must be positive, got \(bucketElements)")
+        var layers: [String] = []
+        for view in views.reversed() where layers.last != view.layer { layers.append(view.layer) }
+        var buckets: [Bucket] = []
+        var current: [String] = []
+        func close() {
+            guard !current.isEmpty else { return }
+            let members = views.filter { current.contains($0.layer) }
+            buckets.append(Bucket(name: "bucket\(buckets.count)", layers: current, range: arena.range(of: members)))
+            current = []
+        }
+        for layer in layers {
+            current.append(layer)
+            let elements = views.filter { current.contains($0.layer) }.reduce(0) { $0 + $1.count }
+            if elements >= bucketElements { close() }
+        }
+        close()
+        self.buckets = buckets
+        self.codec = codec
+        self.arena = arena
+        reducer = CompressedAllReduce(communicator: communicator, overlap: overlap)
+        worker = overlap ? SerialWorker() : nil
+    }
+
+    /// Tells that backward has finished `layer` (its gradients are final); starts every bucket now complete.
+    /// Layers that hold no synchronised parameters are ignored.
+    public func finished(layer: String) {
+        finishedLayers.insert(layer)
+        while pending.count < buckets.count, buckets[pending.count].layers.allSatisfy(finishedLayers.contains) {
+            let bucket = buckets[pending.count]
+            let gradients = UnsafeMutableBufferPointer(rebasing: arena.gradients[bucket.range])
+            let reducer = reducer, codec = codec
+            let work = { try reducer.allReduce(gradients, codec: codec, tensor: bucket.name) }
+            pending.append(worker.map { $0.submit(work) } ?? Pending(Result { try work() }))
+        }
+    }
+
+    /// Starts what is left, waits for every bucket and returns this step's figures. Afterwards the gradients
+    /// of every synchronised parameter are the sums over the ranks (Note [gradient averaging]).
+    @discardableResult
+    public func finish() throws -> CompressionStatistics {
+        for bucket in buckets { for layer in bucket.layers { finished(layer: layer) } }
+        var total = CompressionStatistics()
+        var failure: Error?
+        for step in pending {
+            do { total += try step.wait() } catch { failure = failure ?? error }
+        }
+        pending = []
+        finishedLayers = []
+        if let failure { throw failure }
+        return total
+    }
+
+    /// The error-feedback residuals (per bucket, this rank's), for checkpoints.
+    public func residual(for bucket: Bucket) -> [Float]? { reducer.residual(for: bucket.name) }
+}

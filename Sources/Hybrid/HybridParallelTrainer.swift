@@ -1,0 +1,410 @@
+import Collectives
+import Compute
+import Datasets
+import Foundation
+import Training
+
+/// One rank of a training run across K ranks, on any `Communicator`: MPI processes under `mpirun`, or threads
+/// of one process (`train --simulate K`), with the same code and bit-identical results.
+///
+/// Hybrid (Krizhevsky 2014): every rank runs the replicated conv stage on its own B examples; the FC stage is
+/// sharded by output neurons (`ShardedClassifier`) and runs on every rank's examples, fed by scheme
+/// (a) one all-gather of all K·B examples, (b) K rounds in which one rank's B examples go to all, or (c) K
+/// rounds in which every rank contributes B/K. The partial gradients with respect to the features are
+/// summed onto the examples' owners, which back-propagate through their conv stage while the conv
+/// gradients are allreduced bucket by bucket (`GradientBuckets`). Data (`--parallel data`, the Horovod/DDP
+/// baseline): every layer replicated, the whole gradient allreduced.
+///
+/// Data: every step takes the next K·B examples of the epoch's seeded order; rank r takes the r-th block of
+/// B. So the ranks' shards are disjoint, reshuffled each epoch, and together exactly one process's batch of
+/// K·B; dropout masks are drawn by the example's index in that batch. Epochs have ⌊examples / K·B⌋ steps on
+/// every rank (no rank waits for another's tail). Evaluation splits the test set into K contiguous shards.
+///
+/// Rounding: with the FC layers updated once per step and no learning-rate scaling, a step is the
+/// single-process step on K·B examples up to the order of float additions (conv gradients summed per rank
+/// then across ranks; FC shard GEMMs blocked for fewer rows).
+public final class HybridParallelTrainer {
+    public let configuration: ParallelTrainingConfiguration
+    public let plan: ParallelPlan
+    public let arena: ParameterArena
+    public let optimizer: SGD
+    private let world: Communicator
+    private let exchange: Communicator
+    private let buckets: GradientBuckets
+    private let exchangeWorker: SerialWorker?
+    private let loop: TrainingLoop
+    private let metrics: MetricsLog
+    private let progress: (String) -> Void
+    /// Hybrid: the conv stage for B examples; data: the whole network.
+    private let network: Network
+    private var evaluationNetworks: [Int: Network] = [:]
+    private var classifiers: [Int: ShardedClassifier] = [:]
+    private let convolutionalRange: Range<Int>
+    private let fullyConnectedRange: Range<Int>
+    private var fullyConnectedSum: UnsafeMutableBufferPointer<Float>
+
+    private var ranks: Int { plan.ranks }
+    private var rank: Int { plan.rank }
+    private var batch: Int { configuration.training.batchSize }
+
+    /// Every rank builds its trainer with the same configuration and data (a collective: it splits the
+    /// communicator).
+    /// - Parameters:
+    ///   - communicator: the ranks of the run.
+    ///   - progress: receives rank 0's progress lines (every rank's with `verboseRanks`, prefixed).
+    public init(
+        configuration: ParallelTrainingConfiguration, communicator: Communicator, train: LabeledImages,
+        test: LabeledImages, progress: @escaping (String) -> Void = { _ in }
+    ) throws {
+        let c = configuration.training
+        let k = communicator.size
+        plan = ParallelPlan(
+            model: c.model, ranks: k, rank: communicator.rank, parallelism: configuration.parallelism,
+            scheme: configuration.scheme, batchPerRank: c.batchSize)
+        if configuration.parallelism == .hybrid {
+            let narrowest = plan.fullyConnected.min { $0.outputs < $1.outputs }!
+            guard k <= narrowest.outputs else {
+                throw TrainingError(
+                    "\(k) ranks cannot share \(narrowest.name)'s \(narrowest.outputs) outputs: hybrid parallelism needs at most \(narrowest.outputs) ranks for \(c.model.name) (or use --parallel data)"
+                )
+            }
+            if configuration.scheme == .c {
+                guard c.batchSize >= k else {
+                    throw TrainingError(
+                        "scheme (c) splits each rank's batch into \(k) parts: --batch-size \(c.batchSize) must be at least the \(k) ranks"
+                    )
+                }
+            }
+        }
+        try Trainer.validate(c, train: train, test: test, globalBatch: k * c.batchSize)
+        self.configuration = configuration
+        self.world = communicator
+        self.progress = communicator.rank == 0 || configuration.verboseRanks ? progress : { _ in }
+
+        loop = TrainingLoop(
+            configuration: c, samplers: TrainingSamplers(c, train: train, test: test), examplesPerStep: k * c.batchSize)
+
+        // Every rank draws the whole model from the seed (as one process would) and keeps its part.
+        arena = ParameterArena(layout: plan.parameterLayout)
+        let whole = c.model.makeArena()
+        c.initialization.apply(to: whole, model: c.model, seed: c.seed)
+        plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
+        optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
+
+        let convLayers = Set(c.model.features.map(\.name))
+        let convViews = arena.views.filter { convLayers.contains($0.layer) }
+        convolutionalRange = arena.range(of: convViews)
+        fullyConnectedRange = arena.range(of: arena.views.filter { !convLayers.contains($0.layer) })
+        let hybrid = configuration.parallelism == .hybrid
+        network = Network(
+            model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
+        network.firstExample = communicator.rank * c.batchSize
+        fullyConnectedSum = .allocate(capacity: fullyConnectedRange.count)
+
+        // Gradient buckets and the feature exchange each get a communicator of their own, so that their
+        // collectives can run on transfer threads while this thread runs the FC stack's.
+        let gradients = try communicator.split(color: 0, key: communicator.rank)
+        exchange = try communicator.split(color: 1, key: communicator.rank)
+        buckets = GradientBuckets(
+            arena: arena, views: hybrid ? convViews : arena.views, bucketElements: configuration.bucketElements,
+            communicator: gradients, codec: configuration.codec, overlap: configuration.overlap)
+        exchangeWorker = configuration.overlap && hybrid ? SerialWorker() : nil
+
+        if communicator.rank == 0, let output = c.outputPath { try AtomicFile.checkWritable(output) }
+        metrics = try MetricsLog(path: communicator.rank == 0 ? c.metricsPath : nil)
+    }
+
+    deinit { fullyConnectedSum.deallocate() }
+
+    /// Steps per epoch: whole global batches of K·B only.
+    public var stepsPerEpoch: Int { loop.stepsPerEpoch }
+
+    /// Trains every epoch (or `maxSteps`), evaluating as configured, and writes the gathered model (rank 0).
+    public func run() throws -> TrainingResult {
+        let c = configuration.training
+        let factors = configuration.learningRateFactors(ranks: ranks)
+        let samplers = loop.samplers
+        let reporter = TrainingProgress(
+            totalSteps: loop.totalSteps, imagesPerStep: ranks * batch, logEvery: c.logEvery, metrics: metrics,
+            extraFields: ["ranks": ranks], output: progress)
+        for line in plan.summary { progress(line) }
+        progress(
+            "training \(c.model.name) on \(samplers.train.data.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(batch), \(loop.totalSteps) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(configuration.parallelism == .hybrid ? ", FC updated per \(configuration.fullyConnectedUpdate.rawValue)" : "")"
+        )
+        var labels = [Int32](repeating: 0, count: batch)
+        let result = try loop.run(progress: reporter) { examples, epoch, step, rate in
+            // Rank r's share of the step: the r-th block of B.
+            let start = examples.startIndex + rank * batch
+            labels.withUnsafeMutableBufferPointer { l in
+                samplers.train.fill(
+                    examples[start..<(start + batch)], epoch: epoch, training: true, images: network.input.floats,
+                    labels: l)
+            }
+            return try trainingStep(
+                labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
+        } evaluate: {
+            try evaluate($0)
+        }
+        if let path = c.outputPath {
+            let whole = try gatherModel()
+            if rank == 0 {
+                try ModelFile.save(
+                    path, model: c.model, groups: c.groups, arena: whole, normalization: samplers.normalization,
+                    classNames: c.classNames,
+                    extra: [
+                        "step": String(result.steps), "epoch": String(result.epochs), "seed": String(c.seed),
+                        "ranks": String(ranks),
+                    ])
+                progress("model written to \(path)")
+            }
+        }
+        return result
+    }
+
+    /// The whole model (FC shards gathered) on every rank, laid out as the single-process trainer's.
+    public func gatherModel() throws -> ParameterArena {
+        let whole = configuration.training.model.makeArena()
+        try plan.assemble(
+            UnsafeBufferPointer(arena.values), layout: arena, into: whole.values, layout: whole,
+            communicator: world)
+        return whole
+    }
+
+    // MARK: - One step
+
+    /// One training step on the B examples in `network.input` with `labels`: forward, backward, gradient
+    /// synchronisation and the update. Returns the mean loss over the step's K·B examples (every rank the
+    /// same value).
+    @discardableResult
+    public func trainingStep(
+        labels: [Int32], step: Int, rates: (convolutional: Float, fullyConnected: Float)
+    )
+        throws -> Double
+    {
+        switch configuration.parallelism {
+        case .data: return try dataParallelStep(labels: labels, step: step, rate: rates.convolutional)
+        case .hybrid: return try hybridStep(labels: labels, step: step, rates: rates)
+        }
+    }
+
+    private func dataParallelStep(labels: [Int32], step: Int, rate: Float) throws -> Double {
+        let logits = network.forward(training: true, step: UInt64(step))
+        let loss = network.loss.forward(logits: logits, labels: labels)
+        network.backward(network.loss.backward(scale: 1 / Float(ranks * batch))) {
+            self.buckets.finished(layer: $0.name)
+        }
+        try buckets.finish()
+        optimizer.step(learningRate: rate)
+        return try sumOverRanks([loss])[0] / Double(ranks * batch)
+    }
+
+    /// Which of each rank's B examples the FC stack takes in each round: scheme (a) one round of everything;
+    /// (b) round j takes rank j's batch; (c) round j takes segment j of every rank's batch.
+    private var rounds: [[Range<Int>]] {
+        let k = ranks, b = batch
+        switch configuration.scheme {
+        case .a:
+            return [Array(repeating: 0..<b, count: k)]
+        case .b:
+            return (0..<k).map { j in (0..<k).map { $0 == j ? 0..<b : 0..<0 } }
+        case .c:
+            return (0..<k).map { j in Array(repeating: ParallelPlan.rows(b, ranks: k, rank: j), count: k) }
+        }
+    }
+
+    private func hybridStep(
+        labels: [Int32], step: Int, rates: (convolutional: Float, fullyConnected: Float)
+    )
+        throws -> Double
+    {
+        let k = ranks, b = batch, f = plan.model.featureWidth
+        let features = network.forward(training: true, step: UInt64(step))
+        let featureValues = UnsafeBufferPointer(features.floats)
+        // Every rank's labels, in rank order (small; exact as floats below 2^24).
+        let allLabels = try gatherLabels(labels, counts: Array(repeating: b, count: k))
+        let rounds = self.rounds
+        let perRound = configuration.fullyConnectedUpdate == .subBatch && rounds.count > 1
+        let featureGradient = Tensor(plain: [b, f])
+
+        // Start every round's feature exchange now: later rounds travel while earlier ones compute.
+        var gathered: [Tensor] = []
+        var arrivals: [Pending<Void>] = []
+        for round in rounds {
+            let n = round.reduce(0) { $0 + $1.count }
+            let into = Tensor(plain: [n, f])
+            gathered.append(into)
+            let mine = UnsafeBufferPointer(
+                rebasing: featureValues[(round[rank].lowerBound * f)..<(round[rank].upperBound * f)])
+            let counts = round.map { $0.count * f }
+            let exchange = exchange
+            arrivals.append(onExchangeThread { try exchange.allGather(mine, counts: counts, into: into.floats) })
+        }
+        var lossSum = 0.0
+        var returns: [Pending<Void>] = []
+        var partials: [Tensor] = []
+        for (j, round) in rounds.enumerated() {
+            try arrivals[j].wait()
+            let n = gathered[j].dims[0]
+            let classifier = classifier(batch: n)
+            // Each row's rank and index in that rank's batch → its index in the step's K·B examples.
+            var rows: [Int] = []
+            var roundLabels: [Int32] = []
+            for (q, range) in round.enumerated() {
+                for i in range {
+                    rows.append(q * b + i)
+                    roundLabels.append(allLabels[q * b + i])
+                }
+            }
+            _ = try classifier.forward(gathered[j], training: true, step: UInt64(step), rows: rows)
+            lossSum += classifier.lossSum(labels: roundLabels)
+            // Note [gradient averaging]: the FC gradient is the mean over what the update covers, the
+            // features' gradient the mean over the step's K·B examples.
+            let partial = try classifier.backward(scale: 1 / Float(perRound ? n : k * b))
+            let copy = Tensor(plain: [n, f])
+            _ = copy.floats.update(fromContentsOf: partial.floats)
+            if perRound && n != k * b {
+                let factor = Float(n) / Float(k * b)
+                for i in copy.floats.indices { copy.floats[i] *= factor }
+            }
+            partials.append(copy)
+            let target = UnsafeMutableBufferPointer(
+                rebasing: featureGradient.floats[(round[rank].lowerBound * f)..<(round[rank].upperBound * f)])
+            let counts = round.map { $0.count * f }
+            let exchange = exchange
+            returns.append(
+                onExchangeThread {
+                    try exchange.reduceScatter(UnsafeBufferPointer(copy.floats), counts: counts, into: target)
+                })
+            if perRound {
+                optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
+            } else if rounds.count > 1 {
+                accumulateFullyConnectedGradients(first: j == 0)
+            }
+        }
+        for pending in returns { try pending.wait() }
+        network.backward(featureGradient) { self.buckets.finished(layer: $0.name) }
+        try buckets.finish()
+        if !perRound {
+            if rounds.count > 1 {
+                _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[fullyConnectedRange])
+                    .update(fromContentsOf: fullyConnectedSum)
+            }
+            optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
+        }
+        optimizer.step(learningRate: rates.convolutional, range: convolutionalRange)
+        return lossSum / Double(k * b)
+    }
+
+    /// Adds this round's FC gradients to the step's sum (in round order, the same on every rank).
+    private func accumulateFullyConnectedGradients(first: Bool) {
+        let g = UnsafeMutableBufferPointer(rebasing: arena.gradients[fullyConnectedRange])
+        if first {
+            _ = fullyConnectedSum.update(fromContentsOf: g)
+        } else {
+            for i in g.indices { fullyConnectedSum[i] += g[i] }
+        }
+    }
+
+    /// Runs `work` on the exchange thread (started now, in order), or at once without overlap.
+    private func onExchangeThread(_ work: @escaping () throws -> Void) -> Pending<Void> {
+        if let exchangeWorker { return exchangeWorker.submit(work) }
+        return Pending(Result { try work() })
+    }
+
+    private func classifier(batch n: Int) -> ShardedClassifier {
+        if let existing = classifiers[n] { return existing }
+        let made = ShardedClassifier(
+            plan: plan, arena: arena, batch: n, communicator: world, seed: configuration.training.seed)
+        classifiers[n] = made
+        return made
+    }
+
+    private func gatherLabels(_ labels: [Int32], counts: [Int]) throws -> [Int32] {
+        let mine = labels.map(Float.init)
+        var all = [Float](repeating: 0, count: counts.reduce(0, +))
+        try mine.withUnsafeBufferPointer { m in
+            try all.withUnsafeMutableBufferPointer { try world.allGather(m, counts: counts, into: $0) }
+        }
+        return all.map { Int32($0) }
+    }
+
+    /// Each rank's `values` summed in rank order, as Doubles (every rank gets the same sums).
+    private func sumOverRanks(_ values: [Double]) throws -> [Double] {
+        let bytes = values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+        let all = try world.allGatherBytes(bytes, collective: "sumOverRanks")
+        var sums = [Double](repeating: 0, count: values.count)
+        for message in all {
+            guard message.count == 8 * values.count else {
+                throw TrainingError("sumOverRanks: a rank sent \(message.count) bytes, expected \(8 * values.count)")
+            }
+            for i in sums.indices {
+                let bits = message[(8 * i)..<(8 * i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                sums[i] += Double(bitPattern: bits)
+            }
+        }
+        return sums
+    }
+
+    // MARK: - Evaluation
+
+    /// Sharded evaluation: rank r takes the r-th of K contiguous shards of the data set. Hybrid: in each
+    /// round every rank runs its conv stage on up to B of its examples, the features and labels are
+    /// all-gathered, and every rank evaluates the sharded FC stack on all of them (so every rank tallies
+    /// the same rows). Data: each rank evaluates its shard; the tallies are summed.
+    public func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult {
+        let data = sampler.data, k = ranks, b = batch
+        let shardSizes = segmentCounts(data.count, parts: k)
+        let first = shardSizes[..<rank].reduce(0, +)
+        if configuration.parallelism == .data {
+            let evaluator = Evaluator(model: plan.model, arena: arena, batchSize: b)
+            let shard = BatchSampler(
+                data: data.slice(first..<(first + shardSizes[rank])), normalization: sampler.normalization,
+                shuffle: false, seed: sampler.seed)
+            let tally = evaluator.tally(shard)
+            let sums = try sumOverRanks([
+                Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum,
+            ])
+            var total = EvaluationTally()
+            total.examples = Int(sums[0])
+            total.top1Correct = Int(sums[1])
+            total.top5Correct = Int(sums[2])
+            total.lossSum = sums[3]
+            return total.result
+        }
+        var tally = EvaluationTally()
+        let roundCount = (shardSizes.max()! + b - 1) / b
+        let f = plan.model.featureWidth
+        var labels = [Int32](repeating: 0, count: b)
+        for s in 0..<roundCount {
+            let counts = shardSizes.map { max(0, min(b, $0 - s * b)) }
+            let mine = counts[rank]
+            var features = UnsafeBufferPointer<Float>(start: nil, count: 0)
+            if mine > 0 {
+                let net = evaluationNetwork(batch: mine)
+                let start = first + s * b
+                labels.withUnsafeMutableBufferPointer { l in
+                    sampler.fill(
+                        start..<(start + mine), epoch: 0, training: false, images: net.input.floats,
+                        labels: UnsafeMutableBufferPointer(rebasing: l[0..<mine]))
+                }
+                features = UnsafeBufferPointer(net.forward(training: false).floats)
+            }
+            let n = counts.reduce(0, +)
+            let gathered = Tensor(plain: [n, f])
+            try world.allGather(features, counts: counts.map { $0 * f }, into: gathered.floats)
+            let allLabels = try gatherLabels(Array(labels[0..<mine]), counts: counts)
+            let classifier = classifier(batch: n)
+            let logits = try classifier.forward(gathered, training: false)
+            tally.add(logits: logits, labels: allLabels, loss: classifier.loss)
+        }
+        return tally.result
+    }
+
+    private func evaluationNetwork(batch n: Int) -> Network {
+        if n == batch { return network }
+        if let existing = evaluationNetworks[n] { return existing }
+        let made = Network(model: plan.model, arena: arena, batch: n, seed: 0, includesClassifier: false)
+        evaluationNetworks[n] = made
+        return made
+    }
+}

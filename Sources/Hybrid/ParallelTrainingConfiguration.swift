@@ -1,0 +1,63 @@
+import Collectives
+import Compute
+import Training
+
+/// A run across K ranks: the single-process recipe (with `batchSize` per rank) plus how the ranks share
+/// the work.
+public struct ParallelTrainingConfiguration: Sendable {
+    /// When the FC shards are updated in the hybrid schemes.
+    public enum FullyConnectedUpdate: String, Sendable, CaseIterable {
+        /// Once per step, from the gradient of the whole step's K·B examples: the same arithmetic as one
+        /// process training with batch K·B.
+        case step
+        /// After every sub-batch the FC stack sees (B examples in schemes b and c): the 2014 note's
+        /// "(128K, 128)" setting.
+        case subBatch = "sub-batch"
+    }
+
+    /// How a learning rate grows with the batch a layer sees when that batch is K times the per-rank batch.
+    public enum LearningRateScaling: String, Sendable, CaseIterable {
+        /// ×K (the 2014 note found it worked best).
+        case linear
+        /// ×√K (the theory's suggestion).
+        case sqrt
+        /// Unchanged.
+        case none
+
+        public func factor(_ ranks: Int) -> Float {
+            switch self {
+            case .linear: return Float(ranks)
+            case .sqrt: return Float(ranks).squareRoot()
+            case .none: return 1
+            }
+        }
+    }
+
+    /// The recipe; `batchSize` is per rank, `learningRate` the rate for a batch of that size.
+    public var training: TrainingConfiguration
+    public var parallelism: ParallelPlan.Parallelism = .hybrid
+    public var scheme: ParallelPlan.Scheme = .b
+    public var fullyConnectedUpdate: FullyConnectedUpdate = .subBatch
+    public var learningRateScaling: LearningRateScaling = .linear
+    /// The codec of the replicated layers' gradient allreduce.
+    public var codec: Codec = .none
+    /// Gradient elements per allreduce bucket (at least; buckets hold whole layers).
+    public var bucketElements = 1 << 19
+    /// Run collectives on transfer threads, overlapping compute (needs MPI_THREAD_MULTIPLE under MPI).
+    public var overlap = true
+    /// Progress lines from every rank, not only rank 0.
+    public var verboseRanks = false
+
+    public init(training: TrainingConfiguration) {
+        self.training = training
+    }
+
+    /// The learning-rate multipliers of the replicated (conv) and the sharded (FC) layers on `ranks` ranks.
+    /// Replicated layers always see K·B examples per update. FC layers see K·B per update when updated once
+    /// per step (scheme a, or `--fc-update step`, or `--parallel data`), B when updated per sub-batch.
+    public func learningRateFactors(ranks: Int) -> (convolutional: Float, fullyConnected: Float) {
+        let scaled = learningRateScaling.factor(ranks)
+        let perSubBatch = parallelism == .hybrid && scheme != .a && fullyConnectedUpdate == .subBatch
+        return (scaled, perSubBatch ? 1 : scaled)
+    }
+}
