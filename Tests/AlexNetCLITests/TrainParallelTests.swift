@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// `train` across ranks: under mpirun and with --simulate, with the same flags.
+@Suite(.serialized) struct TrainParallelTests {
+    static let mpiEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+
+    /// A short run's flags; the model and metrics go under `directory`.
+    static func flags(_ directory: String) -> [String] {
+        [
+            "--max-steps", "3", "--log-every", "1", "--train-limit", "600", "--test-limit", "100",
+            "--batch-size", "16", "--threads", "1", "--metrics", "\(directory)/metrics.jsonl", "--output",
+            "\(directory)/model.safetensors",
+        ]
+    }
+
+    /// Trains and returns (exit status, per-step losses as printed in the metrics, model file bytes).
+    static func train(mpiRanks: Int?, _ arguments: [String]) throws -> (Int32, [String], Data) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("train-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let all = ["train"] + flags(directory) + arguments
+        let outcome =
+            try mpiRanks.map {
+                try runProcess(
+                    mpirun!,
+                    ["-n", "\($0)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", tool] + all,
+                    environment: mpiEnvironment)
+            } ?? runTool(all)
+        let metrics = (try? String(contentsOfFile: "\(directory)/metrics.jsonl", encoding: .utf8)) ?? ""
+        let losses = metrics.split(separator: "\n").filter { $0.contains("\"event\":\"step\"") }.map { line in
+            String(line.split(separator: ",").first { $0.contains("\"loss\"") } ?? "")
+        }
+        let model = (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/model.safetensors"))) ?? Data()
+        return (outcome.status, losses, model)
+    }
+
+    /// `mpirun -n 4 alexnet-dist train …` and `alexnet-dist train --simulate 4 …` give bit-identical per-step
+    /// losses and final weights, for each scheme, with the conv gradients sent plain or through zstd.
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)),
+        arguments: ["a", "b", "c"], ["none", "zstd"])
+    func mpirunAndSimulationTrainBitIdentically(_ scheme: String, _ codec: String) throws {
+        let arguments = ["--scheme", scheme, "--codec", codec]
+        let simulated = try Self.train(mpiRanks: nil, ["--simulate", "4"] + arguments)
+        let mpi = try Self.train(mpiRanks: 4, arguments)
+        #expect(simulated.0 == 0 && mpi.0 == 0)
+        #expect(simulated.1.count == 3, "losses: \(simulated.1)")
+        #expect(mpi.1 == simulated.1)
+        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
+    }
+
+    /// The data-parallel baseline too.
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(2)))
+    func dataParallelMpirunAndSimulationAgree() throws {
+        let simulated = try Self.train(mpiRanks: nil, ["--simulate", "2", "--parallel", "data"])
+        let mpi = try Self.train(mpiRanks: 2, ["--parallel", "data"])
+        #expect(simulated.0 == 0 && mpi.0 == 0)
+        #expect(mpi.1 == simulated.1 && simulated.1.count == 3)
+        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
+    }
+
+    /// One rank under mpirun is a mistake (nothing to share), said clearly.
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(1)))
+    func oneRankUnderMpirunIsRefused() throws {
+        let outcome = try runProcess(
+            mpirun!, ["-n", "1", tool, "train", "--max-steps", "1"], environment: Self.mpiEnvironment)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("alexnet-dist: error: mpirun started 1 rank"), "\(outcome.stderr)")
+    }
+
+    /// More ranks than fc8 has outputs cannot shard it; the message names the layer and the limit.
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
+    func moreRanksThanClassesIsRefused() throws {
+        try expectOneLineError(
+            ["train", "--simulate", "11", "--max-steps", "1", "--train-limit", "2000"],
+            mentioning: "11 ranks cannot share fc8's 10 outputs")
+    }
+}
