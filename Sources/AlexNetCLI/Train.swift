@@ -58,6 +58,17 @@ struct Train: ParsableCommand {
     var metrics: String?
     @Option(help: "Model file (safetensors), written atomically at the end. Default: runs/<variant>/model.safetensors")
     var output: String?
+    @Option(
+        help:
+            "Checkpoint file (safetensors: the whole model, momentum and the data position), written atomically every --checkpoint-every steps and at the end. Default: runs/<variant>/checkpoint.safetensors"
+    )
+    var checkpoint: String?
+    @Option(help: "Steps between checkpoints (0: write none, not even at the end).") var checkpointEvery: Int = 1000
+    @Option(
+        help:
+            "Continue from a checkpoint, exactly (the same flags and seed; any number of ranks: the FC layers are re-sharded)."
+    )
+    var resume: String?
 
     enum ScheduleKind: String, CaseIterable, ExpressibleByArgument { case constant, step, plateau }
 
@@ -91,6 +102,9 @@ struct Train: ParsableCommand {
             throw ValidationError("--crop-padding must be between 0 and 1024, got \(cropPadding)")
         }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
+        guard checkpointEvery >= 0 else {
+            throw ValidationError("--checkpoint-every must be ≥ 0 (0: no checkpoints), got \(checkpointEvery)")
+        }
         guard evaluateEvery >= 1 else {
             throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)")
         }
@@ -120,8 +134,14 @@ struct Train: ParsableCommand {
         c.evaluateEvery = evaluateEvery
         c.metricsPath = metrics ?? "runs/\(model.name)/metrics.jsonl"
         c.outputPath = output ?? "runs/\(model.name)/model.safetensors"
-        try ensureParentDirectory(of: c.metricsPath!)
-        try ensureParentDirectory(of: c.outputPath!)
+        if checkpointEvery > 0 {
+            c.checkpointPath = checkpoint ?? "runs/\(model.name)/checkpoint.safetensors"
+            c.checkpointEvery = checkpointEvery
+        }
+        c.resumePath = resume
+        for path in [c.metricsPath, c.outputPath, c.checkpointPath].compactMap({ $0 }) {
+            try ensureParentDirectory(of: path)
+        }
 
         if parallel.simulate != nil || MPICommunicator.launchedByMPI {
             try runParallel(c)

@@ -29,7 +29,14 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
         for r in 0..<size {
             done.enter()
             let thread = Thread {
-                results.set(r, Result { try body(InProcessCommunicator(rank: r, group: group)) })
+                let result = Result { try body(InProcessCommunicator(rank: r, group: group)) }
+                // A rank that has returned can take part in no more collectives: the others are told so
+                // instead of waiting for it forever (as MPI aborts a job when a process exits early).
+                switch result {
+                case .success: group.abandon(rank: r, reason: "finished")
+                case .failure(let error): group.abandon(rank: r, reason: "stopped with an error: \(error)")
+                }
+                results.set(r, result)
                 done.leave()
             }
             thread.stackSize = 8 << 20
@@ -203,6 +210,8 @@ final class InProcessGroup: @unchecked Sendable {
     private var arrived = 0
     private var generation = 0
     private var children: [String: InProcessGroup] = [:]
+    /// The first member that left the group for good, and why.
+    private var departed: (rank: Int, reason: String)?
 
     init(size: Int) {
         self.size = size
@@ -222,8 +231,20 @@ final class InProcessGroup: @unchecked Sendable {
         defer { condition.unlock() }
         if let existing = children[tag] { return existing }
         let child = InProcessGroup(size: size)
+        child.departed = departed
         children[tag] = child
         return child
+    }
+
+    /// Marks `rank` as gone for good, in this group and every group split from it: collectives waiting for it,
+    /// and later ones, fail instead of hanging.
+    func abandon(rank: Int, reason: String) {
+        condition.lock()
+        if departed == nil { departed = (rank, reason) }
+        condition.broadcast()
+        let children = Array(self.children.values)
+        condition.unlock()
+        for child in children { child.abandon(rank: rank, reason: reason) }
     }
 
     /// Posts, waits for every rank, checks agreement, runs `body` on all posts, and waits until every
@@ -234,7 +255,7 @@ final class InProcessGroup: @unchecked Sendable {
     func exchange(rank: Int, failure localFailure: Error? = nil, _ post: Post, body: ([Post]) throws -> Void) throws {
         let mine =
             localFailure == nil ? post : Post("\(post.collective) with invalid arguments", signature: [], pointer: nil)
-        let all = rendezvous(rank: rank, post: mine)
+        let all = try rendezvous(rank: rank, post: mine)
         var failure = localFailure
         if failure == nil,
             let different = all.firstIndex(where: {
@@ -250,23 +271,31 @@ final class InProcessGroup: @unchecked Sendable {
         } else if failure == nil {
             do { try body(all) } catch { failure = error }
         }
-        _ = rendezvous(rank: rank, post: Post("leave", signature: [], pointer: nil))
+        _ = try rendezvous(rank: rank, post: Post("leave", signature: [], pointer: nil))
         if let failure { throw failure }
     }
 
-    private func rendezvous(rank: Int, post: Post) -> [Post] {
+    private func rendezvous(rank: Int, post: Post) throws -> [Post] {
         condition.lock()
         defer { condition.unlock() }
+        let mine = generation
+        if let departed, departed.rank != rank {
+            throw CollectiveError(
+                rank: rank, collective: post.collective, problem: "rank \(departed.rank) has \(departed.reason)")
+        }
         posts[rank] = post
         arrived += 1
-        let mine = generation
         if arrived == size {
             snapshot = posts.map { $0! }
             arrived = 0
             generation += 1
             condition.broadcast()
         } else {
-            while generation == mine { condition.wait() }
+            while generation == mine && departed == nil { condition.wait() }
+            if generation == mine, let departed {
+                throw CollectiveError(
+                    rank: rank, collective: post.collective, problem: "rank \(departed.rank) has \(departed.reason)")
+            }
         }
         return snapshot
     }

@@ -17,6 +17,29 @@ public struct LearningRateScheduler: Sendable {
     private var bestError = Double.infinity
     private var evaluationsSinceBest = 0
 
+    /// What the scheduler has observed, for checkpoints.
+    public struct State: Sendable, Equatable, Codable {
+        public var decays = 0
+        public var bestError = Double.infinity
+        public var evaluationsSinceBest = 0
+        public init() {}
+    }
+
+    public var state: State {
+        get {
+            var s = State()
+            s.decays = decays
+            s.bestError = bestError
+            s.evaluationsSinceBest = evaluationsSinceBest
+            return s
+        }
+        set {
+            decays = newValue.decays
+            bestError = newValue.bestError
+            evaluationsSinceBest = newValue.evaluationsSinceBest
+        }
+    }
+
     public init(base: Float, schedule: LearningRateSchedule) {
         self.base = base
         self.schedule = schedule

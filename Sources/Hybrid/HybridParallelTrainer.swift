@@ -33,6 +33,7 @@ public final class HybridParallelTrainer {
     private let buckets: GradientBuckets
     private let exchangeWorker: SerialWorker?
     private let loop: TrainingLoop
+    private let start: TrainingPosition
     private let metrics: MetricsLog
     private let progress: (String) -> Void
     /// Hybrid: the conv stage for B examples; data: the whole network.
@@ -89,7 +90,20 @@ public final class HybridParallelTrainer {
         let whole = c.model.makeArena()
         c.initialization.apply(to: whole, model: c.model, seed: c.seed)
         plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
-        optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
+        let optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
+        self.optimizer = optimizer
+        if let path = c.resumePath {
+            // Whatever number of ranks wrote it: the checkpoint holds the whole model; each rank keeps its part.
+            let checkpoint = try Checkpoint.load(path, for: c)
+            let whole = checkpoint.model.arena, plan = plan, arena = arena
+            plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
+            checkpoint.velocity.withUnsafeBufferPointer {
+                plan.extract($0, layout: whole, into: optimizer.velocity, layout: arena)
+            }
+            start = checkpoint.position
+        } else {
+            start = TrainingPosition()
+        }
 
         let convLayers = Set(c.model.features.map(\.name))
         let convViews = arena.views.filter { convLayers.contains($0.layer) }
@@ -110,7 +124,9 @@ public final class HybridParallelTrainer {
             communicator: gradients, codec: configuration.codec, overlap: configuration.overlap)
         exchangeWorker = configuration.overlap && hybrid ? SerialWorker() : nil
 
-        if communicator.rank == 0, let output = c.outputPath { try AtomicFile.checkWritable(output) }
+        if communicator.rank == 0 {
+            for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
+        }
         metrics = try MetricsLog(path: communicator.rank == 0 ? c.metricsPath : nil)
     }
 
@@ -125,14 +141,18 @@ public final class HybridParallelTrainer {
         let factors = configuration.learningRateFactors(ranks: ranks)
         let samplers = loop.samplers
         let reporter = TrainingProgress(
-            totalSteps: loop.totalSteps, imagesPerStep: ranks * batch, logEvery: c.logEvery, metrics: metrics,
+            totalSteps: loop.totalSteps(from: start), imagesPerStep: ranks * batch, logEvery: c.logEvery,
+            metrics: metrics,
             extraFields: ["ranks": ranks], output: progress)
         for line in plan.summary { progress(line) }
         progress(
-            "training \(c.model.name) on \(samplers.train.data.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(batch), \(loop.totalSteps) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(configuration.parallelism == .hybrid ? ", FC updated per \(configuration.fullyConnectedUpdate.rawValue)" : "")"
+            "training \(c.model.name) on \(samplers.train.data.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(batch), \(loop.totalSteps(from: start)) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(configuration.parallelism == .hybrid ? ", FC updated per \(configuration.fullyConnectedUpdate.rawValue)" : "")"
         )
+        if let path = c.resumePath {
+            progress("resuming from \(path) at step \(start.step) (epoch \(start.epoch + 1))")
+        }
         var labels = [Int32](repeating: 0, count: batch)
-        let result = try loop.run(progress: reporter) { examples, epoch, step, rate in
+        let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate in
             // Rank r's share of the step: the r-th block of B.
             let start = examples.startIndex + rank * batch
             labels.withUnsafeMutableBufferPointer { l in
@@ -144,6 +164,9 @@ public final class HybridParallelTrainer {
                 labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
         } evaluate: {
             try evaluate($0)
+        } checkpoint: { position in
+            guard let path = c.checkpointPath else { return }
+            try saveCheckpoint(path, position: position)
         }
         if let path = c.outputPath {
             let whole = try gatherModel()
@@ -159,6 +182,24 @@ public final class HybridParallelTrainer {
             }
         }
         return result
+    }
+
+    /// Gathers the whole model and momentum (a collective) and writes them from rank 0.
+    private func saveCheckpoint(_ path: String, position: TrainingPosition) throws {
+        let c = configuration.training
+        let whole = try gatherModel()
+        var velocity = [Float](repeating: 0, count: whole.count)
+        try velocity.withUnsafeMutableBufferPointer {
+            try plan.assemble(
+                UnsafeBufferPointer(optimizer.velocity), layout: arena, into: $0, layout: whole, communicator: world)
+        }
+        guard rank == 0 else { return }
+        try velocity.withUnsafeBufferPointer {
+            try Checkpoint.save(
+                path, model: c.model, groups: c.groups, arena: whole, velocity: $0,
+                normalization: loop.samplers.normalization, classNames: c.classNames, position: position, seed: c.seed,
+                extra: ["ranks": String(ranks)])
+        }
     }
 
     /// The whole model (FC shards gathered) on every rank, laid out as the single-process trainer's.

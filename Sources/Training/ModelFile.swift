@@ -19,14 +19,17 @@ public enum ModelFile {
     /// Writes the arena's parameters atomically.
     /// - Parameter classNames: the data set's class names in label order (JPEG folders), kept as
     ///   `class_names` so `evaluate` labels a test folder the same way.
+    /// - Parameter extraTensors: more tensors after the parameters (a checkpoint's optimiser state, named
+    ///   `momentum.<parameter>`; `load` skips them).
     public static func save(
         _ path: String, model: AlexNet, groups: Int, arena: ParameterArena,
         normalization: Normalization, classNames: [String]? = nil,
-        extra: [String: String] = [:]
+        extra: [String: String] = [:], extraTensors: [SafeTensors.Entry] = []
     ) throws {
-        let entries = arena.views.map {
-            SafeTensors.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(arena.values(of: $0)))
-        }
+        let entries =
+            arena.views.map {
+                SafeTensors.Entry(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(arena.values(of: $0)))
+            } + extraTensors
         var metadata = extra
         metadata["format"] = "alexnet-dist"
         metadata["variant"] = model.name
@@ -47,6 +50,8 @@ public enum ModelFile {
         public let arena: ParameterArena
         public let normalization: Normalization
         public let metadata: [String: String]
+        /// The file as read (a checkpoint's optimiser state is read from it).
+        public let file: SafeTensors.File
 
         /// The training set's class names, when it was a JPEG folder.
         public var classNames: [String]? {
@@ -85,7 +90,8 @@ public enum ModelFile {
             }
             try file.read(view.name, into: arena.values(of: view))
         }
-        let unexpected = Set(file.shapes.keys).subtracting(arena.views.map(\.name))
+        let unexpected = Set(file.shapes.keys.filter { !$0.hasPrefix(Checkpoint.momentumPrefix) })
+            .subtracting(arena.views.map(\.name))
         guard unexpected.isEmpty else {
             throw LoadError(path: path, problem: "tensors \(unexpected.sorted()) do not belong to variant \(name)")
         }
@@ -99,7 +105,8 @@ public enum ModelFile {
                 problem: "metadata normalization_mean/normalization_std must be \(channels) finite value(s), std > 0")
         }
         let normalization = Normalization(mean: mean, std: std)
-        return Loaded(model: model, groups: groups, arena: arena, normalization: normalization, metadata: meta)
+        return Loaded(
+            model: model, groups: groups, arena: arena, normalization: normalization, metadata: meta, file: file)
     }
 
     static func jsonArray(_ values: [Float]) -> String {

@@ -25,6 +25,13 @@ public struct TrainingConfiguration: Sendable {
     public var evaluateEvery = 1
     public var metricsPath: String?
     public var outputPath: String?
+    /// Where checkpoints go (model, momentum, position), written atomically every `checkpointEvery` steps
+    /// and at the end.
+    public var checkpointPath: String?
+    /// Steps between checkpoints (nil: only at the end).
+    public var checkpointEvery: Int?
+    /// A checkpoint to continue from.
+    public var resumePath: String?
     /// Class names in label order, recorded in the model file (JPEG folders).
     public var classNames: [String]?
 
@@ -43,8 +50,9 @@ public struct TrainingError: Error, CustomStringConvertible {
 public struct TrainingResult: Sendable {
     public init(
         steps: Int, epochs: Int, seconds: Double, finalLoss: Double, test: EvaluationResult,
-        validation: EvaluationResult?
+        validation: EvaluationResult?, position: TrainingPosition
     ) {
+        self.position = position
         self.steps = steps
         self.epochs = epochs
         self.seconds = seconds
@@ -53,6 +61,8 @@ public struct TrainingResult: Sendable {
         self.validation = validation
     }
 
+    /// Where the run stopped (what its last checkpoint records).
+    public var position: TrainingPosition
     public var steps: Int
     public var epochs: Int
     public var seconds: Double
@@ -68,6 +78,7 @@ public final class Trainer {
     public let network: Network
     public let optimizer: SGD
     private let loop: TrainingLoop
+    private let start: TrainingPosition
     private let evaluator: Evaluator
     private let metrics: MetricsLog
     private let progress: (String) -> Void
@@ -90,7 +101,15 @@ public final class Trainer {
         optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
         evaluator = Evaluator(model: c.model, arena: arena, batchSize: c.batchSize)
         evaluator.adopt(network)
-        if let output = c.outputPath { try AtomicFile.checkWritable(output) }
+        if let path = c.resumePath {
+            let checkpoint = try Checkpoint.load(path, for: c)
+            arena.copyValues(from: checkpoint.model.arena)
+            _ = optimizer.velocity.update(fromContentsOf: checkpoint.velocity)
+            start = checkpoint.position
+        } else {
+            start = TrainingPosition()
+        }
+        for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         metrics = try MetricsLog(path: c.metricsPath)
     }
 
@@ -135,13 +154,17 @@ public final class Trainer {
         let c = configuration
         let samplers = loop.samplers
         let reporter = TrainingProgress(
-            totalSteps: loop.totalSteps, imagesPerStep: c.batchSize, logEvery: c.logEvery, metrics: metrics,
+            totalSteps: loop.totalSteps(from: start), imagesPerStep: c.batchSize, logEvery: c.logEvery,
+            metrics: metrics,
             output: progress)
         progress(
-            "training \(c.model.name) (\(arena.parameterCount) parameters) on \(samplers.train.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(loop.totalSteps) steps, \(ComputeEngine.threadCount) threads"
+            "training \(c.model.name) (\(arena.parameterCount) parameters) on \(samplers.train.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(loop.totalSteps(from: start)) steps, \(ComputeEngine.threadCount) threads"
         )
+        if let path = c.resumePath {
+            progress("resuming from \(path) at step \(start.step) (epoch \(start.epoch + 1))")
+        }
         var labels = [Int32](repeating: 0, count: c.batchSize)
-        let result = try loop.run(progress: reporter) { examples, epoch, step, rate in
+        let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate in
             labels.withUnsafeMutableBufferPointer { l in
                 samplers.train.fill(examples, epoch: epoch, training: true, images: network.input.floats, labels: l)
             }
@@ -150,6 +173,11 @@ public final class Trainer {
             return loss
         } evaluate: {
             evaluator.evaluate($0)
+        } checkpoint: { position in
+            guard let path = c.checkpointPath else { return }
+            try Checkpoint.save(
+                path, model: c.model, groups: c.groups, arena: arena, velocity: UnsafeBufferPointer(optimizer.velocity),
+                normalization: samplers.normalization, classNames: c.classNames, position: position, seed: c.seed)
         }
         if let path = c.outputPath {
             try ModelFile.save(

@@ -111,7 +111,7 @@ func expectOneLineError(
         try expectOneLineError(
             [
                 "train", "--train-limit", "64", "--test-limit", "64", "--batch-size", "32", "--output", dir,
-                "--metrics", dir + "/m.jsonl",
+                "--metrics", dir + "/m.jsonl", "--checkpoint-every", "0",
             ],
             mentioning: "\(dir): is a directory, expected a file path")
     }
@@ -129,7 +129,7 @@ func expectOneLineError(
         let model = dir + "/small.safetensors"
         let train = try runTool([
             "train", "--max-steps", "2", "--batch-size", "32", "--train-limit", "256", "--test-limit", "64",
-            "--output", model, "--metrics", dir + "/metrics.jsonl",
+            "--output", model, "--metrics", dir + "/metrics.jsonl", "--checkpoint", dir + "/checkpoint.safetensors",
         ])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stderr.contains("step 2/2"))

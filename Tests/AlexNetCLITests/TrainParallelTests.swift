@@ -10,7 +10,7 @@ import Testing
         [
             "--max-steps", "3", "--log-every", "1", "--train-limit", "600", "--test-limit", "100",
             "--batch-size", "16", "--threads", "1", "--metrics", "\(directory)/metrics.jsonl", "--output",
-            "\(directory)/model.safetensors",
+            "\(directory)/model.safetensors", "--checkpoint", "\(directory)/checkpoint.safetensors",
         ]
     }
 

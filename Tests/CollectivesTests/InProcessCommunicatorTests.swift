@@ -162,4 +162,27 @@ func rankOrderSum(size: Int, count: Int) -> [Float] {
         }
         #expect(results == [true, true, true])
     }
+
+    /// A rank that stops (an error, or an early return) does not leave the others waiting: their pending and
+    /// later collectives fail, naming it, in the group and in groups split from it.
+    @Test func aRankThatStopsFailsTheOthersInsteadOfHangingThem() throws {
+        struct Stop: Error, CustomStringConvertible { var description: String { "disk full" } }
+        let outcomes = try InProcessCommunicator.run(size: 3) { comm -> String in
+            let sub = try comm.split(color: 0, key: comm.rank)
+            if comm.rank == 1 { return "left" }
+            do {
+                var values: [Float] = [1]
+                try values.withUnsafeMutableBufferPointer { try sub.allReduce($0) }
+                return "completed"
+            } catch { return "\(error)" }
+        }
+        #expect(outcomes[1] == "left")
+        for r in [0, 2] { #expect(outcomes[r].contains("rank 1 has finished"), "rank \(r): \(outcomes[r])") }
+        #expect {
+            try InProcessCommunicator.run(size: 2) { comm in
+                if comm.rank == 0 { throw Stop() }
+                try comm.barrier()
+            }
+        } throws: { "\($0)" == "disk full" }
+    }
 }

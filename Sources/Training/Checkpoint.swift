@@ -1,0 +1,100 @@
+import Compute
+import Datasets
+import Foundation
+
+/// Where a run stands: what a checkpoint must record, beside the weights and momentum, for training to
+/// continue exactly (the epoch's order, dropout masks and augmentation are functions of the seed, the
+/// epoch, the step and the example).
+public struct TrainingPosition: Sendable, Equatable, Codable {
+    /// Steps taken.
+    public var step = 0
+    /// The current epoch (0-based).
+    public var epoch = 0
+    /// Examples of this epoch's order already used (a multiple of the step size it was trained with).
+    public var exampleInEpoch = 0
+    public var scheduler = LearningRateScheduler.State()
+
+    public init() {}
+}
+
+/// A training checkpoint: one safetensors file holding the whole model under the model file's tensor names
+/// (so `evaluate` reads it as a model), the momentum of every parameter as `momentum.<name>`, and the
+/// training position in the metadata (`checkpoint`, JSON). Written atomically; a checkpoint written by K
+/// ranks holds the gathered FC layers and resumes on any number of ranks or in one process.
+public enum Checkpoint {
+    public static let momentumPrefix = "momentum."
+    /// The plateau schedule's best error starts at infinity, which JSON cannot hold as a number.
+    private static let nonConforming = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
+    /// Writes the model in `arena` and the momentum `velocity` (both laid out as `model.makeArena()`).
+    public static func save(
+        _ path: String, model: AlexNet, groups: Int, arena: ParameterArena, velocity: UnsafeBufferPointer<Float>,
+        normalization: Normalization, classNames: [String]?, position: TrainingPosition, seed: UInt64,
+        extra: [String: String] = [:]
+    ) throws {
+        precondition(velocity.count == arena.count, "checkpoint: momentum does not match the arena's layout")
+        let momentum = arena.views.map {
+            SafeTensors.Entry(
+                name: momentumPrefix + $0.name, shape: $0.shape,
+                values: UnsafeBufferPointer(rebasing: velocity[$0.range]))
+        }
+        var metadata = extra
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = nonConforming
+        metadata["checkpoint"] = String(decoding: try encoder.encode(position), as: UTF8.self)
+        metadata["seed"] = String(seed)
+        metadata["step"] = String(position.step)
+        try ModelFile.save(
+            path, model: model, groups: groups, arena: arena, normalization: normalization, classNames: classNames,
+            extra: metadata, extraTensors: momentum)
+    }
+
+    /// A checkpoint read back and checked against the run that resumes it.
+    public struct Loaded {
+        public let model: ModelFile.Loaded
+        /// Momentum, laid out as `model.arena`.
+        public let velocity: [Float]
+        public let position: TrainingPosition
+    }
+
+    /// Reads a checkpoint for a run of `configuration`: the variant, groups and seed must be the run's.
+    public static func load(_ path: String, for configuration: TrainingConfiguration) throws -> Loaded {
+        let c = configuration
+        let loaded = try ModelFile.load(path, expectedVariant: c.model.name)
+        func problem(_ text: String) -> ModelFile.LoadError { ModelFile.LoadError(path: path, problem: text) }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard loaded.groups == c.groups else {
+            throw problem("the checkpoint has --groups \(loaded.groups), the run \(c.groups)")
+        }
+        guard let json = loaded.metadata["checkpoint"],
+            let position = try? decoder.decode(TrainingPosition.self, from: Data(json.utf8))
+        else {
+            throw problem("not a checkpoint (a model file without training position); train from it is not supported")
+        }
+        guard position.step >= 0, position.epoch >= 0, position.exampleInEpoch >= 0 else {
+            throw problem("metadata checkpoint has a negative step, epoch or example: \(json)")
+        }
+        guard loaded.metadata["seed"] == String(c.seed) else {
+            throw problem(
+                "the checkpoint was trained with --seed \(loaded.metadata["seed"] ?? "?"); resume with the same seed (got \(c.seed))"
+            )
+        }
+        var velocity = [Float](repeating: 0, count: loaded.arena.count)
+        for view in loaded.arena.views {
+            let name = momentumPrefix + view.name
+            guard loaded.file.shapes[name] == view.shape else {
+                throw problem(
+                    "tensor \(name) is \(loaded.file.shapes[name].map { "\($0)" } ?? "missing"), expected \(view.shape)"
+                )
+            }
+            try velocity.withUnsafeMutableBufferPointer {
+                try loaded.file.read(name, into: UnsafeMutableBufferPointer(rebasing: $0[view.range]))
+            }
+        }
+        return Loaded(model: loaded, velocity: velocity, position: position)
+    }
+}

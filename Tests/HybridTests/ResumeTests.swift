@@ -1,0 +1,78 @@
+import Collectives
+import Compute
+import Datasets
+import Foundation
+import Testing
+import Training
+
+@testable import Hybrid
+
+@Suite(.serialized) struct ResumeTests {
+    static let data = syntheticImages(count: 192, seed: 11)
+
+    static func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)-\(name)").path
+    }
+
+    /// K ranks: steps up to `steps` (from `resume` when given), writing a checkpoint to `checkpoint`.
+    static func run(
+        ranks: Int, steps: Int, batch: Int = 16, checkpoint: String? = nil, resume: String? = nil
+    ) throws -> [Float] {
+        try trainInProcess(
+            ranks: ranks,
+            {
+                $0.training.checkpointPath = checkpoint
+                $0.training.resumePath = resume
+            }, batch: batch, steps: steps, data: data
+        ).values
+    }
+
+    /// Training N steps, checkpointing, and resuming for N more gives the weights of 2N uninterrupted steps,
+    /// bit for bit (here across an epoch boundary: 6 steps per epoch of 2 × 16).
+    @Test func resumingContinuesExactly() throws {
+        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        let uninterrupted = try Self.run(ranks: 2, steps: 8)
+        let firstHalf = try Self.run(ranks: 2, steps: 4, checkpoint: checkpoint)
+        #expect(firstHalf != uninterrupted)
+        let resumed = try Self.run(ranks: 2, steps: 8, resume: checkpoint)
+        #expect(resumed == uninterrupted)
+    }
+
+    /// A checkpoint written by 4 ranks holds the whole model: resumed on 2 ranks, or in one process, the run
+    /// starts from exactly those weights (re-sharded), and goes on training.
+    @Test func aFourRankCheckpointResumesOnTwoRanksAndOnOne() throws {
+        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        let written = try Self.run(ranks: 4, steps: 3, batch: 8, checkpoint: checkpoint)
+        let saved = try ModelFile.load(checkpoint).arena.valueArray
+        #expect(saved == written)
+        // No steps left: the resumed model is the checkpoint's.
+        #expect(try Self.run(ranks: 2, steps: 3, batch: 8, resume: checkpoint) == written)
+        let further = try Self.run(ranks: 2, steps: 5, batch: 8, resume: checkpoint)
+        #expect(further != written)
+
+        var c = recipe(batch: 8, steps: 3)
+        c.resumePath = checkpoint
+        let single = try Trainer(configuration: c, train: Self.data, test: Self.data.prefix(40))
+        _ = try single.run()
+        #expect(single.arena.valueArray == written)
+    }
+
+    /// A checkpoint of another variant, or trained with another seed, is refused, naming the file.
+    @Test func aCheckpointOfAnotherVariantOrSeedIsRefused() throws {
+        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        _ = try Self.run(ranks: 2, steps: 1, checkpoint: checkpoint)
+        var paper = TrainingConfiguration(model: .paper())
+        paper.resumePath = checkpoint
+        #expect {
+            try Checkpoint.load(checkpoint, for: paper)
+        } throws: { "\($0)".contains(checkpoint) && "\($0)".contains("holds variant 'small', expected 'paper'") }
+        var otherSeed = recipe(batch: 16, steps: 2)
+        otherSeed.seed = 99
+        #expect {
+            try Checkpoint.load(checkpoint, for: otherSeed)
+        } throws: { "\($0)".contains("--seed 1; resume with the same seed (got 99)") }
+    }
+}
