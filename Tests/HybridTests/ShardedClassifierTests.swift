@@ -4,12 +4,6 @@ import Testing
 
 @testable import Hybrid
 
-/// Deterministic values in [-1, 1).
-private func values(_ count: Int, seed: UInt64) -> [Float] {
-    var rng = SplitMix64(seed: seed)
-    return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) }
-}
-
 @Suite struct ShardedClassifierTests {
     /// K ranks running their FC shards together compute what the whole FC stack computes in one process:
     /// the logits (all-gathered, so the softmax over sharded classes is exact), the loss, every FC parameter

@@ -3,12 +3,6 @@ import Testing
 
 @testable import Hybrid
 
-/// Deterministic values in [-1, 1).
-private func values(_ count: Int, seed: UInt64) -> [Float] {
-    var rng = SplitMix64(seed: seed)
-    return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) }
-}
-
 @Suite struct ShardedLinearTests {
     /// A Linear over one rank's rows of the arena (its `ParallelPlan.parameterLayout`) computes that rank's
     /// output columns and weight-gradient rows of the whole layer, and the ranks' partial input gradients sum
