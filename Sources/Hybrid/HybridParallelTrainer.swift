@@ -80,7 +80,12 @@ public final class HybridParallelTrainer {
         try Trainer.validate(c, train: train, test: test, globalBatch: k * c.batchSize)
         self.configuration = configuration
         self.world = communicator
-        self.progress = communicator.rank == 0 || configuration.verboseRanks ? progress : { _ in }
+        let rank = communicator.rank
+        if configuration.verboseRanks {
+            self.progress = { progress("[rank \(rank)] \($0)") }
+        } else {
+            self.progress = rank == 0 ? progress : { _ in }
+        }
 
         loop = TrainingLoop(
             configuration: c, samplers: TrainingSamplers(c, train: train, test: test), examplesPerStep: k * c.batchSize)
