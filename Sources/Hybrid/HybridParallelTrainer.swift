@@ -268,29 +268,24 @@ public final class HybridParallelTrainer {
         let featureValues = UnsafeBufferPointer(features.floats)
         // Every rank's labels, in rank order (small; exact as floats below 2^24).
         let allLabels = try gatherLabels(labels, counts: Array(repeating: b, count: k))
-        let rounds = self.rounds
+        let rounds = self.rounds, buffers = roundBuffers, featureGradient = self.featureGradient
         let perRound = configuration.fullyConnectedUpdate == .subBatch && rounds.count > 1
-        let featureGradient = Tensor(plain: [b, f])
 
         // Start every round's feature exchange now: later rounds travel while earlier ones compute.
-        var gathered: [Tensor] = []
         var arrivals: [Pending<Void>] = []
-        for round in rounds {
-            let n = round.reduce(0) { $0 + $1.count }
-            let into = Tensor(plain: [n, f])
-            gathered.append(into)
+        for (round, buffer) in zip(rounds, buffers) {
             let mine = UnsafeBufferPointer(
                 rebasing: featureValues[(round[rank].lowerBound * f)..<(round[rank].upperBound * f)])
             let counts = round.map { $0.count * f }
-            let exchange = exchange
-            arrivals.append(onExchangeThread { try exchange.allGather(mine, counts: counts, into: into.floats) })
+            let exchange = exchange, into = buffer.gathered.floats
+            arrivals.append(onExchangeThread { try exchange.allGather(mine, counts: counts, into: into) })
         }
         var lossSum = 0.0
         var returns: [Pending<Void>] = []
-        var partials: [Tensor] = []
         for (j, round) in rounds.enumerated() {
             try arrivals[j].wait()
-            let n = gathered[j].dims[0]
+            let gathered = buffers[j].gathered
+            let n = gathered.dims[0]
             let classifier = classifier(batch: n)
             // Each row's rank and index in that rank's batch → its index in the step's K·B examples.
             var rows: [Int] = []
@@ -301,25 +296,26 @@ public final class HybridParallelTrainer {
                     roundLabels.append(allLabels[q * b + i])
                 }
             }
-            _ = try classifier.forward(gathered[j], training: true, step: UInt64(step), rows: rows)
+            _ = try classifier.forward(gathered, training: true, step: UInt64(step), rows: rows)
             lossSum += classifier.lossSum(labels: roundLabels)
             // Note [gradient averaging]: the FC gradient is the mean over what the update covers, the
             // features' gradient the mean over the step's K·B examples.
-            let partial = try classifier.backward(scale: 1 / Float(perRound ? n : k * b))
-            let copy = Tensor(plain: [n, f])
-            _ = copy.floats.update(fromContentsOf: partial.floats)
+            let partial = try classifier.backward(scale: 1 / Float(perRound ? n : k * b)).floats
+            // The classifier's buffer is overwritten by the next round while this one is still being sent.
+            let sent = buffers[j].partial.floats
             if perRound && n != k * b {
                 let factor = Float(n) / Float(k * b)
-                for i in copy.floats.indices { copy.floats[i] *= factor }
+                for i in sent.indices { sent[i] = partial[i] * factor }
+            } else {
+                _ = sent.update(fromContentsOf: partial)
             }
-            partials.append(copy)
             let target = UnsafeMutableBufferPointer(
                 rebasing: featureGradient.floats[(round[rank].lowerBound * f)..<(round[rank].upperBound * f)])
             let counts = round.map { $0.count * f }
             let exchange = exchange
             returns.append(
                 onExchangeThread {
-                    try exchange.reduceScatter(UnsafeBufferPointer(copy.floats), counts: counts, into: target)
+                    try exchange.reduceScatter(UnsafeBufferPointer(sent), counts: counts, into: target)
                 })
             if perRound {
                 optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
@@ -340,6 +336,16 @@ public final class HybridParallelTrainer {
         optimizer.step(learningRate: rates.convolutional, range: convolutionalRange)
         return lossSum / Double(k * b)
     }
+
+    /// Each round's gathered features (n_j, F) and this rank's partial gradient with respect to them, (n_j, F),
+    /// kept from step to step (the rounds are the same every step).
+    private lazy var roundBuffers: [(gathered: Tensor, partial: Tensor)] = rounds.map { round in
+        let n = round.reduce(0) { $0 + $1.count }, f = plan.model.featureWidth
+        return (Tensor(plain: [n, f]), Tensor(plain: [n, f]))
+    }
+
+    /// ∂L/∂features of this rank's B examples, (B, F): every row is written by some round's reduce-scatter.
+    private lazy var featureGradient = Tensor(plain: [batch, plan.model.featureWidth])
 
     /// Adds this round's FC gradients to the step's sum (in round order, the same on every rank).
     private func accumulateFullyConnectedGradients(first: Bool) {
@@ -402,11 +408,10 @@ public final class HybridParallelTrainer {
         let shardSizes = segmentCounts(data.count, parts: k)
         let first = shardSizes[..<rank].reduce(0, +)
         if configuration.parallelism == .data {
-            let evaluator = Evaluator(model: plan.model, arena: arena, batchSize: b)
             let shard = BatchSampler(
                 data: data.slice(first..<(first + shardSizes[rank])), normalization: sampler.normalization,
                 shuffle: false, seed: sampler.seed)
-            let tally = evaluator.tally(shard)
+            let tally = shardEvaluator.tally(shard)
             let sums = try sumOverRanks([
                 Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum,
             ])
@@ -445,6 +450,13 @@ public final class HybridParallelTrainer {
         }
         return tally.result
     }
+
+    /// Data parallelism: the whole model on this rank's shard, through the training network where it fits.
+    private lazy var shardEvaluator: Evaluator = {
+        let evaluator = Evaluator(model: plan.model, arena: arena, batchSize: batch)
+        evaluator.adopt(network)
+        return evaluator
+    }()
 
     private func evaluationNetwork(batch n: Int) -> Network {
         if n == batch { return network }
