@@ -15,11 +15,7 @@ struct BenchCompute: ParsableCommand {
     @Option(help: "Timed steps (the median is reported).") var steps: Int = 5
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
 
-    func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-    }
+    func validate() throws { try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps) }
 
     func run() throws {
         compute.apply()

@@ -158,36 +158,16 @@ struct Train: ParsableCommand {
         var training = training
         let data = try dataOptions.load(imageShape: training.model.inputShape)
         training.classNames = data.classNames
-        var c = parallel.configuration(training)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        if let k = parallel.simulate {
-            c.overlap = parallel.overlap
-            let configuration = c
-            let threads = compute.threads ?? max(1, cores / k)
-            let results = try InProcessCommunicator.run(size: k) { comm in
-                // OpenMP's thread count is per thread: each rank sets its own.
-                ComputeEngine.threadCount = threads
-                return try HybridParallelTrainer(
-                    configuration: configuration, communicator: comm, train: data.train, test: data.test,
-                    progress: printError
-                ).run()
-            }
-            report(results[0], model: training.model)
-            return
+        let c = parallel.configuration(training)
+        let result = try onRanks(simulate: parallel.simulate, threads: compute.threads, overlap: parallel.overlap) {
+            comm, overlap in
+            var c = c
+            c.overlap = overlap
+            return try HybridParallelTrainer(
+                configuration: c, communicator: comm, train: data.train, test: data.test, progress: printError
+            ).run()
         }
-        let world = try MPICommunicator.world()
-        defer { MPICommunicator.finalize() }
-        guard world.size >= 2 else {
-            throw ValidationError(
-                "mpirun started 1 rank: training across ranks needs at least 2 (mpirun -n 4 …); to train in one process, run alexnet-dist without mpirun"
-            )
-        }
-        ComputeEngine.threadCount = compute.threads ?? max(1, cores / MPICommunicator.localRanks)
-        c.overlap = parallel.overlap && world.allowsConcurrentCalls
-        let result = try HybridParallelTrainer(
-            configuration: c, communicator: world, train: data.train, test: data.test, progress: printError
-        ).run()
-        if world.rank == 0 { report(result, model: training.model) }
+        if let result { report(result, model: training.model) }
     }
 
     private func report(_ result: TrainingResult, model: AlexNet) {
@@ -227,7 +207,7 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Codec of the conv gradient allreduce (\(Codec.grammar)).")
     var codec: String = "none"
     @Option(help: "Gradient elements per allreduce bucket (buckets hold whole layers).")
-    var bucketElements: Int = 1 << 19
+    var bucketElements: Int = GradientBuckets.defaultBucketElements
     @Flag(inversion: .prefixedNo, help: "Overlap collectives with compute on transfer threads.")
     var overlap: Bool = true
     @Flag(help: "Progress lines from every rank, not only rank 0.") var verboseRanks = false

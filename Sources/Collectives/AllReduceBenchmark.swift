@@ -57,9 +57,7 @@ public struct AllReduceBenchmark {
                 statistics.decodeSeconds, Double(statistics.encodedBytes), Double(statistics.decodedBytes),
                 Double(bitPattern: digest(work)),
             ]
-        let all = try comm.allGatherBytes(mine.flatMap { bytes(of: $0) }, collective: "bench allReduce figures").map {
-            doubles(from: $0)
-        }
+        let all = try comm.allGatherDoubles(mine, collective: "bench allReduce figures")
         let k = Double(comm.size)
         let slowest = (0..<times.count).map { i in all.map { $0[i] }.max()! }
         let slowestBaseline = (0..<baselineTimes.count).map { i in all.map { $0[times.count + i] }.max()! }
@@ -124,16 +122,4 @@ private func digest(_ values: [Float]) -> UInt64 {
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }
     return hash
-}
-
-private func bytes(of value: Double) -> [UInt8] {
-    withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
-}
-
-private func doubles(from bytes: [UInt8]) -> [Double] {
-    stride(from: 0, to: bytes.count - 7, by: 8).map { offset in
-        var bits: UInt64 = 0
-        for j in 0..<8 { bits |= UInt64(bytes[offset + j]) << (8 * j) }
-        return Double(bitPattern: bits)
-    }
 }

@@ -80,3 +80,23 @@ public func sumInRankOrder(_ terms: [UnsafePointer<Float>], count: Int, into out
         output[i] = sum
     }
 }
+
+extension Communicator {
+    /// Every rank's `values` (the same count on every rank), in rank order, on every rank: for small
+    /// figures (timings, tallies) exchanged exactly, as the bits of each Double. Errors name `collective`.
+    public func allGatherDoubles(_ values: [Double], collective: String) throws -> [[Double]] {
+        let bytes = values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+        return try allGatherBytes(bytes, collective: collective).enumerated().map { q, message in
+            guard message.count == bytes.count else {
+                throw CollectiveError(
+                    rank: rank, collective: collective,
+                    problem: "rank \(q) sent \(message.count / 8) values, expected \(values.count)")
+            }
+            return stride(from: 0, to: message.count, by: 8).map { offset in
+                var bits: UInt64 = 0
+                for j in 0..<8 { bits |= UInt64(message[offset + j]) << (8 * j) }
+                return Double(bitPattern: bits)
+            }
+        }
+    }
+}

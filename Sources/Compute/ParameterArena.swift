@@ -29,16 +29,27 @@ public final class ParameterArena: @unchecked Sendable {
 
     /// - Parameter layout: `(layer, name, shape)` in network order.
     public init(layout: [(layer: String, name: String, shape: [Int])]) {
+        let (views, count) = ParameterArena.views(layout: layout)
+        self.views = views
+        index = Dictionary(uniqueKeysWithValues: views.enumerated().map { ($1.name, $0) })
+        values = ParameterArena.allocate(count)
+        gradients = ParameterArena.allocate(count)
+    }
+
+    /// The views an arena of `layout` has, and its length, without allocating it: each tensor starts on a
+    /// 16-float (64-byte) boundary.
+    public static func views(
+        layout: [(layer: String, name: String, shape: [Int])]
+    ) -> (
+        views: [ParameterView], count: Int
+    ) {
         var views: [ParameterView] = []
         var offset = 0
         for entry in layout {
             views.append(ParameterView(name: entry.name, layer: entry.layer, shape: entry.shape, offset: offset))
             offset = (offset + entry.shape.reduce(1, *) + 15) / 16 * 16
         }
-        self.views = views
-        index = Dictionary(uniqueKeysWithValues: views.enumerated().map { ($1.name, $0) })
-        values = ParameterArena.allocate(max(offset, 16))
-        gradients = ParameterArena.allocate(max(offset, 16))
+        return (views, max(offset, 16))
     }
 
     private static func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
@@ -89,7 +100,10 @@ public final class ParameterArena: @unchecked Sendable {
     }
 
     /// The arena range spanning a contiguous run of views (e.g. all conv parameters).
-    public func range(of views: [ParameterView]) -> Range<Int> {
+    public func range(of views: [ParameterView]) -> Range<Int> { ParameterArena.range(of: views) }
+
+    /// The range from the first view's start to the last one's end (views in arena order).
+    public static func range(of views: [ParameterView]) -> Range<Int> {
         guard let first = views.first, let last = views.last else { return 0..<0 }
         return first.offset..<last.range.upperBound
     }

@@ -43,6 +43,19 @@ public final class GradientBuckets {
         arena: ParameterArena, views: [ParameterView], bucketElements: Int, communicator: Communicator,
         codec: Codec, overlap: Bool
     ) {
+        self.buckets = GradientBuckets.buckets(views: views, bucketElements: bucketElements)
+        self.codec = codec
+        self.arena = arena
+        reducer = CompressedAllReduce(communicator: communicator, overlap: overlap)
+        worker = overlap ? SerialWorker() : nil
+    }
+
+    /// The default bucket size: 2 MB of fp32, near PyTorch DDP's first bucket and Horovod's fusion threshold
+    /// scaled to this model.
+    public static let defaultBucketElements = 1 << 19
+
+    /// The buckets of `views` (in network order, contiguous in their arena), formed as described above.
+    public static func buckets(views: [ParameterView], bucketElements: Int) -> [Bucket] {
         precondition(bucketElements >= 1, "gradient buckets: bucketElements must be positive, got \(bucketElements)")
         var layers: [String] = []
         for view in views.reversed() where layers.last != view.layer { layers.append(view.layer) }
@@ -51,7 +64,8 @@ public final class GradientBuckets {
         func close() {
             guard !current.isEmpty else { return }
             let members = views.filter { current.contains($0.layer) }
-            buckets.append(Bucket(name: "bucket\(buckets.count)", layers: current, range: arena.range(of: members)))
+            buckets.append(
+                Bucket(name: "bucket\(buckets.count)", layers: current, range: ParameterArena.range(of: members)))
             current = []
         }
         for layer in layers {
@@ -60,11 +74,7 @@ public final class GradientBuckets {
             if elements >= bucketElements { close() }
         }
         close()
-        self.buckets = buckets
-        self.codec = codec
-        self.arena = arena
-        reducer = CompressedAllReduce(communicator: communicator, overlap: overlap)
-        worker = overlap ? SerialWorker() : nil
+        return buckets
     }
 
     /// Tells that backward has finished `layer` (its gradients are final); starts every bucket now complete.

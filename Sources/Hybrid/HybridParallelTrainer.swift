@@ -28,6 +28,12 @@ public final class HybridParallelTrainer {
     public let plan: ParallelPlan
     public let arena: ParameterArena
     public let optimizer: SGD
+    /// What this rank sends, by `ParallelPlan.Channel` (Note [bytes sent]); `measuredTraffic` keeps the
+    /// training steps' share.
+    public let traffic = TrafficMeter()
+    /// Bytes sent in the training steps so far (not evaluation or checkpoints), by channel, and their count.
+    public private(set) var measuredTraffic: [String: TrafficMeter.Counts] = [:]
+    public private(set) var measuredSteps = 0
     private let world: Communicator
     private let exchange: Communicator
     private let buckets: GradientBuckets
@@ -59,9 +65,7 @@ public final class HybridParallelTrainer {
     ) throws {
         let c = configuration.training
         let k = communicator.size
-        plan = ParallelPlan(
-            model: c.model, ranks: k, rank: communicator.rank, parallelism: configuration.parallelism,
-            scheme: configuration.scheme, batchPerRank: c.batchSize)
+        plan = configuration.plan(ranks: k, rank: communicator.rank)
         if configuration.parallelism == .hybrid {
             let narrowest = plan.fullyConnected.min { $0.outputs < $1.outputs }!
             guard k <= narrowest.outputs else {
@@ -79,7 +83,11 @@ public final class HybridParallelTrainer {
         }
         try Trainer.validate(c, train: train, test: test, globalBatch: k * c.batchSize)
         self.configuration = configuration
-        self.world = communicator
+        // Metered, so the bytes each step sends are measured, beside the plan's arithmetic.
+        // (Data parallelism's only other traffic, the loss sum, is counted with the gradients' control messages.)
+        self.world = MeteredCommunicator(
+            wrapping: communicator, meter: traffic,
+            channel: (configuration.parallelism == .hybrid ? ParallelPlan.Channel.classifier : .gradients).rawValue)
         let rank = communicator.rank
         if configuration.verboseRanks {
             self.progress = { progress("[rank \(rank)] \($0)") }
@@ -122,8 +130,10 @@ public final class HybridParallelTrainer {
 
         // Gradient buckets and the feature exchange each get a communicator of their own, so that their
         // collectives can run on transfer threads while this thread runs the FC stack's.
-        let gradients = try communicator.split(color: 0, key: communicator.rank)
-        exchange = try communicator.split(color: 1, key: communicator.rank)
+        let gradients = MeteredCommunicator(
+            wrapping: try communicator.split(color: 0, key: rank), meter: traffic, channel: "gradients")
+        exchange = MeteredCommunicator(
+            wrapping: try communicator.split(color: 1, key: rank), meter: traffic, channel: "features")
         buckets = GradientBuckets(
             arena: arena, views: hybrid ? convViews : arena.views, bucketElements: configuration.bucketElements,
             communicator: gradients, codec: configuration.codec, overlap: configuration.overlap)
@@ -156,17 +166,8 @@ public final class HybridParallelTrainer {
         if let path = c.resumePath {
             progress("resuming from \(path) at step \(start.step) (epoch \(start.epoch + 1))")
         }
-        var labels = [Int32](repeating: 0, count: batch)
         let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate in
-            // Rank r's share of the step: the r-th block of B.
-            let start = examples.startIndex + rank * batch
-            labels.withUnsafeMutableBufferPointer { l in
-                samplers.train.fill(
-                    examples[start..<(start + batch)], epoch: epoch, training: true, images: network.input.floats,
-                    labels: l)
-            }
-            return try trainingStep(
-                labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
+            try self.step(examples: examples, epoch: epoch, step: step, rate: rate)
         } evaluate: {
             try evaluate($0)
         } checkpoint: { position in
@@ -186,7 +187,34 @@ public final class HybridParallelTrainer {
                 progress("model written to \(path)")
             }
         }
+        for line in trafficSummary { progress(line) }
         return result
+    }
+
+    /// The bytes this rank sent per training step, measured, beside the plan's arithmetic, channel by channel.
+    public var trafficSummary: [String] {
+        guard measuredSteps > 0 else { return [] }
+        var lines = [
+            "bytes sent per step by rank \(rank), measured over \(measuredSteps) steps (plan: fp32 arithmetic):"
+        ]
+        var total = TrafficMeter.Counts()
+        for channel in ParallelPlan.Channel.allCases {
+            let counts = measuredTraffic[channel.rawValue] ?? TrafficMeter.Counts()
+            total = total + counts
+            let planned = plan.bytesSentPerStep(on: channel)
+            guard planned > 0 || counts.total > 0 else { continue }
+            let fp32 = Double(counts.fp32) / Double(measuredSteps)
+            let encoded = Double(counts.encoded) / Double(measuredSteps)
+            var line =
+                "  \(channel.rawValue): plan \(formatBytes(Double(planned))), measured \(formatBytes(fp32 + encoded))"
+            if encoded > 0 { line += " (\(formatBytes(fp32)) fp32 + \(formatBytes(encoded)) encoded and control)" }
+            lines.append(line)
+        }
+        let sent = Double(total.total) / Double(measuredSteps)
+        lines.append(
+            "  total: plan \(formatBytes(Double(plan.bytesSentPerStep))), measured \(formatBytes(sent))"
+                + String(format: " (%.3f× the plan)", sent / Double(plan.bytesSentPerStep)))
+        return lines
     }
 
     /// Gathers the whole model and momentum (a collective) and writes them from rank 0.
@@ -217,6 +245,32 @@ public final class HybridParallelTrainer {
     }
 
     // MARK: - One step
+
+    /// One training step on the step's K·B examples (indices into the training data, in batch order: rank r
+    /// takes the r-th block of B) at base learning rate `rate` (scaled per `learningRateFactors`). Returns
+    /// the mean loss over the K·B examples, the same on every rank. A collective.
+    public func step(examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float) throws -> Double {
+        precondition(
+            examples.count == ranks * batch,
+            "HybridParallelTrainer.step: \(examples.count) examples, expected K·B = \(ranks) × \(batch)")
+        let start = examples.startIndex + rank * batch
+        let labels = [Int32](unsafeUninitializedCapacity: batch) { l, count in
+            loop.samplers.train.fill(
+                examples[start..<(start + batch)], epoch: epoch, training: true, images: network.input.floats,
+                labels: l)
+            count = batch
+        }
+        let factors = configuration.learningRateFactors(ranks: ranks)
+        let before = traffic.snapshot
+        let loss = try trainingStep(
+            labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
+        for (channel, counts) in TrafficMeter.difference(traffic.snapshot, before) {
+            measuredTraffic[channel, default: TrafficMeter.Counts()] =
+                measuredTraffic[channel, default: .init()] + counts
+        }
+        measuredSteps += 1
+        return loss
+    }
 
     /// One training step on the B examples in `network.input` with `labels`: forward, backward, gradient
     /// synchronisation and the update. Returns the mean loss over the step's K·B examples (every rank the
@@ -382,19 +436,8 @@ public final class HybridParallelTrainer {
 
     /// Each rank's `values` summed in rank order, as Doubles (every rank gets the same sums).
     private func sumOverRanks(_ values: [Double]) throws -> [Double] {
-        let bytes = values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-        let all = try world.allGatherBytes(bytes, collective: "sumOverRanks")
-        var sums = [Double](repeating: 0, count: values.count)
-        for message in all {
-            guard message.count == 8 * values.count else {
-                throw TrainingError("sumOverRanks: a rank sent \(message.count) bytes, expected \(8 * values.count)")
-            }
-            for i in sums.indices {
-                let bits = message[(8 * i)..<(8 * i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                sums[i] += Double(bitPattern: bits)
-            }
-        }
-        return sums
+        let all = try world.allGatherDoubles(values, collective: "sumOverRanks")
+        return values.indices.map { i in all.reduce(0) { $0 + $1[i] } }
     }
 
     // MARK: - Evaluation

@@ -30,6 +30,16 @@ public struct ParallelPlan: Sendable, Equatable {
         case c
     }
 
+    /// The communicators of a step, each on a transfer thread of its own where collectives overlap compute.
+    public enum Channel: String, Sendable, CaseIterable {
+        /// Conv features to the FC stack and their gradients back to the examples' owners.
+        case features
+        /// The sharded FC stack's all-gathers and reduce-scatters, and the labels.
+        case classifier
+        /// The conv (data: every) gradients' allreduce.
+        case gradients
+    }
+
     /// One collective of a step.
     public struct Transfer: Sendable, Equatable {
         /// Where in the step (for example "fc6 forward").
@@ -38,6 +48,8 @@ public struct ParallelPlan: Sendable, Equatable {
         public var collective: String
         /// fp32 elements this rank sends per step.
         public var elements: Int
+        /// The communicator it goes through.
+        public var channel: Channel
     }
 
     /// One FC layer's shard on one rank.
@@ -57,8 +69,13 @@ public struct ParallelPlan: Sendable, Equatable {
     public let scheme: Scheme
     /// Examples per rank per step.
     public let batchPerRank: Int
+    /// Gradient elements per allreduce bucket (`GradientBuckets`).
+    public let bucketElements: Int
 
-    public init(model: AlexNet, ranks: Int, rank: Int, parallelism: Parallelism, scheme: Scheme, batchPerRank: Int) {
+    public init(
+        model: AlexNet, ranks: Int, rank: Int, parallelism: Parallelism, scheme: Scheme, batchPerRank: Int,
+        bucketElements: Int = GradientBuckets.defaultBucketElements
+    ) {
         precondition(ranks >= 1 && (0..<ranks).contains(rank), "ParallelPlan: rank \(rank) is outside 0..<\(ranks)")
         precondition(batchPerRank >= 1, "ParallelPlan: batch per rank must be positive, got \(batchPerRank)")
         self.model = model
@@ -67,6 +84,7 @@ public struct ParallelPlan: Sendable, Equatable {
         self.parallelism = parallelism
         self.scheme = scheme
         self.batchPerRank = batchPerRank
+        self.bucketElements = bucketElements
     }
 
     /// The rows of an `outputs`-wide layer held by rank `r`: contiguous, sizes differing by at most one
@@ -113,6 +131,15 @@ public struct ParallelPlan: Sendable, Equatable {
         }
     }
 
+    /// The allreduce buckets of the replicated parameters' gradients (conv; data: every layer), as the
+    /// trainer forms them: whole layers over arena ranges, so a bucket also carries its alignment gaps.
+    public var gradientBuckets: [GradientBuckets.Bucket] {
+        let views = ParameterArena.views(layout: parameterLayout).views
+        let convLayers = Set(model.features.map(\.name))
+        let synchronised = parallelism == .data ? views : views.filter { convLayers.contains($0.layer) }
+        return GradientBuckets.buckets(views: synchronised, bucketElements: bucketElements)
+    }
+
     /// Parameters this rank holds.
     public var parametersHeld: Int { convParameters + shards.reduce(0) { $0 + $1.parameters } }
 
@@ -125,26 +152,38 @@ public struct ParallelPlan: Sendable, Equatable {
         func reduceScatter(_ n: Int) -> Int { n - segmentCounts(n, parts: k)[rank] }
         /// What a rank sends in an all-gather of segments of an `n`-element whole: its segment, k−1 times.
         func allGather(_ n: Int) -> Int { segmentCounts(n, parts: k)[rank] * (k - 1) }
+        // The gradient allreduces, one per bucket: a reduce-scatter and an all-gather each.
+        let buckets = gradientBuckets.map(\.range.count)
+        let gradients = "\(buckets.count) bucket\(buckets.count == 1 ? "" : "s")"
+        let gradientTransfers = [
+            Transfer(
+                phase: "\(parallelism == .data ? "" : "conv ")gradients (\(gradients))", collective: "reduceScatter",
+                elements: buckets.reduce(0) { $0 + reduceScatter($1) }, channel: .gradients),
+            Transfer(
+                phase: "\(parallelism == .data ? "" : "conv ")gradients (\(gradients))", collective: "allGather",
+                elements: buckets.reduce(0) { $0 + allGather($1) }, channel: .gradients),
+        ]
         switch parallelism {
         case .data:
-            let p = model.parameterCount
-            return [
-                Transfer(phase: "gradients", collective: "reduceScatter", elements: reduceScatter(p)),
-                Transfer(phase: "gradients", collective: "allGather", elements: allGather(p)),
-            ]
+            return gradientTransfers
         case .hybrid:
             let b = batchPerRank, f = model.featureWidth, n = k * b
             var list: [Transfer] = []
             // Every rank's B examples reach every other rank once: (a) in one all-gather, (b) in K
             // broadcasts of B, (c) in K rounds in which every rank contributes B/K (mixed sub-batches).
             let exchange = ["a": "allGather", "b": "broadcast ×K", "c": "allGather ×K of B/K"][scheme.rawValue]!
-            list.append(Transfer(phase: "conv features", collective: exchange, elements: b * f * (k - 1)))
+            list.append(
+                Transfer(phase: "conv features", collective: exchange, elements: b * f * (k - 1), channel: .features))
+            // The labels of every rank's examples (as floats), for the exact softmax on every rank.
+            list.append(Transfer(phase: "labels", collective: "allGather", elements: b * (k - 1), channel: .classifier))
             // Forward: each layer's sharded outputs are gathered (every rank needs all of them next; fc8's
             // logits for the exact softmax), on all n examples of the step.
             for layer in fullyConnected {
                 let mine = ParallelPlan.rows(layer.outputs, ranks: k, rank: rank).count
                 list.append(
-                    Transfer(phase: "\(layer.name) forward", collective: "allGather", elements: n * mine * (k - 1)))
+                    Transfer(
+                        phase: "\(layer.name) forward", collective: "allGather", elements: n * mine * (k - 1),
+                        channel: .classifier))
             }
             // Backward: partial input gradients are summed and scattered to the previous layer's shards;
             // fc6's, to the ranks that own the examples (rows), whatever the scheme.
@@ -153,17 +192,22 @@ public struct ParallelPlan: Sendable, Equatable {
                 let sent =
                     index == 0
                     ? (n - b) * layer.inputs : n * (layer.inputs - segmentCounts(layer.inputs, parts: k)[rank])
-                list.append(Transfer(phase: "\(layer.name) backward", collective: "reduceScatter", elements: sent))
+                list.append(
+                    Transfer(
+                        phase: "\(layer.name) backward", collective: "reduceScatter", elements: sent,
+                        channel: index == 0 ? .features : .classifier))
             }
-            let c = convParameters
-            list.append(Transfer(phase: "conv gradients", collective: "reduceScatter", elements: reduceScatter(c)))
-            list.append(Transfer(phase: "conv gradients", collective: "allGather", elements: allGather(c)))
-            return list
+            return list + gradientTransfers
         }
     }
 
     /// fp32 bytes this rank sends per step.
     public var bytesSentPerStep: Int { 4 * transfers.reduce(0) { $0 + $1.elements } }
+
+    /// fp32 bytes this rank sends per step on `channel`.
+    public func bytesSentPerStep(on channel: Channel) -> Int {
+        4 * transfers.filter { $0.channel == channel }.reduce(0) { $0 + $1.elements }
+    }
 }
 
 extension ParallelPlan {

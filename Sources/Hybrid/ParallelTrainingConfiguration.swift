@@ -42,7 +42,7 @@ public struct ParallelTrainingConfiguration: Sendable {
     /// The codec of the replicated layers' gradient allreduce.
     public var codec: Codec = .none
     /// Gradient elements per allreduce bucket (at least; buckets hold whole layers).
-    public var bucketElements = 1 << 19
+    public var bucketElements = GradientBuckets.defaultBucketElements
     /// Run collectives on transfer threads, overlapping compute (needs MPI_THREAD_MULTIPLE under MPI).
     public var overlap = true
     /// Progress lines from every rank, not only rank 0.
@@ -59,5 +59,12 @@ public struct ParallelTrainingConfiguration: Sendable {
         let scaled = learningRateScaling.factor(ranks)
         let perSubBatch = parallelism == .hybrid && scheme != .a && fullyConnectedUpdate == .subBatch
         return (scaled, perSubBatch ? 1 : scaled)
+    }
+
+    /// The plan of rank `rank` of `ranks`.
+    public func plan(ranks: Int, rank: Int) -> ParallelPlan {
+        ParallelPlan(
+            model: training.model, ranks: ranks, rank: rank, parallelism: parallelism, scheme: scheme,
+            batchPerRank: training.batchSize, bucketElements: bucketElements)
     }
 }

@@ -14,12 +14,13 @@ import Testing
         #expect(
             hybrid.transfers.map(\.elements) == [
                 128 * 9216 * 3,  // conv features to the 3 others
+                128 * 3,  // labels to the 3 others
                 512 * 1024 * 3, 512 * 1024 * 3, 512 * 250 * 3,  // fc6, fc7, fc8 outputs gathered
                 512 * (4096 - 1024), 512 * (4096 - 1024),  // fc8, fc7 input gradients, other ranks' columns
                 (512 - 128) * 9216,  // fc6 input gradients, other ranks' examples
                 conv - conv / 4, conv / 4 * 3,  // conv gradients: reduce-scatter, all-gather
             ])
-        #expect(hybrid.bytesSentPerStep == 4 * 19_374_144)
+        #expect(hybrid.bytesSentPerStep == 4 * 19_374_528)
         let data = ParallelPlan(model: .paper(), ranks: 4, rank: 0, parallelism: .data, scheme: .a, batchPerRank: 128)
         #expect(data.bytesSentPerStep == 4 * 2 * (62_378_344 / 4 * 3))
         #expect(data.parametersHeld == 62_378_344)

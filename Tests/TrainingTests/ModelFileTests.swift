@@ -5,13 +5,15 @@ import Testing
 
 @testable import Training
 
-@Suite struct ModelFileTests {
+@Suite final class ModelFileTests {
     let dir: String
 
     init() throws {
         dir = NSTemporaryDirectory() + "alexnet-dist-model-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
 
     func savedSmallModel() throws -> (path: String, arena: ParameterArena) {
         let arena = AlexNet.small.makeArena()

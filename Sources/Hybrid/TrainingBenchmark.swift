@@ -1,0 +1,126 @@
+import Collectives
+import Compute
+import Datasets
+import Foundation
+import Training
+
+/// Real training steps of a run across ranks (`HybridParallelTrainer`, either parallelism), timed, with the
+/// bytes every rank sends measured by its metered communicators (Note [bytes sent]) and set beside the
+/// plan's arithmetic. The images are synthetic (seeded random pixels and labels, of the variant's input
+/// shape): the work and the traffic of a step do not depend on what the pixels show.
+public struct TrainingBenchmark: Sendable {
+    public var configuration: ParallelTrainingConfiguration
+    /// Untimed steps first (oneDNN's primitives are created, buffers touched).
+    public var warmup: Int
+    /// Timed steps.
+    public var steps: Int
+
+    public init(configuration: ParallelTrainingConfiguration, warmup: Int = 1, steps: Int = 3) {
+        precondition(warmup >= 0 && steps >= 1, "TrainingBenchmark: warmup ≥ 0 and steps ≥ 1, got \(warmup), \(steps)")
+        self.configuration = configuration
+        self.warmup = warmup
+        self.steps = steps
+    }
+
+    /// K·B seeded random images and labels of `model`'s input shape and classes: one step's worth.
+    public static func syntheticImages(model: AlexNet, count: Int, seed: UInt64) -> LabeledImages {
+        var rng = SplitMix64(seed: seed)
+        let size = model.inputShape.reduce(1, *)
+        var pixels = [UInt8](repeating: 0, count: count * size)
+        for i in pixels.indices { pixels[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        let labels = (0..<count).map { _ in Int32(rng.next() % UInt64(model.classes)) }
+        return LabeledImages(
+            pixels: pixels, labels: labels, imageShape: model.inputShape, classes: model.classes,
+            source: "synthetic")
+    }
+
+    /// Runs on this rank (every rank of `communicator` calls it); returns the same figures on every rank.
+    public func run(
+        communicator: Communicator, progress: @escaping (String) -> Void = { _ in }
+    ) throws
+        -> TrainingBenchmarkResult
+    {
+        let c = configuration.training, k = communicator.size
+        let images = TrainingBenchmark.syntheticImages(model: c.model, count: k * c.batchSize, seed: c.seed)
+        let trainer = try HybridParallelTrainer(
+            configuration: configuration, communicator: communicator, train: images,
+            test: images.prefix(c.batchSize), progress: progress)
+        for line in trainer.plan.summary { progress(line) }
+        let examples = Array(0..<(k * c.batchSize))[...]
+        var seconds: [Double] = []
+        var before: [String: TrafficMeter.Counts] = [:]
+        for step in 0..<(warmup + steps) {
+            if step == warmup { before = trainer.measuredTraffic }
+            try communicator.barrier()
+            let start = monotonicSeconds()
+            _ = try trainer.step(examples: examples, epoch: 0, step: step, rate: c.learningRate)
+            let elapsed = monotonicSeconds() - start
+            if step >= warmup {
+                seconds.append(elapsed)
+                progress(String(format: "step %d of %d: %.3f s", step - warmup + 1, steps, elapsed))
+            }
+        }
+        let measured = TrafficMeter.difference(trainer.measuredTraffic, before)
+        let channels = ParallelPlan.Channel.allCases.map(\.rawValue)
+        // Every rank's step times and bytes, so that the slowest rank's time and every rank's bytes are reported.
+        let mine =
+            seconds + channels.flatMap { [Double(measured[$0]?.fp32 ?? 0), Double(measured[$0]?.encoded ?? 0)] }
+        let all = try communicator.allGatherDoubles(mine, collective: "bench training figures")
+        let slowest = seconds.indices.map { i in all.map { $0[i] }.max()! }
+        func perStep(_ rank: Int, _ channel: Int, _ field: Int) -> Double {
+            all[rank][steps + 2 * channel + field] / Double(steps)
+        }
+        let ranks = (0..<k).map { q in
+            TrainingBenchmarkResult.RankTraffic(
+                rank: q,
+                plannedBytes: Dictionary(
+                    uniqueKeysWithValues: ParallelPlan.Channel.allCases.map {
+                        ($0.rawValue, configuration.plan(ranks: k, rank: q).bytesSentPerStep(on: $0))
+                    }),
+                fp32Bytes: Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, perStep(q, $0, 0)) }),
+                encodedBytes: Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, perStep(q, $0, 1)) }))
+        }
+        return TrainingBenchmarkResult(
+            variant: c.model.name, parallelism: configuration.parallelism.rawValue,
+            scheme: configuration.parallelism == .hybrid ? configuration.scheme.rawValue : nil,
+            codec: configuration.codec.description, ranks: k, batchPerRank: c.batchSize,
+            threadsPerRank: ComputeEngine.threadCount, images: "synthetic", warmup: warmup, steps: steps,
+            stepSeconds: slowest, medianStepSeconds: median(slowest),
+            imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: ranks)
+    }
+}
+
+/// The figures of one benchmarked configuration (JSON keys in snake case).
+public struct TrainingBenchmarkResult: Codable, Sendable {
+    /// What one rank sent per step, by channel (`ParallelPlan.Channel`), beside the plan.
+    public struct RankTraffic: Codable, Sendable {
+        public var rank: Int
+        /// The plan's fp32 bytes per step.
+        public var plannedBytes: [String: Int]
+        /// Measured bytes per step of float collectives (uncompressed).
+        public var fp32Bytes: [String: Double]
+        /// Measured bytes per step of byte messages (compressed frames and control messages).
+        public var encodedBytes: [String: Double]
+
+        public var plannedTotal: Int { plannedBytes.values.reduce(0, +) }
+        public var measuredTotal: Double { fp32Bytes.values.reduce(0, +) + encodedBytes.values.reduce(0, +) }
+    }
+
+    public var variant: String
+    public var parallelism: String
+    public var scheme: String?
+    public var codec: String
+    public var ranks: Int
+    public var batchPerRank: Int
+    public var threadsPerRank: Int
+    /// Where the images came from ("synthetic").
+    public var images: String
+    public var warmup: Int
+    public var steps: Int
+    /// Per timed step, the slowest rank's time.
+    public var stepSeconds: [Double]
+    public var medianStepSeconds: Double
+    /// K·B over the median step time.
+    public var imagesPerSecond: Double
+    public var traffic: [RankTraffic]
+}

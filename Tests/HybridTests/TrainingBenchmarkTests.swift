@@ -1,0 +1,62 @@
+import Collectives
+import Compute
+import Testing
+
+@testable import Hybrid
+
+@Suite struct TrainingBenchmarkTests {
+    static let modes: [(ParallelPlan.Parallelism, ParallelPlan.Scheme)] = [
+        (.hybrid, .a), (.hybrid, .b), (.hybrid, .c), (.data, .a),
+    ]
+
+    /// The bytes every rank sends in real training steps, counted in the collectives, are the plan's
+    /// arithmetic to the byte, channel by channel, with 3 ranks (uneven shards and segments). Besides the
+    /// plan, only the compressed allreduce's small control messages (and, data-parallel, the loss sum).
+    @Test(arguments: 0..<4)
+    func measuredBytesAreThePlansArithmetic(_ mode: Int) throws {
+        let (parallelism, scheme) = Self.modes[mode]
+        let result = try benchmark(parallelism: parallelism, scheme: scheme, codec: .none)
+        #expect(result.traffic.count == 3)
+        for ranked in result.traffic {
+            for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
+                let planned = Double(ranked.plannedBytes[channel]!)
+                #expect(ranked.fp32Bytes[channel] == planned, "rank \(ranked.rank), \(channel)")
+                let control = ranked.encodedBytes[channel]!
+                #expect(control < 1_000, "rank \(ranked.rank), \(channel): \(control) bytes besides the plan")
+                #expect(channel == "gradients" || control == 0, "rank \(ranked.rank), \(channel)")
+            }
+        }
+        #expect(result.traffic.allSatisfy { $0.plannedTotal > 0 })
+        #expect(result.stepSeconds.count == 2 && result.imagesPerSecond > 0)
+    }
+
+    /// With zstd the conv gradients travel as compressed frames (no fp32 left on that channel) while the
+    /// features and the FC stack's collectives are unchanged.
+    @Test func compressedGradientsAreCountedAsEncodedBytes() throws {
+        let result = try benchmark(parallelism: .hybrid, scheme: .b, codec: try Codec(parsing: "zstd"))
+        for ranked in result.traffic {
+            #expect(ranked.fp32Bytes["gradients"] == 0)
+            #expect(ranked.encodedBytes["gradients"]! > 0)
+            for channel in ["features", "classifier"] {
+                #expect(ranked.fp32Bytes[channel] == Double(ranked.plannedBytes[channel]!))
+            }
+        }
+    }
+
+    private func benchmark(
+        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: Codec
+    ) throws
+        -> TrainingBenchmarkResult
+    {
+        var c = ParallelTrainingConfiguration(training: recipe(batch: 6, steps: 3))
+        c.parallelism = parallelism
+        c.scheme = scheme
+        c.codec = codec
+        c.bucketElements = 100_000
+        let benchmark = TrainingBenchmark(configuration: c, warmup: 1, steps: 2)
+        return try InProcessCommunicator.run(size: 3) { comm in
+            ComputeEngine.threadCount = 1
+            return try benchmark.run(communicator: comm)
+        }[0]
+    }
+}
