@@ -108,4 +108,25 @@ public final class GradientBuckets {
 
     /// The error-feedback residuals (per bucket, this rank's), for checkpoints.
     public func residual(for bucket: Bucket) -> [Float]? { reducer.residual(for: bucket.name) }
+
+    /// This rank's error-feedback residuals laid out as the arena's gradients (zero where there are none,
+    /// as before the first step or with a codec without error feedback).
+    public func residuals(into buffer: UnsafeMutableBufferPointer<Float>) {
+        precondition(
+            buffer.count == arena.count, "gradient buckets: residual buffer of \(buffer.count), arena \(arena.count)")
+        buffer.update(repeating: 0)
+        for bucket in buckets {
+            guard let residual = reducer.residual(for: bucket.name) else { continue }
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[bucket.range]).update(fromContentsOf: residual)
+        }
+    }
+
+    /// Sets every bucket's residual from `buffer`, laid out as the arena's gradients (resuming a checkpoint).
+    public func restoreResiduals(from buffer: UnsafeBufferPointer<Float>) {
+        precondition(
+            buffer.count == arena.count, "gradient buckets: residual buffer of \(buffer.count), arena \(arena.count)")
+        for bucket in buckets {
+            reducer.setResidual(UnsafeBufferPointer(rebasing: buffer[bucket.range]), for: bucket.name)
+        }
+    }
 }

@@ -47,6 +47,8 @@ public final class HybridParallelTrainer {
     private var evaluationNetworks: [Int: Network] = [:]
     private var classifiers: [Int: ShardedClassifier] = [:]
     private let convolutionalRange: Range<Int>
+    /// The parameters whose gradients are allreduced (conv; data: every layer), in arena order.
+    private let synchronisedViews: [ParameterView]
     private let fullyConnectedRange: Range<Int>
     private var fullyConnectedSum: UnsafeMutableBufferPointer<Float>
 
@@ -105,9 +107,9 @@ public final class HybridParallelTrainer {
         plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
         let optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
         self.optimizer = optimizer
-        if let path = c.resumePath {
+        let resumed = try c.resumePath.map { try Checkpoint.load($0, for: c) }
+        if let checkpoint = resumed {
             // Whatever number of ranks wrote it: the checkpoint holds the whole model; each rank keeps its part.
-            let checkpoint = try Checkpoint.load(path, for: c)
             let whole = checkpoint.model.arena, plan = plan, arena = arena
             plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
             checkpoint.velocity.withUnsafeBufferPointer {
@@ -123,6 +125,7 @@ public final class HybridParallelTrainer {
         convolutionalRange = arena.range(of: convViews)
         fullyConnectedRange = arena.range(of: arena.views.filter { !convLayers.contains($0.layer) })
         let hybrid = configuration.parallelism == .hybrid
+        synchronisedViews = hybrid ? convViews : arena.views
         network = Network(
             model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
         network.firstExample = communicator.rank * c.batchSize
@@ -143,6 +146,9 @@ public final class HybridParallelTrainer {
             for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         }
         metrics = try MetricsLog(path: communicator.rank == 0 ? c.metricsPath : nil)
+        if let checkpoint = resumed, configuration.codec.hasErrorFeedback, checkpoint.residualRanks > 0 {
+            try restoreResiduals(checkpoint)
+        }
     }
 
     deinit { fullyConnectedSum.deallocate() }
@@ -226,12 +232,66 @@ public final class HybridParallelTrainer {
             try plan.assemble(
                 UnsafeBufferPointer(optimizer.velocity), layout: arena, into: $0, layout: whole, communicator: world)
         }
+        let residuals = configuration.codec.hasErrorFeedback ? try gatherResiduals() : []
+        defer { for buffer in residuals { buffer.deallocate() } }
         guard rank == 0 else { return }
+        let range = ParameterArena.range(of: synchronisedViews)
+        let tensors = residuals.enumerated().flatMap { q, buffer in
+            synchronisedViews.map { view in
+                SafeTensors.Entry(
+                    name: Checkpoint.residualName(rank: q, parameter: view.name), shape: view.shape,
+                    values: UnsafeBufferPointer(
+                        rebasing: buffer[(view.offset - range.lowerBound)...].prefix(view.count)))
+            }
+        }
         try velocity.withUnsafeBufferPointer {
             try Checkpoint.save(
                 path, model: c.model, groups: c.groups, arena: whole, velocity: $0,
                 normalization: loop.samplers.normalization, classNames: c.classNames, position: position, seed: c.seed,
-                extra: ["ranks": String(ranks)])
+                extra: ["ranks": String(ranks)], residuals: residuals.isEmpty ? nil : (ranks, tensors))
+        }
+    }
+
+    /// Every rank's error-feedback residuals over the synchronised parameters' arena range, on rank 0 (one
+    /// buffer per rank, to deallocate); the other ranks get none. A collective.
+    private func gatherResiduals() throws -> [UnsafeMutableBufferPointer<Float>] {
+        let range = ParameterArena.range(of: synchronisedViews)
+        let mine = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        defer { mine.deallocate() }
+        buckets.residuals(into: mine)
+        var gathered: [UnsafeMutableBufferPointer<Float>] = []
+        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: range.count)
+        defer { scratch.deallocate() }
+        for q in 0..<ranks {
+            let buffer = rank == 0 ? UnsafeMutableBufferPointer<Float>.allocate(capacity: range.count) : scratch
+            if rank == 0 { gathered.append(buffer) }
+            if rank == q { _ = buffer.initialize(fromContentsOf: mine[range]) }
+            try world.broadcast(buffer, root: q)
+        }
+        return gathered
+    }
+
+    /// Sets this rank's error-feedback residuals from a checkpoint: each rank its own when the checkpoint
+    /// was written by as many ranks; otherwise rank 0 carries their sum (in rank order) and the others none,
+    /// so the gradient mass not yet sent is kept whole.
+    private func restoreResiduals(_ checkpoint: Checkpoint.Loaded) throws {
+        let saved = checkpoint.residualRanks
+        let sources = saved == ranks ? [rank] : rank == 0 ? Array(0..<saved) : []
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 0)
+        var part = [Float]()
+        for view in synchronisedViews {
+            let target = UnsafeMutableBufferPointer(rebasing: buffer[view.range])
+            for (i, q) in sources.enumerated() {
+                part = [Float](repeating: 0, count: view.count)
+                try part.withUnsafeMutableBufferPointer { try checkpoint.readResidual(rank: q, view: view, into: $0) }
+                for j in 0..<view.count { target[j] = i == 0 ? part[j] : target[j] + part[j] }
+            }
+        }
+        buckets.restoreResiduals(from: UnsafeBufferPointer(buffer))
+        if saved != ranks {
+            progress("the checkpoint's top-k residuals of \(saved) ranks are summed onto rank 0 of \(ranks)")
         }
     }
 

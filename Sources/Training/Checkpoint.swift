@@ -20,9 +20,20 @@ public struct TrainingPosition: Sendable, Equatable, Codable {
 /// A training checkpoint: one safetensors file holding the whole model under the model file's tensor names
 /// (so `evaluate` reads it as a model), the momentum of every parameter as `momentum.<name>`, and the
 /// training position in the metadata (`checkpoint`, JSON). Written atomically; a checkpoint written by K
-/// ranks holds the gathered FC layers and resumes on any number of ranks or in one process.
+/// ranks holds the gathered FC layers and resumes on any number of ranks or in one process. Runs whose
+/// gradient allreduce uses error feedback (`topk`) also store every rank's residual of every synchronised
+/// parameter, as `topk_residual.r<rank>.<name>`, and their number of ranks in the metadata
+/// (`topk_residual_ranks`).
 public enum Checkpoint {
     public static let momentumPrefix = "momentum."
+    public static let residualPrefix = "topk_residual."
+    /// Prefixes of the optimiser state's tensors, which are not model parameters.
+    public static let statePrefixes = [momentumPrefix, residualPrefix]
+
+    /// The name under which rank `rank`'s residual of parameter `name` is stored.
+    public static func residualName(rank: Int, parameter name: String) -> String {
+        "\(residualPrefix)r\(rank).\(name)"
+    }
     /// The plateau schedule's best error starts at infinity, which JSON cannot hold as a number.
     private static let nonConforming = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
         positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -31,7 +42,7 @@ public enum Checkpoint {
     public static func save(
         _ path: String, model: AlexNet, groups: Int, arena: ParameterArena, velocity: UnsafeBufferPointer<Float>,
         normalization: Normalization, classNames: [String]?, position: TrainingPosition, seed: UInt64,
-        extra: [String: String] = [:]
+        extra: [String: String] = [:], residuals: (ranks: Int, tensors: [SafeTensors.Entry])? = nil
     ) throws {
         precondition(velocity.count == arena.count, "checkpoint: momentum does not match the arena's layout")
         let momentum = arena.views.map {
@@ -46,9 +57,10 @@ public enum Checkpoint {
         metadata["checkpoint"] = String(decoding: try encoder.encode(position), as: UTF8.self)
         metadata["seed"] = String(seed)
         metadata["step"] = String(position.step)
+        if let residuals { metadata["topk_residual_ranks"] = String(residuals.ranks) }
         try ModelFile.save(
             path, model: model, groups: groups, arena: arena, normalization: normalization, classNames: classNames,
-            extra: metadata, extraTensors: momentum)
+            extra: metadata, extraTensors: momentum + (residuals?.tensors ?? []))
     }
 
     /// A checkpoint read back and checked against the run that resumes it.
@@ -57,6 +69,22 @@ public enum Checkpoint {
         /// Momentum, laid out as `model.arena`.
         public let velocity: [Float]
         public let position: TrainingPosition
+        /// The number of ranks whose error-feedback residuals the checkpoint holds (0: none).
+        public let residualRanks: Int
+
+        /// Reads rank `rank`'s residual of parameter `view` into `buffer` (`view.count` elements).
+        public func readResidual(rank: Int, view: ParameterView, into buffer: UnsafeMutableBufferPointer<Float>) throws
+        {
+            let name = Checkpoint.residualName(rank: rank, parameter: view.name)
+            guard model.file.shapes[name] == view.shape else {
+                throw ModelFile.LoadError(
+                    path: model.file.path,
+                    problem:
+                        "tensor \(name) is \(model.file.shapes[name].map { "\($0)" } ?? "missing"), expected \(view.shape)"
+                )
+            }
+            try model.file.read(name, into: buffer)
+        }
     }
 
     /// Reads a checkpoint for a run of `configuration`: the variant, groups and seed must be the run's.
@@ -95,6 +123,12 @@ public enum Checkpoint {
                 try loaded.file.read(name, into: UnsafeMutableBufferPointer(rebasing: $0[view.range]))
             }
         }
-        return Loaded(model: loaded, velocity: velocity, position: position)
+        let residualRanks = try loaded.metadata["topk_residual_ranks"].map { text in
+            guard let ranks = Int(text), ranks >= 1 else {
+                throw problem("metadata topk_residual_ranks is '\(text)', expected a number of ranks ≥ 1")
+            }
+            return ranks
+        }
+        return Loaded(model: loaded, velocity: velocity, position: position, residualRanks: residualRanks ?? 0)
     }
 }

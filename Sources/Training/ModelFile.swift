@@ -90,8 +90,10 @@ public enum ModelFile {
             }
             try file.read(view.name, into: arena.values(of: view))
         }
-        let unexpected = Set(file.shapes.keys.filter { !$0.hasPrefix(Checkpoint.momentumPrefix) })
-            .subtracting(arena.views.map(\.name))
+        let unexpected = Set(
+            file.shapes.keys.filter { name in !Checkpoint.statePrefixes.contains { name.hasPrefix($0) } }
+        )
+        .subtracting(arena.views.map(\.name))
         guard unexpected.isEmpty else {
             throw LoadError(path: path, problem: "tensors \(unexpected.sorted()) do not belong to variant \(name)")
         }

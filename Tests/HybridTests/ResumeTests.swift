@@ -16,13 +16,15 @@ import Training
 
     /// K ranks: steps up to `steps` (from `resume` when given), writing a checkpoint to `checkpoint`.
     static func run(
-        ranks: Int, steps: Int, batch: Int = 16, checkpoint: String? = nil, resume: String? = nil
+        ranks: Int, steps: Int, batch: Int = 16, checkpoint: String? = nil, resume: String? = nil,
+        codec: Codec = .none
     ) throws -> [Float] {
         try trainInProcess(
             ranks: ranks,
             {
                 $0.training.checkpointPath = checkpoint
                 $0.training.resumePath = resume
+                $0.codec = codec
             }, batch: batch, steps: steps, data: data
         ).values
     }
@@ -37,6 +39,26 @@ import Training
         #expect(firstHalf != uninterrupted)
         let resumed = try Self.run(ranks: 2, steps: 8, resume: checkpoint)
         #expect(resumed == uninterrupted)
+    }
+
+    /// With top-k's error feedback, each rank's residuals are checkpointed too, so resuming is still exact;
+    /// on another number of ranks their sum goes to rank 0. The file still reads as a model.
+    @Test func topKResidualsAreCheckpointedSoResumingIsExact() throws {
+        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        let topk = try Codec(parsing: "topk:0.05")
+        let uninterrupted = try Self.run(ranks: 2, steps: 8, codec: topk)
+        _ = try Self.run(ranks: 2, steps: 4, checkpoint: checkpoint, codec: topk)
+        let file = try SafeTensors.File(path: checkpoint)
+        #expect(file.metadata["topk_residual_ranks"] == "2")
+        var residual = [Float](repeating: 0, count: file.shapes["topk_residual.r1.conv2.weight"]!.reduce(1, *))
+        try residual.withUnsafeMutableBufferPointer { try file.read("topk_residual.r1.conv2.weight", into: $0) }
+        #expect(residual.contains { $0 != 0 }, "rank 1 carries gradient mass not yet sent")
+        #expect(file.shapes["topk_residual.r0.fc6.weight"] == nil, "FC layers are sharded, not allreduced")
+        _ = try ModelFile.load(checkpoint)
+        #expect(try Self.run(ranks: 2, steps: 8, resume: checkpoint, codec: topk) == uninterrupted)
+        // On 3 ranks the residuals are summed onto rank 0; the run goes on.
+        #expect(try Self.run(ranks: 3, steps: 6, batch: 16, resume: checkpoint, codec: topk).count > 0)
     }
 
     /// A checkpoint written by 4 ranks holds the whole model: resumed on 2 ranks, or in one process, the run

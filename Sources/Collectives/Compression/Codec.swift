@@ -101,6 +101,11 @@ public struct Codec: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension Codec {
+    /// Whether the codec carries error-feedback residuals from call to call (`topk`).
+    public var hasErrorFeedback: Bool { isTopK(values) }
+}
+
 private func isTopK(_ values: Codec.Values) -> Bool {
     if case .topk = values { return true }
     return false

@@ -82,6 +82,18 @@ public final class CompressedAllReduce {
         residuals[tensor].map { Array($0) }
     }
 
+    /// Sets the error-feedback residual this rank carries for `tensor` (for example from a checkpoint); the
+    /// next call for `tensor` must have `values.count` elements.
+    public func setResidual(_ values: UnsafeBufferPointer<Float>, for tensor: String) {
+        if let existing = residuals[tensor], existing.count != values.count {
+            existing.deallocate()
+            residuals[tensor] = nil
+        }
+        let buffer = residuals[tensor] ?? .allocate(capacity: values.count)
+        _ = buffer.initialize(fromContentsOf: values)
+        residuals[tensor] = buffer
+    }
+
     /// Forgets every residual (for example when training restarts from a checkpoint without them).
     public func resetResiduals() {
         for buffer in residuals.values { buffer.deallocate() }
