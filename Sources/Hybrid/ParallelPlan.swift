@@ -213,10 +213,7 @@ public struct ParallelPlan: Sendable, Equatable {
 extension ParallelPlan {
     /// The plan as text lines: layers, what this rank holds, and what it sends per step.
     public var summary: [String] {
-        func megabytes(_ elements: Int) -> String {
-            let value = Double(4 * elements) / 1e6
-            return String(format: value >= 10 ? "%.0f MB" : "%.2f MB", value)
-        }
+        func megabytes(_ elements: Int) -> String { formatBytes(Double(4 * elements)) }
         var lines = [
             "\(parallelism) parallel plan: \(model.name), \(ranks) rank\(ranks == 1 ? "" : "s"), "
                 + "\(batchPerRank) images per rank per step\(parallelism == .hybrid ? ", scheme (\(scheme.rawValue))" : "")",
