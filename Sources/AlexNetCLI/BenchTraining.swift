@@ -29,7 +29,12 @@ struct BenchTraining: ParsableCommand {
     var baseline = true
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
 
-    func validate() throws { try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps) }
+    func validate() throws {
+        try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps)
+        if let k = parallel.simulate, k < 2 {
+            throw ValidationError("--simulate must be at least 2 for bench training (one rank sends nothing), got \(k)")
+        }
+    }
 
     func run() throws {
         if let json { try AtomicFile.checkWritable(json) }

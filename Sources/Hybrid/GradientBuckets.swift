@@ -114,7 +114,7 @@ public final class GradientBuckets {
     public func residuals(into buffer: UnsafeMutableBufferPointer<Float>) {
         precondition(
             buffer.count == arena.count, "gradient buckets: residual buffer of \(buffer.count), arena \(arena.count)")
-        buffer.update(repeating: 0)
+        _ = buffer.update(repeating: 0)
         for bucket in buckets {
             guard let residual = reducer.residual(for: bucket.name) else { continue }
             _ = UnsafeMutableBufferPointer(rebasing: buffer[bucket.range]).update(fromContentsOf: residual)

@@ -146,8 +146,13 @@ public final class HybridParallelTrainer {
             for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         }
         metrics = try MetricsLog(path: communicator.rank == 0 ? c.metricsPath : nil)
-        if let checkpoint = resumed, configuration.codec.hasErrorFeedback, checkpoint.residualRanks > 0 {
-            try restoreResiduals(checkpoint)
+        if let checkpoint = resumed, checkpoint.residualRanks > 0 {
+            if configuration.codec.hasErrorFeedback {
+                try restoreResiduals(checkpoint)
+            } else {
+                progress(
+                    "the checkpoint's top-k residuals are dropped: codec \(configuration.codec) has no error feedback")
+            }
         }
     }
 
@@ -219,7 +224,8 @@ public final class HybridParallelTrainer {
         let sent = Double(total.total) / Double(measuredSteps)
         lines.append(
             "  total: plan \(formatBytes(Double(plan.bytesSentPerStep))), measured \(formatBytes(sent))"
-                + String(format: " (%.3f× the plan)", sent / Double(plan.bytesSentPerStep)))
+                + (plan.bytesSentPerStep > 0
+                    ? String(format: " (%.3f× the plan)", sent / Double(plan.bytesSentPerStep)) : ""))
         return lines
     }
 
@@ -255,25 +261,37 @@ public final class HybridParallelTrainer {
     /// Every rank's error-feedback residuals over the synchronised parameters' arena range, on rank 0 (one
     /// buffer per rank, to deallocate); the other ranks get none. A collective.
     private func gatherResiduals() throws -> [UnsafeMutableBufferPointer<Float>] {
-        let range = ParameterArena.range(of: synchronisedViews)
+        let range = ParameterArena.range(of: synchronisedViews), n = range.count
         let mine = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         defer { mine.deallocate() }
+        mine.initialize(repeating: 0)
         buckets.residuals(into: mine)
-        var gathered: [UnsafeMutableBufferPointer<Float>] = []
-        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: range.count)
-        defer { scratch.deallocate() }
-        for q in 0..<ranks {
-            let buffer = rank == 0 ? UnsafeMutableBufferPointer<Float>.allocate(capacity: range.count) : scratch
-            if rank == 0 { gathered.append(buffer) }
-            if rank == q { _ = buffer.initialize(fromContentsOf: mine[range]) }
-            try world.broadcast(buffer, root: q)
+        let gathered = (0..<(rank == 0 ? ranks : 0)).map { _ in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        do {
+            // Rank q's residuals to rank 0 alone: an all-to-all in which only q → 0 is not empty.
+            for q in 0..<ranks {
+                try world.allToAll(
+                    rank == q ? UnsafeBufferPointer(rebasing: mine[range]) : UnsafeBufferPointer(start: nil, count: 0),
+                    sendCounts: (0..<ranks).map { rank == q && $0 == 0 ? n : 0 },
+                    into: rank == 0 ? gathered[q] : UnsafeMutableBufferPointer(start: nil, count: 0),
+                    receiveCounts: (0..<ranks).map { rank == 0 && $0 == q ? n : 0 })
+            }
+        } catch {
+            for buffer in gathered { buffer.deallocate() }
+            throw error
         }
         return gathered
     }
 
     /// Sets this rank's error-feedback residuals from a checkpoint: each rank its own when the checkpoint
     /// was written by as many ranks; otherwise rank 0 carries their sum (in rank order) and the others none,
-    /// so the gradient mass not yet sent is kept whole.
+    /// so the gradient mass not yet sent is kept whole. Parameters the checkpoint holds no residual for
+    /// (a hybrid checkpoint's FC layers resumed with `--parallel data`) start from zero; residuals of
+    /// parameters this run does not allreduce (data → hybrid: the FC layers) are dropped, and said so.
     private func restoreResiduals(_ checkpoint: Checkpoint.Loaded) throws {
         let saved = checkpoint.residualRanks
         let sources = saved == ranks ? [rank] : rank == 0 ? Array(0..<saved) : []
@@ -281,7 +299,7 @@ public final class HybridParallelTrainer {
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0)
         var part = [Float]()
-        for view in synchronisedViews {
+        for view in synchronisedViews where checkpoint.residualParameters.contains(view.name) {
             let target = UnsafeMutableBufferPointer(rebasing: buffer[view.range])
             for (i, q) in sources.enumerated() {
                 part = [Float](repeating: 0, count: view.count)
@@ -292,6 +310,12 @@ public final class HybridParallelTrainer {
         buckets.restoreResiduals(from: UnsafeBufferPointer(buffer))
         if saved != ranks {
             progress("the checkpoint's top-k residuals of \(saved) ranks are summed onto rank 0 of \(ranks)")
+        }
+        let dropped = checkpoint.residualParameters.subtracting(synchronisedViews.map(\.name))
+        if !dropped.isEmpty {
+            progress(
+                "top-k residuals of \(dropped.sorted().joined(separator: ", ")) are dropped (not allreduced in this run)"
+            )
         }
     }
 

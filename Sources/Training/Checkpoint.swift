@@ -71,6 +71,8 @@ public enum Checkpoint {
         public let position: TrainingPosition
         /// The number of ranks whose error-feedback residuals the checkpoint holds (0: none).
         public let residualRanks: Int
+        /// The parameters whose residuals it holds (the same for every rank).
+        public let residualParameters: Set<String>
 
         /// Reads rank `rank`'s residual of parameter `view` into `buffer` (`view.count` elements).
         public func readResidual(rank: Int, view: ParameterView, into buffer: UnsafeMutableBufferPointer<Float>) throws
@@ -129,6 +131,30 @@ public enum Checkpoint {
             }
             return ranks
         }
-        return Loaded(model: loaded, velocity: velocity, position: position, residualRanks: residualRanks ?? 0)
+        // Every rank of a resumed run reads this file: check the residuals' names here, so that all ranks
+        // refuse a damaged file together rather than some of them waiting in a collective.
+        var residualParameters: [Int: Set<String>] = [:]
+        for name in loaded.file.shapes.keys where name.hasPrefix(residualPrefix) {
+            let rest = name.dropFirst(residualPrefix.count)
+            guard rest.hasPrefix("r"), let dot = rest.firstIndex(of: "."),
+                let q = Int(rest[rest.index(after: rest.startIndex)..<dot]),
+                (0..<(residualRanks ?? 0)).contains(q),
+                loaded.arena.views.contains(where: { $0.name == rest[rest.index(after: dot)...] })
+            else {
+                throw problem(
+                    "tensor \(name) is not the residual of a parameter of rank 0..<\(residualRanks ?? 0) (metadata topk_residual_ranks)"
+                )
+            }
+            residualParameters[q, default: []].insert(String(rest[rest.index(after: dot)...]))
+        }
+        let parameters = residualParameters[0] ?? []
+        if let ranks = residualRanks, let q = (0..<ranks).first(where: { residualParameters[$0] ?? [] != parameters }) {
+            throw problem(
+                "rank \(q)'s top-k residuals cover \((residualParameters[q] ?? []).count) parameters, rank 0's \(parameters.count): the checkpoint is incomplete"
+            )
+        }
+        return Loaded(
+            model: loaded, velocity: velocity, position: position, residualRanks: residualRanks ?? 0,
+            residualParameters: parameters)
     }
 }

@@ -57,8 +57,50 @@ import Training
         #expect(file.shapes["topk_residual.r0.fc6.weight"] == nil, "FC layers are sharded, not allreduced")
         _ = try ModelFile.load(checkpoint)
         #expect(try Self.run(ranks: 2, steps: 8, resume: checkpoint, codec: topk) == uninterrupted)
-        // On 3 ranks the residuals are summed onto rank 0; the run goes on.
-        #expect(try Self.run(ranks: 3, steps: 6, batch: 16, resume: checkpoint, codec: topk).count > 0)
+        // On 3 ranks, rank 0 carries the two ranks' residuals summed in rank order and the others none: a
+        // resumed run with no steps left writes them back as it found them.
+        let resharded = Self.temporaryPath("resharded.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: resharded) }
+        _ = try Self.run(ranks: 3, steps: 4, checkpoint: resharded, resume: checkpoint, codec: topk)
+        let again = try SafeTensors.File(path: resharded)
+        #expect(again.metadata["topk_residual_ranks"] == "3")
+        for name in ["conv1.weight", "conv2.weight", "conv5.bias"] {
+            func read(_ file: SafeTensors.File, _ rank: Int) throws -> [Float] {
+                let tensor = Checkpoint.residualName(rank: rank, parameter: name)
+                var values = [Float](repeating: .nan, count: file.shapes[tensor]!.reduce(1, *))
+                try values.withUnsafeMutableBufferPointer { try file.read(tensor, into: $0) }
+                return values
+            }
+            let sum = zip(try read(file, 0), try read(file, 1)).map { $0 + $1 }
+            #expect(try read(again, 0) == sum, "\(name)")
+            #expect(try read(again, 1).allSatisfy { $0 == 0 } && read(again, 2).allSatisfy { $0 == 0 }, "\(name)")
+        }
+    }
+
+    /// A checkpoint whose residuals do not cover the ranks its metadata names is refused on load (which
+    /// every rank does), naming the file and the rank, rather than leaving some ranks waiting.
+    @Test func aCheckpointWithMissingResidualsIsRefused() throws {
+        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        let damaged = Self.temporaryPath("damaged.safetensors")
+        defer { for path in [checkpoint, damaged] { try? FileManager.default.removeItem(atPath: path) } }
+        _ = try Self.run(ranks: 2, steps: 1, checkpoint: checkpoint, codec: try Codec(parsing: "topk"))
+        let file = try SafeTensors.File(path: checkpoint)
+        let buffers = try file.shapes.sorted { $0.key < $1.key }.map { name, shape in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: shape.reduce(1, *))
+            try file.read(name, into: buffer)
+            return (name, shape, buffer)
+        }
+        defer { for (_, _, buffer) in buffers { buffer.deallocate() } }
+        var metadata = file.metadata
+        metadata["topk_residual_ranks"] = "3"
+        try SafeTensors.write(
+            damaged, entries: buffers.map { SafeTensors.Entry(name: $0, shape: $1, values: UnsafeBufferPointer($2)) },
+            metadata: metadata)
+        #expect {
+            try Checkpoint.load(damaged, for: recipe(batch: 16, steps: 2))
+        } throws: {
+            "\($0)".contains(damaged) && "\($0)".contains("rank 2's top-k residuals cover 0 parameters")
+        }
     }
 
     /// A checkpoint written by 4 ranks holds the whole model: resumed on 2 ranks, or in one process, the run

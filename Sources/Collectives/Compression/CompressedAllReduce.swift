@@ -85,11 +85,12 @@ public final class CompressedAllReduce {
     /// Sets the error-feedback residual this rank carries for `tensor` (for example from a checkpoint); the
     /// next call for `tensor` must have `values.count` elements.
     public func setResidual(_ values: UnsafeBufferPointer<Float>, for tensor: String) {
-        if let existing = residuals[tensor], existing.count != values.count {
-            existing.deallocate()
-            residuals[tensor] = nil
+        if let existing = residuals[tensor], existing.count == values.count {
+            _ = existing.update(fromContentsOf: values)
+            return
         }
-        let buffer = residuals[tensor] ?? .allocate(capacity: values.count)
+        residuals[tensor]?.deallocate()
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
         _ = buffer.initialize(fromContentsOf: values)
         residuals[tensor] = buffer
     }
