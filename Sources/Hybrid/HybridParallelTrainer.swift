@@ -199,6 +199,17 @@ public final class HybridParallelTrainer {
             }
         }
         for line in trafficSummary { progress(line) }
+        if measuredSteps > 0 {
+            // Rank 0's measured bytes per step beside the plan's, for reports.
+            var fields: [String: Any] = ["event": "traffic", "rank": rank, "steps": measuredSteps]
+            for channel in ParallelPlan.Channel.allCases {
+                let counts = measuredTraffic[channel.rawValue] ?? TrafficMeter.Counts()
+                fields["\(channel.rawValue)_planned_bytes"] = plan.bytesSentPerStep(on: channel)
+                fields["\(channel.rawValue)_fp32_bytes"] = Double(counts.fp32) / Double(measuredSteps)
+                fields["\(channel.rawValue)_encoded_bytes"] = Double(counts.encoded) / Double(measuredSteps)
+            }
+            try metrics.record(fields)
+        }
         return result
     }
 
