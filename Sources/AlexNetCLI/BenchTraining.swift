@@ -102,29 +102,11 @@ struct BenchTraining: ParsableCommand {
                 r.threadsPerRank, r.medianStepSeconds, r.steps, spread, r.imagesPerSecond))
         Swift.print(
             "bytes sent per step (\(r.images) images; plan: fp32 arithmetic; measured: counted in the collectives)")
-        Swift.print("rank 0:  channel      plan           measured       fp32           encoded+control  measured/plan")
-        let first = r.traffic[0]
-        for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
-            let planned = Double(first.plannedBytes[channel] ?? 0)
-            let fp32 = first.fp32Bytes[channel] ?? 0, encoded = first.encodedBytes[channel] ?? 0
-            guard planned > 0 || fp32 + encoded > 0 else { continue }
-            Swift.print(
-                "         \(pad(channel, 13))\(pad(formatBytes(planned), 15))\(pad(formatBytes(fp32 + encoded), 15))"
-                    + "\(pad(formatBytes(fp32), 15))\(pad(formatBytes(encoded), 17))"
-                    + (planned > 0 ? String(format: "%.4f", (fp32 + encoded) / planned) : ""))
-        }
-        Swift.print(
-            "         \(pad("total", 13))\(pad(formatBytes(Double(first.plannedTotal)), 15))"
-                + "\(pad(formatBytes(first.measuredTotal), 47))"
-                + String(format: "%.4f", first.measuredTotal / Double(first.plannedTotal)))
-        let ratios = r.traffic.map { $0.measuredTotal / Double($0.plannedTotal) }
+        for line in r.traffic[0].table { Swift.print(line) }
+        let ratios = r.traffic.map { $0.ratio ?? .nan }
         Swift.print(
             String(
                 format: "every rank: measured/plan %.4f–%.4f, sent %@–%@ per step", ratios.min()!, ratios.max()!,
                 formatBytes(r.traffic.map(\.measuredTotal).min()!), formatBytes(r.traffic.map(\.measuredTotal).max()!)))
     }
-}
-
-private func pad(_ s: String, _ n: Int) -> String {
-    s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0)
 }

@@ -13,10 +13,6 @@ public enum LearningRateSchedule: Sendable, Equatable {
 public struct LearningRateScheduler: Sendable {
     public let base: Float
     public let schedule: LearningRateSchedule
-    public private(set) var decays = 0
-    private var bestError = Double.infinity
-    private var evaluationsSinceBest = 0
-
     /// What the scheduler has observed, for checkpoints.
     public struct State: Sendable, Equatable, Codable {
         public var decays = 0
@@ -25,20 +21,7 @@ public struct LearningRateScheduler: Sendable {
         public init() {}
     }
 
-    public var state: State {
-        get {
-            var s = State()
-            s.decays = decays
-            s.bestError = bestError
-            s.evaluationsSinceBest = evaluationsSinceBest
-            return s
-        }
-        set {
-            decays = newValue.decays
-            bestError = newValue.bestError
-            evaluationsSinceBest = newValue.evaluationsSinceBest
-        }
-    }
+    public var state = State()
 
     public init(base: Float, schedule: LearningRateSchedule) {
         self.base = base
@@ -54,7 +37,7 @@ public struct LearningRateScheduler: Sendable {
             let passed = milestones.filter { epoch >= $0 }.count
             return base / pow(factor, passed)
         case .plateau(_, let factor, _):
-            return base / pow(factor, decays)
+            return base / pow(factor, state.decays)
         }
     }
 
@@ -62,15 +45,15 @@ public struct LearningRateScheduler: Sendable {
     @discardableResult
     public mutating func observe(validationError error: Double) -> Bool {
         guard case .plateau(let patience, _, let maxDecays) = schedule else { return false }
-        if error < bestError {
-            bestError = error
-            evaluationsSinceBest = 0
+        if error < state.bestError {
+            state.bestError = error
+            state.evaluationsSinceBest = 0
             return false
         }
-        evaluationsSinceBest += 1
-        if evaluationsSinceBest >= patience && decays < maxDecays {
-            decays += 1
-            evaluationsSinceBest = 0
+        state.evaluationsSinceBest += 1
+        if state.evaluationsSinceBest >= patience && state.decays < maxDecays {
+            state.decays += 1
+            state.evaluationsSinceBest = 0
             return true
         }
         return false

@@ -198,46 +198,24 @@ public final class HybridParallelTrainer {
                 progress("model written to \(path)")
             }
         }
-        for line in trafficSummary { progress(line) }
-        if measuredSteps > 0 {
-            // Rank 0's measured bytes per step beside the plan's, for reports.
+        if let report = trafficReport {
+            progress("bytes sent per step, measured over \(measuredSteps) steps (plan: fp32 arithmetic):")
+            for line in report.table { progress(line) }
+            // Rank 0's figures, for reports.
             var fields: [String: Any] = ["event": "traffic", "rank": rank, "steps": measuredSteps]
-            for channel in ParallelPlan.Channel.allCases {
-                let counts = measuredTraffic[channel.rawValue] ?? TrafficMeter.Counts()
-                fields["\(channel.rawValue)_planned_bytes"] = plan.bytesSentPerStep(on: channel)
-                fields["\(channel.rawValue)_fp32_bytes"] = Double(counts.fp32) / Double(measuredSteps)
-                fields["\(channel.rawValue)_encoded_bytes"] = Double(counts.encoded) / Double(measuredSteps)
+            for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
+                fields["\(channel)_planned_bytes"] = report.plannedBytes[channel]
+                fields["\(channel)_fp32_bytes"] = report.fp32Bytes[channel]
+                fields["\(channel)_encoded_bytes"] = report.encodedBytes[channel]
             }
             try metrics.record(fields)
         }
         return result
     }
 
-    /// The bytes this rank sent per training step, measured, beside the plan's arithmetic, channel by channel.
-    public var trafficSummary: [String] {
-        guard measuredSteps > 0 else { return [] }
-        var lines = [
-            "bytes sent per step by rank \(rank), measured over \(measuredSteps) steps (plan: fp32 arithmetic):"
-        ]
-        var total = TrafficMeter.Counts()
-        for channel in ParallelPlan.Channel.allCases {
-            let counts = measuredTraffic[channel.rawValue] ?? TrafficMeter.Counts()
-            total = total + counts
-            let planned = plan.bytesSentPerStep(on: channel)
-            guard planned > 0 || counts.total > 0 else { continue }
-            let fp32 = Double(counts.fp32) / Double(measuredSteps)
-            let encoded = Double(counts.encoded) / Double(measuredSteps)
-            var line =
-                "  \(channel.rawValue): plan \(formatBytes(Double(planned))), measured \(formatBytes(fp32 + encoded))"
-            if encoded > 0 { line += " (\(formatBytes(fp32)) fp32 + \(formatBytes(encoded)) encoded and control)" }
-            lines.append(line)
-        }
-        let sent = Double(total.total) / Double(measuredSteps)
-        lines.append(
-            "  total: plan \(formatBytes(Double(plan.bytesSentPerStep))), measured \(formatBytes(sent))"
-                + (plan.bytesSentPerStep > 0
-                    ? String(format: " (%.3f× the plan)", sent / Double(plan.bytesSentPerStep)) : ""))
-        return lines
+    /// The bytes this rank sent per training step so far, measured, beside the plan (nil before a step).
+    public var trafficReport: TrafficReport? {
+        measuredSteps > 0 ? TrafficReport(plan: plan, measured: measuredTraffic, steps: measuredSteps) : nil
     }
 
     /// Gathers the whole model and momentum (a collective) and writes them from rank 0.

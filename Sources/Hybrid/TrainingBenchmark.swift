@@ -61,51 +61,25 @@ public struct TrainingBenchmark: Sendable {
             }
         }
         let measured = TrafficMeter.difference(trainer.measuredTraffic, before)
-        let channels = ParallelPlan.Channel.allCases.map(\.rawValue)
-        // Every rank's step times and bytes, so that the slowest rank's time and every rank's bytes are reported.
-        let mine =
-            seconds + channels.flatMap { [Double(measured[$0]?.fp32 ?? 0), Double(measured[$0]?.encoded ?? 0)] }
-        let all = try communicator.allGatherDoubles(mine, collective: "bench training figures")
-        let slowest = seconds.indices.map { i in all.map { $0[i] }.max()! }
-        func perStep(_ rank: Int, _ channel: Int, _ field: Int) -> Double {
-            all[rank][steps + 2 * channel + field] / Double(steps)
-        }
-        let ranks = (0..<k).map { q in
-            TrainingBenchmarkResult.RankTraffic(
-                rank: q,
-                plannedBytes: Dictionary(
-                    uniqueKeysWithValues: ParallelPlan.Channel.allCases.map {
-                        ($0.rawValue, configuration.plan(ranks: k, rank: q).bytesSentPerStep(on: $0))
-                    }),
-                fp32Bytes: Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, perStep(q, $0, 0)) }),
-                encodedBytes: Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, perStep(q, $0, 1)) }))
-        }
+        let mine = TrafficReport(plan: trainer.plan, measured: measured, steps: steps)
+        // Every rank's step times and traffic: the slowest rank's time and every rank's bytes are reported.
+        let times = try communicator.allGatherDoubles(seconds, collective: "bench training times")
+        let slowest = seconds.indices.map { i in times.map { $0[i] }.max()! }
+        let traffic = try communicator.allGatherBytes(
+            Array(try JSONEncoder().encode(mine)), collective: "bench training traffic"
+        ).map { try JSONDecoder().decode(TrafficReport.self, from: Data($0)) }
         return TrainingBenchmarkResult(
             variant: c.model.name, parallelism: configuration.parallelism.rawValue,
             scheme: configuration.parallelism == .hybrid ? configuration.scheme.rawValue : nil,
             codec: configuration.codec.description, ranks: k, batchPerRank: c.batchSize,
             threadsPerRank: ComputeEngine.threadCount, images: "synthetic", warmup: warmup, steps: steps,
             stepSeconds: slowest, medianStepSeconds: median(slowest),
-            imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: ranks)
+            imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: traffic)
     }
 }
 
 /// The figures of one benchmarked configuration (JSON keys in snake case).
 public struct TrainingBenchmarkResult: Codable, Sendable {
-    /// What one rank sent per step, by channel (`ParallelPlan.Channel`), beside the plan.
-    public struct RankTraffic: Codable, Sendable {
-        public var rank: Int
-        /// The plan's fp32 bytes per step.
-        public var plannedBytes: [String: Int]
-        /// Measured bytes per step of float collectives (uncompressed).
-        public var fp32Bytes: [String: Double]
-        /// Measured bytes per step of byte messages (compressed frames and control messages).
-        public var encodedBytes: [String: Double]
-
-        public var plannedTotal: Int { plannedBytes.values.reduce(0, +) }
-        public var measuredTotal: Double { fp32Bytes.values.reduce(0, +) + encodedBytes.values.reduce(0, +) }
-    }
-
     public var variant: String
     public var parallelism: String
     public var scheme: String?
@@ -122,5 +96,6 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var medianStepSeconds: Double
     /// K·B over the median step time.
     public var imagesPerSecond: Double
-    public var traffic: [RankTraffic]
+    /// Every rank's bytes per step, in rank order.
+    public var traffic: [TrafficReport]
 }
