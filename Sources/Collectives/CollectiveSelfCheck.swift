@@ -17,7 +17,7 @@ public enum CollectiveSelfCheck {
             for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }
             lines.append("rank \(r) \(name) n=\(values.count): \(String(hash, radix: 16))")
         }
-        for count in [0, 1, 7, 1000, 1003, 100_003] {
+        for count in [0, 1, 7, 1000, 1003, 100_003, 1_000_003] {  // the last takes MPI's ring gather
             var data = (0..<count).map { value(rank: r, index: $0) }
             try data.withUnsafeMutableBufferPointer { try comm.allReduce($0) }
             record("allReduce", data)
@@ -34,6 +34,14 @@ public enum CollectiveSelfCheck {
             try gathered.withUnsafeMutableBufferPointer { try comm.allGather(s, counts: counts, into: $0) }
         }
         record("allGather", gathered)
+        // Large enough for the ring gather, with uneven segments and an empty one.
+        let largeCounts = (0..<k).map { $0 == 1 ? 0 : 300_001 + 17 * $0 }
+        let mine = (0..<largeCounts[r]).map { value(rank: r, index: $0) }
+        var largeGathered = [Float](repeating: 0, count: largeCounts.reduce(0, +))
+        try mine.withUnsafeBufferPointer { m in
+            try largeGathered.withUnsafeMutableBufferPointer { try comm.allGather(m, counts: largeCounts, into: $0) }
+        }
+        record("allGather.large", largeGathered)
         var b = (0..<9).map { value(rank: r, index: $0) }
         try b.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: k - 1) }
         record("broadcast", b)
