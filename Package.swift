@@ -32,6 +32,9 @@ let libraries: [Target] = [
     .target(name: "Training", dependencies: ["Compute", "Datasets"]),
     // The hybrid-parallel trainer: the parallel plan, sharded FC layers, gradient synchronisation.
     .target(name: "Hybrid", dependencies: ["Compute", "Datasets", "Collectives", "Training"]),
+    // Scaling reports: sweep results (JSON lines, CSV), the calibrated cost model, Chrome traces, and the
+    // Markdown report with its charts (rendered by gnuplot).
+    .target(name: "Reports", dependencies: ["Collectives", "Hybrid"]),
 ]
 
 // MARK: - The command-line tool
@@ -40,7 +43,7 @@ let executables: [Target] = [
     .executableTarget(
         name: "AlexNetCLI",
         dependencies: [
-            "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Hybrid",
+            "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Hybrid", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ])
 ]
@@ -53,6 +56,7 @@ let tests: [Target] = [
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
     .testTarget(name: "HybridTests", dependencies: ["Hybrid", "Compute", "Collectives"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Hybrid", "Collectives"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]
 

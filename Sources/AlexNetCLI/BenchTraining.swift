@@ -3,6 +3,7 @@ import Collectives
 import Compute
 import Foundation
 import Hybrid
+import Reports
 import Training
 
 struct BenchTraining: ParsableCommand {
@@ -28,16 +29,15 @@ struct BenchTraining: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "After a hybrid run, run the data-parallel baseline too and compare.")
     var baseline = true
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
+    @Option(help: "Write the last timed step of every rank as a Chrome trace (chrome://tracing, ui.perfetto.dev).")
+    var trace: String?
 
     func validate() throws {
         try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps)
-        if let k = parallel.simulate, k < 2 {
-            throw ValidationError("--simulate must be at least 2 for bench training (one rank sends nothing), got \(k)")
-        }
     }
 
     func run() throws {
-        if let json { try AtomicFile.checkWritable(json) }
+        for path in [json, trace].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         var training = TrainingConfiguration(model: modelOptions.model)
         training.groups = modelOptions.groups
         training.initialization = modelOptions.model.defaultInitialization
@@ -57,8 +57,13 @@ struct BenchTraining: ParsableCommand {
             try BenchTraining.measure(benchmarks, communicator: $0, overlap: $1)
         }
         guard let results else { return }
-        if results.count == 2 { BenchTraining.compare(hybrid: results[0], data: results[1]) }
+        if results.count == 2 && results[0].ranks > 1 { BenchTraining.compare(hybrid: results[0], data: results[1]) }
         if let json { try writeJSON(results, to: json) }
+        if let trace {
+            let runs = results.map { ChromeTrace.Run(title: $0.title, spans: $0.trace) }
+            try ensureParentDirectory(of: trace)
+            try AtomicFile.write(trace, data: Array(try ChromeTrace(runs: runs).json()))
+        }
     }
 
     /// Every benchmark in turn on this rank; rank 0 prints each result.
@@ -103,6 +108,13 @@ struct BenchTraining: ParsableCommand {
         Swift.print(
             "bytes sent per step (\(r.images) images; plan: fp32 arithmetic; measured: counted in the collectives)")
         for line in r.traffic[0].table { Swift.print(line) }
+        let p = StepPhases.mean(r.phases)
+        Swift.print(
+            String(
+                format:
+                    "phases, mean over ranks (s/step): conv forward %.3f, conv backward %.3f, FC %.3f, update %.3f, communication exposed %.3f (overlapped %.3f), compression %.3f, other %.3f",
+                p.convForward, p.convBackward, p.fullyConnected, p.update, p.communicationExposed,
+                p.communicationOverlapped, p.compression, p.other))
         let ratios = r.traffic.map { $0.ratio ?? .nan }
         Swift.print(
             String(

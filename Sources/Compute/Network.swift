@@ -21,6 +21,9 @@ public final class Network {
 
     /// Wall time per layer (same order as `layers`), accumulated while `profiling` is on.
     public var profiling = false
+    /// Called after each layer's forward (`backward` false) or backward pass with its start and end
+    /// (`monotonicSeconds()`): a trainer's timeline hook.
+    public var layerObserver: ((_ layer: Layer, _ backward: Bool, _ start: Double, _ end: Double) -> Void)?
     public private(set) var forwardSeconds: [Double]
     public private(set) var backwardSeconds: [Double]
 
@@ -111,11 +114,16 @@ public final class Network {
         for dropout in dropouts { dropout.step = step }
         var x = input
         for (i, layer) in layers.enumerated() {
-            let start = profiling ? monotonicSeconds() : 0
+            let timed = profiling || layerObserver != nil
+            let start = timed ? monotonicSeconds() : 0
             x = layer.forward(x, training: training)
             // Dropout and the loss read the previous primitive's output on the CPU: the stream must be idle.
             stream.wait()
-            if profiling { forwardSeconds[i] += monotonicSeconds() - start }
+            if timed {
+                let end = monotonicSeconds()
+                if profiling { forwardSeconds[i] += end - start }
+                layerObserver?(layer, false, start, end)
+            }
         }
         return x
     }
@@ -128,10 +136,15 @@ public final class Network {
         var g: Tensor? = gradOutput
         for (i, layer) in layers.enumerated().reversed() {
             guard let dy = g else { break }
-            let start = profiling ? monotonicSeconds() : 0
+            let timed = profiling || layerObserver != nil
+            let start = timed ? monotonicSeconds() : 0
             g = layer.backward(dy)
             stream.wait()
-            if profiling { backwardSeconds[i] += monotonicSeconds() - start }
+            if timed {
+                let end = monotonicSeconds()
+                if profiling { backwardSeconds[i] += end - start }
+                layerObserver?(layer, true, start, end)
+            }
             finished?(layer)
         }
     }

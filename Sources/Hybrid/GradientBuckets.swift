@@ -39,15 +39,17 @@ public final class GradientBuckets {
     ///   - communicator: used by this object alone (from its transfer thread with `overlap`).
     ///   - overlap: run the allreduces on a transfer thread (the communicator must allow calls from another
     ///     thread while the caller uses other communicators).
+    ///   - timeline: where the codecs' work is recorded (the communicator records its collectives).
     public init(
         arena: ParameterArena, views: [ParameterView], bucketElements: Int, communicator: Communicator,
-        codec: Codec, overlap: Bool
+        codec: Codec, overlap: Bool, timeline: Timeline? = nil
     ) {
         self.buckets = GradientBuckets.buckets(views: views, bucketElements: bucketElements)
         self.codec = codec
         self.arena = arena
         reducer = CompressedAllReduce(communicator: communicator, overlap: overlap)
-        worker = overlap ? SerialWorker() : nil
+        reducer.timeline = timeline
+        worker = overlap ? SerialWorker(name: "buckets") : nil
     }
 
     /// The default bucket size: 2 MB of fp32, near PyTorch DDP's first bucket and Horovod's fusion threshold

@@ -34,6 +34,9 @@ public final class HybridParallelTrainer {
     /// Bytes sent in the training steps so far (not evaluation or checkpoints), by channel, and their count.
     public private(set) var measuredTraffic: [String: TrafficMeter.Counts] = [:]
     public private(set) var measuredSteps = 0
+    /// This rank's spans (layers, collectives, codecs, waits), kept while `timeline.isRecording`: the
+    /// material of `StepPhases` and of Chrome traces. Off by default.
+    public let timeline = Timeline()
     private let world: Communicator
     private let exchange: Communicator
     private let buckets: GradientBuckets
@@ -87,9 +90,11 @@ public final class HybridParallelTrainer {
         self.configuration = configuration
         // Metered, so the bytes each step sends are measured, beside the plan's arithmetic.
         // (Data parallelism's only other traffic, the loss sum, is counted with the gradients' control messages.)
+        let timeline = self.timeline
         self.world = MeteredCommunicator(
             wrapping: communicator, meter: traffic,
-            channel: (configuration.parallelism == .hybrid ? ParallelPlan.Channel.classifier : .gradients).rawValue)
+            channel: (configuration.parallelism == .hybrid ? ParallelPlan.Channel.classifier : .gradients).rawValue,
+            timeline: timeline)
         let rank = communicator.rank
         if configuration.verboseRanks {
             self.progress = { progress("[rank \(rank)] \($0)") }
@@ -129,18 +134,26 @@ public final class HybridParallelTrainer {
         network = Network(
             model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
         network.firstExample = communicator.rank * c.batchSize
+        network.layerObserver = { [convLayers] layer, backward, start, end in
+            guard timeline.isRecording else { return }
+            let stage = convLayers.contains(layer.name) ? StepPhases.convStage : StepPhases.fullyConnectedStage
+            timeline.add(
+                "\(stage)\(layer.name) \(backward ? "backward" : "forward")", .compute, start: start, end: end)
+        }
         fullyConnectedSum = .allocate(capacity: fullyConnectedRange.count)
 
         // Gradient buckets and the feature exchange each get a communicator of their own, so that their
         // collectives can run on transfer threads while this thread runs the FC stack's.
         let gradients = MeteredCommunicator(
-            wrapping: try communicator.split(color: 0, key: rank), meter: traffic, channel: "gradients")
+            wrapping: try communicator.split(color: 0, key: rank), meter: traffic, channel: "gradients",
+            timeline: timeline)
         exchange = MeteredCommunicator(
-            wrapping: try communicator.split(color: 1, key: rank), meter: traffic, channel: "features")
+            wrapping: try communicator.split(color: 1, key: rank), meter: traffic, channel: "features",
+            timeline: timeline)
         buckets = GradientBuckets(
             arena: arena, views: hybrid ? convViews : arena.views, bucketElements: configuration.bucketElements,
-            communicator: gradients, codec: configuration.codec, overlap: configuration.overlap)
-        exchangeWorker = configuration.overlap && hybrid ? SerialWorker() : nil
+            communicator: gradients, codec: configuration.codec, overlap: configuration.overlap, timeline: timeline)
+        exchangeWorker = configuration.overlap && hybrid ? SerialWorker(name: "exchange") : nil
 
         if communicator.rank == 0 {
             for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
@@ -362,12 +375,15 @@ public final class HybridParallelTrainer {
 
     private func dataParallelStep(labels: [Int32], step: Int, rate: Float) throws -> Double {
         let logits = network.forward(training: true, step: UInt64(step))
-        let loss = network.loss.forward(logits: logits, labels: labels)
-        network.backward(network.loss.backward(scale: 1 / Float(ranks * batch))) {
-            self.buckets.finished(layer: $0.name)
+        let (loss, gradient) = timeline.record("\(StepPhases.fullyConnectedStage)loss", .compute) {
+            (
+                network.loss.forward(logits: logits, labels: labels),
+                network.loss.backward(scale: 1 / Float(ranks * batch))
+            )
         }
-        try buckets.finish()
-        optimizer.step(learningRate: rate)
+        network.backward(gradient) { self.buckets.finished(layer: $0.name) }
+        try timeline.record("wait gradients", .wait) { try buckets.finish() }
+        timeline.record("\(StepPhases.updateStage)all", .compute) { optimizer.step(learningRate: rate) }
         return try sumOverRanks([loss])[0] / Double(ranks * batch)
     }
 
@@ -410,7 +426,7 @@ public final class HybridParallelTrainer {
         var lossSum = 0.0
         var returns: [Pending<Void>] = []
         for (j, round) in rounds.enumerated() {
-            try arrivals[j].wait()
+            try timeline.record("wait features \(j)", .wait) { try arrivals[j].wait() }
             let gathered = buffers[j].gathered
             let n = gathered.dims[0]
             let classifier = classifier(batch: n)
@@ -423,11 +439,15 @@ public final class HybridParallelTrainer {
                     roundLabels.append(allLabels[q * b + i])
                 }
             }
-            _ = try classifier.forward(gathered, training: true, step: UInt64(step), rows: rows)
-            lossSum += classifier.lossSum(labels: roundLabels)
+            try timeline.record("\(StepPhases.fullyConnectedStage)round \(j) forward", .compute) {
+                _ = try classifier.forward(gathered, training: true, step: UInt64(step), rows: rows)
+                lossSum += classifier.lossSum(labels: roundLabels)
+            }
             // Note [gradient averaging]: the FC gradient is the mean over what the update covers, the
             // features' gradient the mean over the step's K·B examples.
-            let partial = try classifier.backward(scale: 1 / Float(perRound ? n : k * b)).floats
+            let partial = try timeline.record("\(StepPhases.fullyConnectedStage)round \(j) backward", .compute) {
+                try classifier.backward(scale: 1 / Float(perRound ? n : k * b)).floats
+            }
             // The classifier's buffer is overwritten by the next round while this one is still being sent.
             let sent = buffers[j].partial.floats
             if perRound && n != k * b {
@@ -445,22 +465,30 @@ public final class HybridParallelTrainer {
                     try exchange.reduceScatter(UnsafeBufferPointer(sent), counts: counts, into: target)
                 })
             if perRound {
-                optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
+                timeline.record("\(StepPhases.updateStage)fc", .compute) {
+                    optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
+                }
             } else if rounds.count > 1 {
-                accumulateFullyConnectedGradients(first: j == 0)
+                timeline.record("\(StepPhases.fullyConnectedStage)accumulate", .compute) {
+                    accumulateFullyConnectedGradients(first: j == 0)
+                }
             }
         }
-        for pending in returns { try pending.wait() }
+        try timeline.record("wait feature gradients", .wait) { for pending in returns { try pending.wait() } }
         network.backward(featureGradient) { self.buckets.finished(layer: $0.name) }
-        try buckets.finish()
-        if !perRound {
-            if rounds.count > 1 {
-                _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[fullyConnectedRange])
-                    .update(fromContentsOf: fullyConnectedSum)
+        try timeline.record("wait gradients", .wait) { try buckets.finish() }
+        timeline.record("\(StepPhases.updateStage)fc", .compute) {
+            if !perRound {
+                if rounds.count > 1 {
+                    _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[fullyConnectedRange])
+                        .update(fromContentsOf: fullyConnectedSum)
+                }
+                optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
             }
-            optimizer.step(learningRate: rates.fullyConnected, range: fullyConnectedRange)
         }
-        optimizer.step(learningRate: rates.convolutional, range: convolutionalRange)
+        timeline.record("\(StepPhases.updateStage)conv", .compute) {
+            optimizer.step(learningRate: rates.convolutional, range: convolutionalRange)
+        }
         return lossSum / Double(k * b)
     }
 

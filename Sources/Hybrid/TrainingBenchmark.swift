@@ -48,18 +48,28 @@ public struct TrainingBenchmark: Sendable {
         for line in trainer.plan.summary { progress(line) }
         let examples = Array(0..<(k * c.batchSize))[...]
         var seconds: [Double] = []
+        var phases: [StepPhases] = []
+        var lastStep: [Timeline.Span] = []
         var before: [String: TrafficMeter.Counts] = [:]
         for step in 0..<(warmup + steps) {
             if step == warmup { before = trainer.measuredTraffic }
             try communicator.barrier()
+            trainer.timeline.isRecording = step >= warmup
             let start = monotonicSeconds()
             _ = try trainer.step(examples: examples, epoch: 0, step: step, rate: c.learningRate)
-            let elapsed = monotonicSeconds() - start
+            let end = monotonicSeconds()
             if step >= warmup {
-                seconds.append(elapsed)
-                progress(String(format: "step %d of %d: %.3f s", step - warmup + 1, steps, elapsed))
+                seconds.append(end - start)
+                let spans = trainer.timeline.drain()
+                phases.append(StepPhases(spans: spans, from: start, to: end))
+                // Relative to this rank's step start (the ranks left the barrier together).
+                lastStep = spans.map {
+                    var s = $0; s.start -= start; s.end -= start; return s
+                }
+                progress(String(format: "step %d of %d: %.3f s", step - warmup + 1, steps, end - start))
             }
         }
+        trainer.timeline.isRecording = false
         let measured = TrafficMeter.difference(trainer.measuredTraffic, before)
         let mine = TrafficReport(plan: trainer.plan, measured: measured, steps: steps)
         // Every rank's step times and traffic: the slowest rank's time and every rank's bytes are reported.
@@ -68,18 +78,30 @@ public struct TrainingBenchmark: Sendable {
         let traffic = try communicator.allGatherBytes(
             Array(try JSONEncoder().encode(mine)), collective: "bench training traffic"
         ).map { try JSONDecoder().decode(TrafficReport.self, from: Data($0)) }
+        let rankPhases = try communicator.allGatherBytes(
+            Array(try JSONEncoder().encode(StepPhases.mean(phases))), collective: "bench training phases"
+        ).map { try JSONDecoder().decode(StepPhases.self, from: Data($0)) }
+        let trace = try communicator.allGatherBytes(
+            Array(try JSONEncoder().encode(lastStep)), collective: "bench training trace"
+        ).map { try JSONDecoder().decode([Timeline.Span].self, from: Data($0)) }
         return TrainingBenchmarkResult(
             variant: c.model.name, parallelism: configuration.parallelism.rawValue,
             scheme: configuration.parallelism == .hybrid ? configuration.scheme.rawValue : nil,
             codec: configuration.codec.description, ranks: k, batchPerRank: c.batchSize,
             threadsPerRank: ComputeEngine.threadCount, images: "synthetic", warmup: warmup, steps: steps,
             stepSeconds: slowest, medianStepSeconds: median(slowest),
-            imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: traffic)
+            imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: traffic, phases: rankPhases,
+            trace: trace)
     }
 }
 
 /// The figures of one benchmarked configuration (JSON keys in snake case).
 public struct TrainingBenchmarkResult: Codable, Sendable {
+    /// "owt hybrid (b), 4 ranks × 32, codec none".
+    public var title: String {
+        "\(variant) \(parallelism)\(scheme.map { " (\($0))" } ?? ""), \(ranks) ranks × \(batchPerRank), codec \(codec)"
+    }
+
     public var variant: String
     public var parallelism: String
     public var scheme: String?
@@ -98,4 +120,8 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var imagesPerSecond: Double
     /// Every rank's bytes per step, in rank order.
     public var traffic: [TrafficReport]
+    /// Every rank's step phases (mean over the timed steps), in rank order.
+    public var phases: [StepPhases]
+    /// The last timed step's spans on every rank, in rank order, in seconds from that rank's step start.
+    public var trace: [[Timeline.Span]]
 }

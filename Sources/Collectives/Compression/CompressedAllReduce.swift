@@ -33,9 +33,12 @@ public final class CompressedAllReduce {
     public let chunkElements: Int
     public let overlap: Bool
     private let frames = FrameCodec()
-    private lazy var worker = SerialWorker()
+    private lazy var worker = SerialWorker(name: "transfer")
     private var residuals: [String: UnsafeMutableBufferPointer<Float>] = [:]
     private let scratch = FloatScratch()
+    /// Where encoding and decoding are recorded as compression spans (the collectives are recorded by a
+    /// `MeteredCommunicator` with the same timeline).
+    public var timeline: Timeline?
 
     /// - Parameters:
     ///   - chunkElements: elements per pipeline chunk.
@@ -228,7 +231,9 @@ public final class CompressedAllReduce {
                 return frames.encode(values, as: frameKind(codec), zstdLevel: codec.zstdLevel)
             }
         }
-        statistics.encodeSeconds += monotonicSeconds() - started
+        let finished = monotonicSeconds()
+        statistics.encodeSeconds += finished - started
+        timeline?.add("encode \(codec)", .compression, start: started, end: finished)
         statistics.encodedBytes += 4 * chunk.count
         let mine = segments(chunk)[rank].count
         statistics.add(
@@ -291,7 +296,9 @@ public final class CompressedAllReduce {
             reduced = frames.encode(UnsafeBufferPointer(sum), as: frameKind(codec), zstdLevel: codec.zstdLevel)
         }
         statistics.encodedBytes += 4 * n
-        statistics.encodeSeconds += monotonicSeconds() - started
+        let finished = monotonicSeconds()
+        statistics.encodeSeconds += finished - started
+        timeline?.add("reduce \(codec)", .compression, start: started, end: finished)
         statistics.add(4 * n * (size - 1), sent: reduced.count * (size - 1))
         return reduced
     }
@@ -309,7 +316,9 @@ public final class CompressedAllReduce {
                 collective, reduced: true)
         }
         statistics.decodedBytes += 4 * chunk.count
-        statistics.decodeSeconds += monotonicSeconds() - started
+        let finished = monotonicSeconds()
+        statistics.decodeSeconds += finished - started
+        timeline?.add("decode \(codec)", .compression, start: started, end: finished)
     }
 
     private func decode(
@@ -401,6 +410,9 @@ private func describe(_ error: Error) -> String {
     return "\(error)"
 }
 
+/// Seconds of `CLOCK_MONOTONIC` (the clock `Compute.monotonicSeconds` and every process of a machine read).
 func monotonicSeconds() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

@@ -9,9 +9,17 @@ import Foundation
 public final class SerialWorker: @unchecked Sendable {
     private let queue = WorkQueue()
 
-    public init() {
+    /// The key of `Thread.threadDictionary` under which a worker thread keeps its name (its lane in a
+    /// `Timeline`).
+    public static let laneKey = "alexnet-dist.lane"
+
+    /// - Parameter name: the thread's lane in a `Timeline` ("transfer", "buckets", ...).
+    public init(name: String = "transfer") {
         let queue = self.queue
-        let thread = Thread { queue.runUntilStopped() }
+        let thread = Thread {
+            Thread.current.threadDictionary[SerialWorker.laneKey] = name
+            queue.runUntilStopped()
+        }
         thread.stackSize = 8 << 20
         thread.start()
     }
