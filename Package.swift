@@ -34,7 +34,7 @@ let libraries: [Target] = [
     .target(name: "Hybrid", dependencies: ["Compute", "Datasets", "Collectives", "Training"]),
     // Scaling reports: sweep results (JSON lines, CSV), the calibrated cost model, Chrome traces, and the
     // Markdown report with its charts (rendered by gnuplot).
-    .target(name: "Reports", dependencies: ["Collectives", "Hybrid"]),
+    .target(name: "Reports", dependencies: ["Compute", "Collectives", "Hybrid"]),
 ]
 
 // MARK: - The command-line tool

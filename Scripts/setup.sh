@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The last line is for scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue
+# for link delays) and the report's charts (gnuplot).
 packages=(libopenmpi-dev openmpi-bin libzstd-dev libdnnl-dev libturbojpeg0-dev zlib1g-dev
-          dataset-fashion-mnist pkg-config)
+          dataset-fashion-mnist pkg-config
+          iproute2 iptables libnetfilter-queue-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,212 @@
+import Collectives
+import Foundation
+import Hybrid
+
+/// A sweep of real training runs over ranks × configuration × link, each point a separate
+/// `alexnet-dist bench training` process started by `mpirun` (on this machine's shared memory, or across
+/// the virtual cluster's hosts through `cluster/vcluster mpirun`), recorded in a `ScalingResults` folder.
+public struct ScalingSweep {
+    /// A parallelism (with its scheme) and the codec of its gradient allreduce: "data:none", "hybrid-b:bf16".
+    public struct Configuration: Hashable, Sendable, CustomStringConvertible {
+        public var parallelism: ParallelPlan.Parallelism
+        public var scheme: ParallelPlan.Scheme?
+        public var codec: String
+
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[1].isEmpty else {
+                throw ReportError(
+                    "configuration '\(text)' is not MODE:CODEC (data:none, hybrid-b:bf16, hybrid-a:none, ...)")
+            }
+            switch parts[0] {
+            case "data": (parallelism, scheme) = (.data, nil)
+            case "hybrid-a": (parallelism, scheme) = (.hybrid, .a)
+            case "hybrid-b", "hybrid": (parallelism, scheme) = (.hybrid, .b)
+            case "hybrid-c": (parallelism, scheme) = (.hybrid, .c)
+            default:
+                throw ReportError(
+                    "configuration '\(text)': mode '\(parts[0])' is not one of data, hybrid-a, hybrid-b, hybrid-c")
+            }
+            codec = parts[1]
+        }
+
+        public var description: String {
+            (parallelism == .data ? "data" : "hybrid-\(scheme!.rawValue)") + ":" + codec
+        }
+    }
+
+    /// Programs the sweep starts.
+    public struct Tools: Sendable {
+        /// The alexnet-dist executable every point runs.
+        public var executable: String
+        public var mpirun = "mpirun"
+        /// cluster/vcluster, for points on network links.
+        public var vcluster: String
+        public var extraMPIArguments: [String] = []
+
+        public init(executable: String, vcluster: String) {
+            self.executable = executable
+            self.vcluster = vcluster
+        }
+    }
+
+    /// One run to make.
+    public struct Planned: Sendable {
+        public var configuration: Configuration
+        public var ranks: Int
+        public var link: Link
+    }
+
+    public var variant = "owt"
+    public var batchPerRank = 32
+    public var threadsPerRank = 1
+    public var warmup = 1
+    public var steps = 3
+    public var ranks = [1, 2, 4]
+    public var configurations: [Configuration] = []
+    public var links: [Link] = []
+
+    public init() {}
+
+    /// Every point, in run order: link by link (one cluster shape at a time), ranks ascending. One rank runs
+    /// once, in one process on shared memory (no link is involved), as the data configuration with no codec:
+    /// throughput₁ of the scaling efficiency.
+    public var planned: [Planned] {
+        var result: [Planned] = []
+        for link in links {
+            for k in ranks {
+                if k == 1 {
+                    if link.isLocal, let single = try? Configuration(parsing: "data:none") {
+                        result.append(Planned(configuration: single, ranks: 1, link: link))
+                    }
+                    continue
+                }
+                for c in configurations { result.append(Planned(configuration: c, ranks: k, link: link)) }
+            }
+        }
+        return result
+    }
+
+    /// The key a point of `planned` will be recorded under (to skip it when already measured).
+    public func key(_ p: Planned) -> String {
+        let mode = p.configuration.parallelism == .data ? "data" : "hybrid-\(p.configuration.scheme!.rawValue)"
+        return "\(variant)|\(mode)|\(p.configuration.codec)|\(p.ranks)|\(batchPerRank)|\(threadsPerRank)|\(p.link.name)"
+    }
+
+    /// The `bench training` arguments of a point.
+    func benchArguments(_ p: Planned, json: String, trace: String) -> [String] {
+        var arguments = [
+            "bench", "training", "--variant", variant, "--batch-size", "\(batchPerRank)", "--warmup", "\(warmup)",
+            "--steps", "\(steps)", "--threads", "\(threadsPerRank)", "--parallel",
+            p.configuration.parallelism.rawValue, "--codec", p.configuration.codec, "--no-baseline", "--json", json,
+            "--trace", trace,
+        ]
+        if let scheme = p.configuration.scheme { arguments += ["--scheme", scheme.rawValue] }
+        if p.ranks == 1 { arguments += ["--simulate", "1"] }
+        return arguments
+    }
+
+    /// The command line of a point: one process for one rank, `mpirun` on shared memory, or the virtual
+    /// cluster's `mpirun` on a link.
+    func command(_ p: Planned, tools: Tools, json: String, trace: String) -> [String] {
+        let bench = [tools.executable] + benchArguments(p, json: json, trace: trace)
+        if p.ranks == 1 { return bench }
+        if p.link.isLocal {
+            var mpi = [tools.mpirun, "-n", "\(p.ranks)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1"]
+            if getuid() == 0 { mpi.append("--allow-run-as-root") }
+            return mpi + tools.extraMPIArguments + bench
+        }
+        return [tools.vcluster, "mpirun", "-n", "\(p.ranks)"] + tools.extraMPIArguments + bench
+    }
+
+    /// Runs every planned point not yet in `results` (all of them with `force`), recording each as it ends.
+    /// Network points bring the virtual cluster up in the shape they need and take it down at the end.
+    public func run(
+        into results: inout ScalingResults, tools: Tools, force: Bool = false, log: (String) -> Void
+    ) throws {
+        let plan = planned
+        try FileManager.default.createDirectory(atPath: results.tracesDirectory, withIntermediateDirectories: true)
+        var clusterShape: (hosts: Int, rate: String)?
+        defer {
+            if clusterShape != nil { _ = try? Subprocess.run([tools.vcluster, "down"], log: log) }
+        }
+        for (i, p) in plan.enumerated() {
+            let key = key(p)
+            if !force, results.point(key: key) != nil {
+                log("[\(i + 1)/\(plan.count)] \(key): recorded already")
+                continue
+            }
+            if !p.link.isLocal && p.ranks > 1 && (clusterShape?.hosts != p.ranks || clusterShape?.rate != p.link.name) {
+                try Subprocess.run(
+                    [tools.vcluster, "up", "--hosts", "\(p.ranks)", "--rate", p.link.name], log: log)
+                clusterShape = (p.ranks, p.link.name)
+            }
+            let scratch = results.directory + "/.point-\(ProcessInfo.processInfo.processIdentifier)"
+            let json = scratch + ".json", trace = scratch + ".trace.json"
+            defer {
+                try? FileManager.default.removeItem(atPath: json)
+                try? FileManager.default.removeItem(atPath: trace)
+            }
+            let command = command(p, tools: tools, json: json, trace: trace)
+            log("[\(i + 1)/\(plan.count)] \(key): \(command.joined(separator: " "))")
+            let started = Date()
+            try Subprocess.run(command, log: log)
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            guard let data = FileManager.default.contents(atPath: json) else {
+                throw ReportError("\(key): bench training wrote no \(json)")
+            }
+            let benchmark = try decoder.decode([TrainingBenchmarkResult].self, from: data)
+            guard let first = benchmark.first else { throw ReportError("\(key): \(json) holds no result") }
+            let point = ScalingPoint(result: first, link: p.link, command: command, date: started)
+            let traceDestination = results.directory + "/" + ScalingResults.traceName(point)
+            _ = try? FileManager.default.removeItem(atPath: traceDestination)
+            try FileManager.default.moveItem(atPath: trace, toPath: traceDestination)
+            try results.record(point)
+            log(
+                String(
+                    format: "    %.2f images/s (%.3f s/step), %@ sent per rank per step", point.imagesPerSecond,
+                    point.medianStepSeconds, formatBytes(point.bytesSentPerRank)))
+        }
+    }
+}
+
+/// Runs a program to its end, passing its output through `log` line by line (stderr included); throws,
+/// naming the command and its exit status, if it fails.
+enum Subprocess {
+    static func run(_ command: [String], log: (String) -> Void) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: output, as: UTF8.self)
+        let lines = text.split(separator: "\n").map(String.init).filter { !$0.contains("Warning: sch_htb") }
+        guard process.terminationStatus == 0 else {
+            for line in lines.suffix(15) { log("    | " + line) }
+            throw ReportError(
+                "\(command.prefix(4).joined(separator: " ")) … exited with status \(process.terminationStatus)")
+        }
+        for line in lines where line.hasPrefix("step ") || line.contains("error") { log("    | " + line) }
+    }
+
+    /// The program's standard output, or an error naming it.
+    static func output(_ command: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ReportError("\(command.joined(separator: " ")) exited with status \(process.terminationStatus)")
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
