@@ -163,47 +163,65 @@ public struct ScalingReport {
     }
 
     /// Lines of (ranks, images/s) per configuration and link.
+    /// One panel per link (2 columns), for charts that would otherwise carry a line per link × configuration.
+    private func panels(_ count: Int, title: String) -> String {
+        let columns = min(2, count), rows = (count + columns - 1) / columns
+        return "set multiplot layout \(rows),\(columns) title '\(title)' font ',13'"
+    }
+
     private func scalingSection(_ charts: Gnuplot) throws -> [String] {
         let multi = results.points.filter { $0.ranks > 1 }
-        let series = Dictionary(grouping: multi) { "\(label($0)) @ \($0.link)" }
-        guard !series.isEmpty else { return [] }
+        guard !multi.isEmpty else { return [] }
+        let links = Set(multi.map(\.link)).sorted()
+        let configurations = Set(multi.map(label)).sorted()
         var data: [[String]] = []
-        var plots: [String] = []
-        var effPlots: [String] = []
-        for (index, name) in series.keys.sorted().enumerated() {
-            var rows = series[name]!.sorted { $0.ranks < $1.ranks }
-            if let one = single(rows[0]) { rows.insert(one, at: 0) }
-            for p in rows {
-                data.append(["\(p.ranks)", format(p.imagesPerSecond, 3), efficiency(p).map { format($0, 4) } ?? "?"])
+        var index = 0
+        var panelsOf: [(Link, [(Int, String)])] = []
+        for link in links {
+            var series: [(Int, String)] = []
+            for name in configurations {
+                var rows = multi.filter { $0.link == link && label($0) == name }.sorted { $0.ranks < $1.ranks }
+                guard !rows.isEmpty else { continue }
+                if let one = single(rows[0]) { rows.insert(one, at: 0) }
+                for p in rows {
+                    data.append([
+                        "\(p.ranks)", format(p.imagesPerSecond, 3), efficiency(p).map { format($0, 4) } ?? "?",
+                    ])
+                }
+                data += [[], []]
+                series.append((index, name))
+                index += 1
             }
-            data += [[], []]
-            plots.append(
-                "'throughput.dat' index \(index) using 1:2 with linespoints lw 2 title \(Gnuplot.quoted(name))")
-            effPlots.append(
-                "'efficiency.dat' index \(index) using 1:3 with linespoints lw 2 title \(Gnuplot.quoted(name))")
+            panelsOf.append((link, series))
         }
         let ranks = Set(results.points.map(\.ranks)).sorted().map(String.init).joined(separator: ", ")
+        func script(_ file: String, column: Int, title: String, ylabel: String, extra: String) -> String {
+            var lines = [
+                panels(links.count, title: title), "set xlabel 'ranks'", "set ylabel '\(ylabel)'",
+                "set xtics (\(ranks))", "set key inside right bottom font ',8' spacing 0.9", extra,
+            ]
+            for (link, series) in panelsOf {
+                lines.append("set title '\(link)'")
+                let plots = series.map { (i, name) in
+                    "'\(file).dat' index \(i) using 1:\(column) with linespoints lw 2 lc \(configurations.firstIndex(of: name)! + 1) title \(Gnuplot.quoted(name))"
+                }
+                lines.append("plot " + plots.joined(separator: ", \\\n     "))
+            }
+            lines.append("unset multiplot")
+            return lines.joined(separator: "\n")
+        }
         try charts.render(
             "throughput", data: data,
-            script: """
-                set title 'Throughput against ranks'
-                set xlabel 'ranks'
-                set ylabel 'images/s (median step)'
-                set xtics (\(ranks))
-                plot \(plots.joined(separator: ", \\\n     "))
-                """, size: (1000, 560))
+            script: script(
+                "throughput", column: 2, title: "Throughput against ranks", ylabel: "images/s (median step)",
+                extra: "set yrange [0:*]"), size: (1100, 820))
         let hasEfficiency = multi.contains { efficiency($0) != nil }
         if hasEfficiency {
             try charts.render(
                 "efficiency", data: data,
-                script: """
-                    set title 'Scaling efficiency: throughput_K / (K × throughput_1)'
-                    set xlabel 'ranks'
-                    set ylabel 'efficiency'
-                    set yrange [0:*]
-                    set xtics (\(ranks))
-                    plot \(effPlots.joined(separator: ", \\\n     "))
-                    """, size: (1000, 560))
+                script: script(
+                    "efficiency", column: 3, title: "Scaling efficiency: throughput_K / (K × throughput_1)",
+                    ylabel: "efficiency", extra: "set yrange [0:1.1]"), size: (1100, 820))
         }
         return [
             "## Throughput and efficiency against ranks", "",
@@ -229,26 +247,27 @@ public struct ScalingReport {
             ($0.link, label($0)) < ($1.link, label($1))
         }
         guard !shown.isEmpty else { return [] }
+        let links = Set(shown.map(\.link)).sorted()
         var data: [[String]] = []
-        for p in shown {
-            data.append([Gnuplot.quoted("\(label(p)) @ \(p.link)")] + phaseValues(p.phases).map { format($0, 4) })
+        var lines = [
+            panels(links.count, title: "Where a step goes, \(k) ranks (mean over ranks)"),
+            "set style data histograms", "set style histogram rowstacked", "set style fill solid 0.85 border -1",
+            "set boxwidth 0.7", "set ylabel 'seconds per step'", "set xtics rotate by -30 left font ',9'",
+            "set yrange [0:\(format((shown.map(\.medianStepSeconds).max() ?? 1) * 1.08, 2))]",
+            "set key inside left top font ',9'",
+        ]
+        for (i, link) in links.enumerated() {
+            for p in shown where p.link == link {
+                data.append([Gnuplot.quoted(label(p))] + phaseValues(p.phases).map { format($0, 4) })
+            }
+            data += [[], []]
+            let columns = ScalingReport.phaseNames.enumerated().map { c, name in
+                "'phases.dat' index \(i) using \(c + 2)\(c == 0 ? ":xtic(1)" : "") lc \(c + 1) \(i == 0 ? "title \(Gnuplot.quoted(name))" : "notitle")"
+            }
+            lines += ["set title '\(link)'", "plot " + columns.joined(separator: ", ")]
         }
-        let columns = ScalingReport.phaseNames.enumerated().map { i, name in
-            "'phases.dat' using \(i + 2)\(i == 0 ? ":xtic(1)" : "") title \(Gnuplot.quoted(name))"
-        }
-        try charts.render(
-            "phases", data: data,
-            script: """
-                set title 'Where a step goes, \(k) ranks (mean over ranks)'
-                set style data histograms
-                set style histogram rowstacked
-                set style fill solid 0.85 border -1
-                set boxwidth 0.7
-                set ylabel 'seconds per step'
-                set xtics rotate by -35 left
-                set bmargin 9
-                plot \(columns.joined(separator: ", "))
-                """, size: (1200, 640))
+        lines.append("unset multiplot")
+        try charts.render("phases", data: data, script: lines.joined(separator: "\n"), size: (1200, 900))
         var md = [
             "## Where the time goes", "",
             "![phases](charts/phases.png)", "",
