@@ -34,14 +34,18 @@ public enum CollectiveSelfCheck {
             try gathered.withUnsafeMutableBufferPointer { try comm.allGather(s, counts: counts, into: $0) }
         }
         record("allGather", gathered)
-        // Large enough for the ring gather, with uneven segments and an empty one.
-        let largeCounts = (0..<k).map { $0 == 1 ? 0 : 300_001 + 17 * $0 }
-        let mine = (0..<largeCounts[r]).map { value(rank: r, index: $0) }
-        var largeGathered = [Float](repeating: 0, count: largeCounts.reduce(0, +))
-        try mine.withUnsafeBufferPointer { m in
-            try largeGathered.withUnsafeMutableBufferPointer { try comm.allGather(m, counts: largeCounts, into: $0) }
+        // Large enough for the ring gather, with uneven segments; then unbalanced ones (an empty one), which
+        // MPI gathers its own way.
+        for largeCounts in [(0..<k).map { 300_001 + 17 * $0 }, (0..<k).map { $0 == 1 ? 0 : 300_001 + 17 * $0 }] {
+            let mine = (0..<largeCounts[r]).map { value(rank: r, index: $0) }
+            var largeGathered = [Float](repeating: 0, count: largeCounts.reduce(0, +))
+            try mine.withUnsafeBufferPointer { m in
+                try largeGathered.withUnsafeMutableBufferPointer {
+                    try comm.allGather(m, counts: largeCounts, into: $0)
+                }
+            }
+            record("allGather.large", largeGathered)
         }
-        record("allGather.large", largeGathered)
         var b = (0..<9).map { value(rank: r, index: $0) }
         try b.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: k - 1) }
         record("broadcast", b)

@@ -176,7 +176,7 @@ public final class MPICommunicator: SegmentedCommunicator {
     }
 
     /// Below this many bytes in all, `gatherInPlace` leaves the algorithm to `MPI_Allgatherv` (fewer
-    /// latencies than a ring's K − 1 steps); above it, the ring.
+    /// latencies than a ring's K − 1 steps); above it, the ring, if the segments are balanced.
     public var ringGatherBytes = 1 << 20
 
     /// Rank r's segment (`counts[r]` elements at `offsets[r]` of `buffer`, already in place) is copied into
@@ -190,7 +190,10 @@ public final class MPICommunicator: SegmentedCommunicator {
     ) throws {
         let total = counts.reduce(0, +)
         guard size > 1, total > 0 else { return }
-        if total * MemoryLayout<Float>.size < ringGatherBytes {
+        // A ring forwards each segment K − 1 times in sequence: it pays only when every rank contributes a
+        // comparable share (a gather from one rank, as scheme (b)'s rounds are, would cross K − 1 links in turn).
+        let balanced = counts.min()! * 2 >= counts.max()!
+        if total * MemoryLayout<Float>.size < ringGatherBytes || !balanced {
             try call(
                 collective,
                 MPI_Allgatherv(

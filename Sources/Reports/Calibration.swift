@@ -60,7 +60,8 @@ public struct Calibration: Codable, Sendable {
     /// α and β fitted to alexnet-dist's allreduce on `link` at `ranks`.
     public func linkCost(link: String, ranks: Int) -> CostModel.LinkCost? {
         let s = samples(link: link, ranks: ranks)
-        return CostModel.fitLink(bytesSent: s.map(\.bytesSentPerRank), seconds: s.map(\.seconds), ranks: ranks)
+        return CostModel.fitLink(
+            elements: s.map(\.elements), bytesSent: s.map(\.bytesSentPerRank), seconds: s.map(\.seconds), ranks: ranks)
     }
 }
 

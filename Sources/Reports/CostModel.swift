@@ -58,20 +58,15 @@ public struct CostModel: Sendable {
     public var compute: Compute
     public var cores: Int
     public var codecs: [String: CodecCost]
+    /// Seconds added to every message step when the ranks share busy cores (a transfer thread, or the peer it
+    /// waits for, is scheduled late): fitted to the training points (`fitLoadLatency`).
+    public var alphaUnderLoad = 0.0
 
     public init(model: AlexNet, compute: Compute, cores: Int, codecs: [String: CodecCost]) {
         self.model = model
         self.compute = compute
         self.cores = cores
         self.codecs = codecs
-    }
-
-    /// Messages each rank sends in a collective of the plan (ring-like algorithms: K − 1 steps).
-    static func messages(_ transfer: ParallelPlan.Transfer, ranks k: Int) -> Double {
-        if transfer.collective.hasPrefix("broadcast") || transfer.collective.contains("×K") {
-            return Double(k * (k - 1))
-        }
-        return Double(k - 1)
     }
 
     /// The step of `configuration` on `ranks` ranks of `batch` examples over `link`.
@@ -97,17 +92,24 @@ public struct CostModel: Sendable {
             * (compute.convForward + compute.convBackward + compute.fullyConnected + compute.update * updateShare)
         guard k > 1 else { return p }
 
+        // Seconds per message step: the link's idle latency plus the scheduling delay of a busy machine.
+        let alpha = link.alpha + (sharedCores ? alphaUnderLoad : 0)
+        let rounds = scheme == .a ? 1 : k
         func cost(_ t: ParallelPlan.Transfer, fraction: Double = 1) -> Double {
-            link.alpha * CostModel.messages(t, ranks: k) + 4 * Double(t.elements) * fraction / link.beta
+            alpha * CostModel.steps(t, ranks: k, rounds: rounds) + 4 * Double(t.elements) * fraction / link.beta
         }
-        // Gradients: every bucket's reduce-scatter and all-gather, compressed or not, plus the codec's work.
-        let gradientTransfers = plan.transfers.filter { $0.channel == .gradients }
+        // Gradients: every bucket's allreduce (chunked steps), compressed or not, plus the codec's work.
         let compressed = codec != "none"
         let fraction = compressed ? gradientSentFraction : 1
-        var gradients = gradientTransfers.reduce(0) { $0 + cost($1, fraction: fraction) }
-        gradients += link.alpha * Double(2 * (k - 1) * max(0, plan.gradientBuckets.count - 1))
+        let gradientBytes = plan.transfers.filter { $0.channel == .gradients }.reduce(0) { $0 + $1.elements }
+        var gradients =
+            alpha
+            * plan.gradientBuckets.reduce(0) {
+                $0 + CostModel.allReduceSteps($1.range.count, ranks: k, compressed: compressed)
+            }
+            + 4 * Double(gradientBytes) * fraction / link.beta
         if compressed, let speed = codecs[codec] {
-            let synchronised = 4 * Double(plan.gradientBuckets.reduce(0) { $0 + $1.range.count })
+            let synchronised = 4 * Double(synchronisedElements(plan))
             // Each rank encodes its contribution and its reduced segment, decodes K segments and the result.
             p.compression =
                 slowdown
@@ -117,9 +119,10 @@ public struct CostModel: Sendable {
         }
         let lastBucket =
             plan.gradientBuckets.last.map { Double($0.range.count) / Double(max(1, synchronisedElements(plan))) } ?? 0
-        let exposedGradients = max(gradients - convBackward, gradients * lastBucket)
         p.communication = gradients
-        p.exposedCommunication = exposedGradients
+        p.exposedCommunication = max(gradients - convBackward, gradients * lastBucket)
+        // The loss (data) or labels and loss (hybrid): small collectives on the compute thread.
+        p.exposedCommunication += alpha * 2
         guard parallelism == .hybrid else { return p }
 
         let others = plan.transfers.filter { $0.channel != .gradients }
@@ -141,21 +144,65 @@ public struct CostModel: Sendable {
         return p
     }
 
+    /// Message steps of one collective of the plan, as `MPICommunicator` runs it: an agreement, then a
+    /// direct exchange (reduce-scatter, all-to-all, broadcast) or K − 1 ring steps (all-gather), once per
+    /// round (`rounds`: K for schemes (b) and (c), whose exchanges and FC collectives run per sub-batch).
+    static func steps(_ t: ParallelPlan.Transfer, ranks k: Int, rounds: Int) -> Double {
+        let perCollective: Double = t.collective.hasPrefix("allGather") ? Double(k) : 2
+        let collectives = t.phase == "labels" ? 1 : rounds
+        return perCollective * Double(collectives)
+    }
+
+    /// Message steps of an allreduce of `n` floats: `MPICommunicator`'s chunks of 2²¹ (an exchange and K − 1
+    /// ring steps each) after an agreement, or `CompressedAllReduce`'s chunks of 2²⁰ between its agreement
+    /// and status exchanges.
+    static func allReduceSteps(_ n: Int, ranks k: Int, compressed: Bool) -> Double {
+        // Compressed: a chunk's size and frame collectives go back to back on the transfer thread while the
+        // caller encodes the next chunk; they count as one exchange and one gather.
+        if compressed { return 2 * Double((n + (1 << 20) - 1) >> 20) + 2 }
+        return Double(((n + (1 << 21) - 1) >> 21) * k) + 1
+    }
+
     private func synchronisedElements(_ plan: ParallelPlan) -> Int {
         plan.gradientBuckets.reduce(0) { $0 + $1.range.count }
     }
 
-    /// Fits `seconds ≈ a + bytes / β` by least squares to allreduce timings at one rank count; α is `a`
-    /// over the allreduce's 2(K − 1) message steps. Nil with fewer than two distinct sizes.
-    public static func fitLink(bytesSent: [Double], seconds: [Double], ranks k: Int) -> LinkCost? {
-        let n = Double(bytesSent.count)
-        guard bytesSent.count >= 2, k > 1 else { return nil }
-        let mx = bytesSent.reduce(0, +) / n, my = seconds.reduce(0, +) / n
-        let sxx = zip(bytesSent, bytesSent).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - mx) }
-        let sxy = zip(bytesSent, seconds).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
-        guard sxx > 0, sxy > 0 else { return nil }
-        let slope = sxy / sxx
-        let intercept = max(0, my - slope * mx)
-        return LinkCost(alpha: intercept / Double(2 * (k - 1)), beta: 1 / slope)
+    /// Fits `seconds ≈ α · steps + bytes / β` by least squares to allreduce timings (alexnet-dist's own,
+    /// codec none) of `elements` floats at one rank count, `steps` as `allReduceSteps` counts them. Nil
+    /// without two sizes that tell the two terms apart.
+    public static func fitLink(elements: [Int], bytesSent: [Double], seconds: [Double], ranks k: Int) -> LinkCost? {
+        guard elements.count >= 2, k > 1 else { return nil }
+        let steps = elements.map { allReduceSteps($0, ranks: k, compressed: false) }
+        // Normal equations of seconds = α·s + γ·b (γ = 1/β).
+        var ss = 0.0, sb = 0.0, bb = 0.0, sy = 0.0, by = 0.0
+        for ((s, b), y) in zip(zip(steps, bytesSent), seconds) {
+            ss += s * s
+            sb += s * b
+            bb += b * b
+            sy += s * y
+            by += b * y
+        }
+        let determinant = ss * bb - sb * sb
+        guard determinant > 0 else { return nil }
+        var alpha = (sy * bb - by * sb) / determinant
+        var gamma = (ss * by - sb * sy) / determinant
+        if alpha < 0 {  // latency too small to see: bandwidth alone
+            alpha = 0
+            gamma = by / bb
+        }
+        guard gamma > 0 else { return nil }
+        return LinkCost(alpha: alpha, beta: 1 / gamma)
+    }
+
+    /// The `alphaUnderLoad` in 0 … 50 ms (steps of 0.1 ms) that makes the largest relative error of
+    /// `predict` over `points` (each: a prediction for a latency, and the measured seconds) smallest.
+    public static func fitLoadLatency(_ points: [(predict: (Double) -> Double, measured: Double)]) -> (Double, Double) {
+        var best = (0.0, Double.infinity)
+        for i in 0...500 {
+            let alpha = Double(i) * 1e-4
+            let worst = points.map { abs($0.predict(alpha) - $0.measured) / $0.measured }.max() ?? 0
+            if worst < best.1 { best = (alpha, worst) }
+        }
+        return best
     }
 }

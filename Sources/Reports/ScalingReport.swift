@@ -9,6 +9,10 @@ import Hybrid
 public struct ScalingReport {
     public let results: ScalingResults
     public let calibration: Calibration
+    /// The model's latency per message step on busy cores, fitted to the measured points, and the largest
+    /// relative error it leaves (`CostModel.fitLoadLatency`).
+    public private(set) var alphaUnderLoad = 0.0
+    public private(set) var largestError = 0.0
     /// The 2014 note's speedups on K20 GPUs (REFERENCE.md §4), by GPU count.
     public static let noteSpeedups: [(ranks: Int, speedup: Double)] = [(1, 1), (2, 1.93), (4, 3.66), (8, 6.16)]
     /// Extrapolation: rank counts and link rates (bits/s), and the per-message latency assumed there.
@@ -22,6 +26,12 @@ public struct ScalingReport {
         guard !results.points.isEmpty else {
             throw ReportError("\(results.jsonLinesPath) holds no points: run alexnet-dist bench scaling first")
         }
+        let unfitted = self
+        let fitted = results.points.filter { $0.ranks > 1 }.compactMap { p -> ((Double) -> Double, Double)? in
+            guard unfitted.predicted(p, alphaUnderLoad: 0) != nil else { return nil }
+            return ({ unfitted.predicted(p, alphaUnderLoad: $0)!.stepSeconds }, p.medianStepSeconds)
+        }
+        (alphaUnderLoad, largestError) = CostModel.fitLoadLatency(fitted.map { (predict: $0.0, measured: $0.1) })
     }
 
     // MARK: Derived figures
@@ -49,8 +59,9 @@ public struct ScalingReport {
     }
 
     /// The model's step time for a measured point (nil without its calibration).
-    func predicted(_ p: ScalingPoint) -> CostModel.Prediction? {
-        guard let model = costModel(for: p) else { return nil }
+    func predicted(_ p: ScalingPoint, alphaUnderLoad: Double? = nil) -> CostModel.Prediction? {
+        guard var model = costModel(for: p) else { return nil }
+        model.alphaUnderLoad = alphaUnderLoad ?? self.alphaUnderLoad
         let link =
             p.ranks > 1
             ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
@@ -399,9 +410,13 @@ public struct ScalingReport {
                 + "max(1, K·threads/\(calibration.cores) cores) when K ranks share the machine; a hybrid rank's FC "
                 + "work is the same FLOPs (1/K of the neurons for K·B examples), its update the conv layers and 1/K "
                 + "of the FC. Communication: every collective of the rank's `ParallelPlan`, with its exact sizes, "
-                + "at α·messages + bytes/β, α and β fitted to allreduce timings on the same link and rank count "
-                + "(`calibration.json`). Compressed gradients: the point's measured bytes, the codec's measured "
-                + "encode/decode throughput. Overlap as described in `CostModel`.", "",
+                + "at α·steps + bytes/β with the message steps `MPICommunicator` takes (chunks, agreements, ring "
+                + "steps), α and β fitted to idle allreduce timings on the same link and rank count "
+                + "(`calibration.json`). While the ranks compute, every message step also waits for a busy core: "
+                + "one latency under load, α_load = **\(format(alphaUnderLoad * 1e3, 1)) ms** per step, fitted to "
+                + "all the measured points (the value that makes the largest error smallest). Compressed gradients: "
+                + "the point's measured bytes, the codec's measured encode/decode throughput. Overlap as described "
+                + "in `CostModel`.", "",
             "Largest error: **\(format(worst * 100, 1))%** over \(rows.count) points.", "",
             "| link | ranks | configuration | measured s | predicted s | error | predicted exposed comm s |",
             "|---|---|---|---|---|---|---|",

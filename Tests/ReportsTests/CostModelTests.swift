@@ -16,12 +16,27 @@ import Testing
 
     @Test func fittingRecoversLatencyAndBandwidth() throws {
         let alpha = 2e-4, beta = 1.2e8, k = 4
-        let bytes = [4e6, 32e6, 128e6]
-        let seconds = bytes.map { Double(2 * (k - 1)) * alpha + $0 / beta }
-        let fit = try #require(CostModel.fitLink(bytesSent: bytes, seconds: seconds, ranks: k))
+        let elements = [1 << 20, 1 << 23, 1 << 25]
+        let bytes = elements.map { 4 * Double($0) * 1.5 }
+        let seconds = zip(elements, bytes).map {
+            CostModel.allReduceSteps($0.0, ranks: k, compressed: false) * alpha + $0.1 / beta
+        }
+        let fit = try #require(CostModel.fitLink(elements: elements, bytesSent: bytes, seconds: seconds, ranks: k))
         #expect(abs(fit.alpha - alpha) / alpha < 1e-6)
         #expect(abs(fit.beta - beta) / beta < 1e-6)
-        #expect(CostModel.fitLink(bytesSent: [1e6], seconds: [0.1], ranks: k) == nil)
+        #expect(CostModel.fitLink(elements: [1 << 20], bytesSent: [1e6], seconds: [0.1], ranks: k) == nil)
+        // Chunks of 2^21 floats: an exchange and K − 1 ring steps each, after one agreement.
+        #expect(CostModel.allReduceSteps(1 << 22, ranks: 4, compressed: false) == 9)
+    }
+
+    @Test func theLoadLatencyMinimisesTheLargestError() {
+        // Two points whose predictions grow with α by 10 and 20 steps; measured as if α = 5 ms.
+        let points: [(predict: (Double) -> Double, measured: Double)] = [
+            ({ 1 + 10 * $0 }, 1.05), ({ 2 + 20 * $0 }, 2.1),
+        ]
+        let (alpha, worst) = CostModel.fitLoadLatency(points)
+        #expect(abs(alpha - 5e-3) < 1e-9)
+        #expect(worst < 1e-9)
     }
 
     /// One rank: compute only, as measured.
