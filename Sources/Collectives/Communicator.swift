@@ -100,3 +100,9 @@ extension Communicator {
         }
     }
 }
+
+/// How `MPICommunicator` splits an allreduce (declared here so that cost models can count its steps).
+public enum MPIAllReduceChunking {
+    /// Floats per chunk: a direct exchange and a gather each.
+    public static let elements = 1 << 24
+}

@@ -153,14 +153,15 @@ public struct CostModel: Sendable {
         return perCollective * Double(collectives)
     }
 
-    /// Message steps of an allreduce of `n` floats: `MPICommunicator`'s chunks of 2²¹ (an exchange and K − 1
+    /// Message steps of an allreduce of `n` floats: `MPICommunicator`'s chunks (an exchange and K − 1
     /// ring steps each) after an agreement, or `CompressedAllReduce`'s chunks of 2²⁰ between its agreement
     /// and status exchanges.
     static func allReduceSteps(_ n: Int, ranks k: Int, compressed: Bool) -> Double {
         // Compressed: a chunk's size and frame collectives go back to back on the transfer thread while the
         // caller encodes the next chunk; they count as one exchange and one gather.
         if compressed { return 2 * Double((n + (1 << 20) - 1) >> 20) + 2 }
-        return Double(((n + (1 << 21) - 1) >> 21) * k) + 1
+        let chunk = MPIAllReduceChunking.elements
+        return Double(((n + chunk - 1) / chunk) * k) + 1
     }
 
     private func synchronisedElements(_ plan: ParallelPlan) -> Int {

@@ -16,7 +16,7 @@ import Testing
 
     @Test func fittingRecoversLatencyAndBandwidth() throws {
         let alpha = 2e-4, beta = 1.2e8, k = 4
-        let elements = [1 << 20, 1 << 23, 1 << 25]
+        let elements = [1 << 20, 1 << 24, 1 << 26]
         let bytes = elements.map { 4 * Double($0) * 1.5 }
         let seconds = zip(elements, bytes).map {
             CostModel.allReduceSteps($0.0, ranks: k, compressed: false) * alpha + $0.1 / beta
@@ -25,8 +25,8 @@ import Testing
         #expect(abs(fit.alpha - alpha) / alpha < 1e-6)
         #expect(abs(fit.beta - beta) / beta < 1e-6)
         #expect(CostModel.fitLink(elements: [1 << 20], bytesSent: [1e6], seconds: [0.1], ranks: k) == nil)
-        // Chunks of 2^21 floats: an exchange and K − 1 ring steps each, after one agreement.
-        #expect(CostModel.allReduceSteps(1 << 22, ranks: 4, compressed: false) == 9)
+        // Chunks of 2^24 floats: an exchange and K − 1 ring steps each, after one agreement.
+        #expect(CostModel.allReduceSteps(1 << 25, ranks: 4, compressed: false) == 9)
     }
 
     @Test func theLoadLatencyMinimisesTheLargestError() {
