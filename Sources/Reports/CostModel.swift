@@ -61,6 +61,12 @@ public struct CostModel: Sendable {
     /// Seconds added to every message step when the ranks share busy cores (a transfer thread, or the peer it
     /// waits for, is scheduled late): fitted to the training points (`fitLoadLatency`).
     public var alphaUnderLoad = 0.0
+    /// The share of the link's bandwidth a transfer thread reaches while its own rank computes (it competes
+    /// with the compute thread for a core): fitted with `alphaUnderLoad`.
+    public var backgroundBandwidthShare = 1.0
+    /// CPU seconds a rank's compute loses per byte it sends over TCP while the cores are shared (the kernel's
+    /// network stack runs on them too): fitted with the two above.
+    public var networkSecondsPerByte = 0.0
 
     public init(model: AlexNet, compute: Compute, cores: Int, codecs: [String: CodecCost]) {
         self.model = model
@@ -76,7 +82,7 @@ public struct CostModel: Sendable {
     ///   - gradientSentFraction: bytes a compressed gradient sends per fp32 byte (1 without a codec).
     public func predict(
         parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: String, ranks k: Int,
-        link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1
+        link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1, overTCP: Bool = false
     ) -> Prediction {
         var p = Prediction()
         let slowdown = sharedCores ? max(1, Double(k * compute.threads) / Double(cores)) : 1
@@ -102,12 +108,13 @@ public struct CostModel: Sendable {
         let compressed = codec != "none"
         let fraction = compressed ? gradientSentFraction : 1
         let gradientBytes = plan.transfers.filter { $0.channel == .gradients }.reduce(0) { $0 + $1.elements }
+        let background = sharedCores ? backgroundBandwidthShare : 1
         var gradients =
             alpha
             * plan.gradientBuckets.reduce(0) {
                 $0 + CostModel.allReduceSteps($1.range.count, ranks: k, compressed: compressed)
             }
-            + 4 * Double(gradientBytes) * fraction / link.beta
+            + 4 * Double(gradientBytes) * fraction / (link.beta * background)
         if compressed, let speed = codecs[codec] {
             let synchronised = 4 * Double(synchronisedElements(plan))
             // Each rank encodes its contribution and its reduced segment, decodes K segments and the result.
@@ -120,6 +127,13 @@ public struct CostModel: Sendable {
         let lastBucket =
             plan.gradientBuckets.last.map { Double($0.range.count) / Double(max(1, synchronisedElements(plan))) } ?? 0
         p.communication = gradients
+        if sharedCores && overTCP {
+            // The kernel's TCP work for every byte sent (and, symmetrically, received) comes out of the compute.
+            let sent = plan.transfers.reduce(0.0) {
+                $0 + 4 * Double($1.elements) * ($1.channel == .gradients ? fraction : 1)
+            }
+            p.compute += networkSecondsPerByte * sent
+        }
         p.exposedCommunication = max(gradients - convBackward, gradients * lastBucket)
         // The loss (data) or labels and loss (hybrid): small collectives on the compute thread.
         p.exposedCommunication += alpha * 2
@@ -195,15 +209,36 @@ public struct CostModel: Sendable {
         return LinkCost(alpha: alpha, beta: 1 / gamma)
     }
 
-    /// The `alphaUnderLoad` in 0 … 50 ms (steps of 0.1 ms) that makes the largest relative error of
-    /// `predict` over `points` (each: a prediction for a latency, and the measured seconds) smallest.
-    public static func fitLoadLatency(_ points: [(predict: (Double) -> Double, measured: Double)]) -> (Double, Double) {
-        var best = (0.0, Double.infinity)
-        for i in 0...500 {
-            let alpha = Double(i) * 1e-4
-            let worst = points.map { abs($0.predict(alpha) - $0.measured) / $0.measured }.max() ?? 0
-            if worst < best.1 { best = (alpha, worst) }
+    /// The load parameters (`alphaUnderLoad`, `backgroundBandwidthShare`, `networkSecondsPerByte`) that make
+    /// the largest relative error of `predict` over `points` smallest: a coarse grid (α 0 … 30 ms, φ 0.3 … 1,
+    /// γ 0 … 10 ns/byte), then a finer one around its best; returns them and that error.
+    public static func fitLoad(
+        _ points: [(predict: (Double, Double, Double) -> Double, measured: Double)]
+    ) -> (
+        alpha: Double, share: Double, secondsPerByte: Double, error: Double
+    ) {
+        var best = (alpha: 0.0, share: 1.0, secondsPerByte: 0.0, error: Double.infinity)
+        func search(_ alphas: [Double], _ shares: [Double], _ costs: [Double]) {
+            for a in alphas where a >= 0 {
+                for s in shares where s > 0 && s <= 1 {
+                    for g in costs where g >= 0 {
+                        var worst = 0.0
+                        for p in points {
+                            worst = max(worst, abs(p.predict(a, s, g) - p.measured) / p.measured)
+                            if worst >= best.error { break }
+                        }
+                        if worst < best.error { best = (a, s, g, worst) }
+                    }
+                }
+            }
         }
+        search(
+            (0...30).map { Double($0) * 1e-3 }, (0...14).map { 0.3 + Double($0) * 0.05 },
+            (0...20).map { Double($0) * 0.5e-9 })
+        let (a, s, g) = (best.alpha, best.share, best.secondsPerByte)
+        search(
+            (-8...8).map { a + Double($0) * 1.25e-4 }, (-5...5).map { s + Double($0) * 0.01 },
+            (-5...5).map { g + Double($0) * 0.1e-9 })
         return best
     }
 }

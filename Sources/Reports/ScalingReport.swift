@@ -12,6 +12,8 @@ public struct ScalingReport {
     /// The model's latency per message step on busy cores, fitted to the measured points, and the largest
     /// relative error it leaves (`CostModel.fitLoadLatency`).
     public private(set) var alphaUnderLoad = 0.0
+    public private(set) var backgroundBandwidthShare = 1.0
+    public private(set) var networkSecondsPerByte = 0.0
     public private(set) var largestError = 0.0
     /// The 2014 note's speedups on K20 GPUs (REFERENCE.md §4), by GPU count.
     public static let noteSpeedups: [(ranks: Int, speedup: Double)] = [(1, 1), (2, 1.93), (4, 3.66), (8, 6.16)]
@@ -19,6 +21,9 @@ public struct ScalingReport {
     public static let extrapolatedRanks = [8, 16, 32, 64, 128, 256, 512, 1024]
     public static let extrapolatedRates: [Double] = [10e9, 25e9, 100e9]
     public static let extrapolatedAlpha = 10e-6
+    /// The assumed training throughput of one K20-class GPU on `owt` (the 2014 note's hardware): ~4.3 GFLOP
+    /// per image forward and backward at ~1.7 of the K20's 3.5 TFLOP/s.
+    public static let gpuImagesPerSecond = 400.0
 
     public init(results: ScalingResults) throws {
         self.results = results
@@ -27,11 +32,12 @@ public struct ScalingReport {
             throw ReportError("\(results.jsonLinesPath) holds no points: run alexnet-dist bench scaling first")
         }
         let unfitted = self
-        let fitted = results.points.filter { $0.ranks > 1 }.compactMap { p -> ((Double) -> Double, Double)? in
-            guard unfitted.predicted(p, alphaUnderLoad: 0) != nil else { return nil }
-            return ({ unfitted.predicted(p, alphaUnderLoad: $0)!.stepSeconds }, p.medianStepSeconds)
+        let fitted = results.points.filter { $0.ranks > 1 }.compactMap {
+            p -> (predict: (Double, Double, Double) -> Double, measured: Double)? in
+            guard unfitted.predicted(p, load: (0, 1, 0)) != nil else { return nil }
+            return ({ unfitted.predicted(p, load: ($0, $1, $2))!.stepSeconds }, p.medianStepSeconds)
         }
-        (alphaUnderLoad, largestError) = CostModel.fitLoadLatency(fitted.map { (predict: $0.0, measured: $0.1) })
+        (alphaUnderLoad, backgroundBandwidthShare, networkSecondsPerByte, largestError) = CostModel.fitLoad(fitted)
     }
 
     // MARK: Derived figures
@@ -59,9 +65,15 @@ public struct ScalingReport {
     }
 
     /// The model's step time for a measured point (nil without its calibration).
-    func predicted(_ p: ScalingPoint, alphaUnderLoad: Double? = nil) -> CostModel.Prediction? {
+    func predicted(
+        _ p: ScalingPoint, load: (alpha: Double, share: Double, secondsPerByte: Double)? = nil
+    )
+        -> CostModel.Prediction?
+    {
         guard var model = costModel(for: p) else { return nil }
-        model.alphaUnderLoad = alphaUnderLoad ?? self.alphaUnderLoad
+        model.alphaUnderLoad = load?.alpha ?? alphaUnderLoad
+        model.backgroundBandwidthShare = load?.share ?? backgroundBandwidthShare
+        model.networkSecondsPerByte = load?.secondsPerByte ?? networkSecondsPerByte
         let link =
             p.ranks > 1
             ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
@@ -70,7 +82,7 @@ public struct ScalingReport {
             parallelism: p.parallelism == "data" ? .data : .hybrid,
             scheme: ParallelPlan.Scheme(rawValue: p.scheme ?? "b") ?? .b,
             codec: p.codec, ranks: p.ranks, link: link, sharedCores: true,
-            gradientSentFraction: 1 / p.gradientCompressionRatio)
+            gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
     }
 
     /// For each link, at the largest rank count: the data baseline without compression against the hybrid
@@ -374,6 +386,8 @@ public struct ScalingReport {
                 set xlabel 'link rate (Mbit/s, each direction)'
                 set ylabel 'seconds per step (median)'
                 set logscale x 2
+                set xtics (\(Set(networked.map { format($0.link.bitsPerSecond! / 1e6, 0) }).sorted { Double($0)! < Double($1)! }.joined(separator: ", ")))
+                set xrange [\(format((networked.map { $0.link.bitsPerSecond! }.min()! / 1e6) * 0.8, 0)):\(format((networked.map { $0.link.bitsPerSecond! }.max()! / 1e6) * 1.25, 0))]
                 set yrange [0:*]
                 plot \(plots.joined(separator: ", \\\n     "))
                 """)
@@ -412,9 +426,12 @@ public struct ScalingReport {
                 + "of the FC. Communication: every collective of the rank's `ParallelPlan`, with its exact sizes, "
                 + "at α·steps + bytes/β with the message steps `MPICommunicator` takes (chunks, agreements, ring "
                 + "steps), α and β fitted to idle allreduce timings on the same link and rank count "
-                + "(`calibration.json`). While the ranks compute, every message step also waits for a busy core: "
-                + "one latency under load, α_load = **\(format(alphaUnderLoad * 1e3, 1)) ms** per step, fitted to "
-                + "all the measured points (the value that makes the largest error smallest). Compressed gradients: "
+                + "(`calibration.json`). While the ranks compute, the cores are busy: every message step also waits "
+                + "for a core (α_load = **\(format(alphaUnderLoad * 1e3, 2)) ms** per step), and a transfer thread "
+                + "competing with its own rank's compute thread moves gradients at a share of the link "
+                + "(φ = **\(format(backgroundBandwidthShare, 2))**), and over TCP the kernel's network work takes "
+                + "γ = **\(format(networkSecondsPerByte * 1e9, 2)) ns** of compute per byte sent; the three are fitted "
+                + "to all the measured points together (the values that make the largest error smallest). Compressed gradients: "
                 + "the point's measured bytes, the codec's measured encode/decode throughput. Overlap as described "
                 + "in `CostModel`.", "",
             "Largest error: **\(format(worst * 100, 1))%** over \(rows.count) points.", "",
@@ -494,66 +511,95 @@ public struct ScalingReport {
             configurations.insert(("data, \(codec)", .data, codec), at: 1)
             configurations.append(("hybrid (b), \(codec)", .hybrid, codec))
         }
-        let single = model.predict(
-            parallelism: .data, scheme: .b, codec: "none", ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: false
-        ).stepSeconds
+        // Two compute speeds per rank: this machine's (measured), and a K20-class GPU's (assumed), at which
+        // the 2014 note's figures were taken and communication weighs far more.
+        let measured = model.compute
+        let cpuImagesPerSecond =
+            Double(measured.batch)
+            / (measured.convForward + measured.convBackward + measured.fullyConnected + measured.update)
+        let gpuBatch = 128
+        let gpuScale = Double(gpuBatch) / Double(measured.batch) * cpuImagesPerSecond / ScalingReport.gpuImagesPerSecond
+        var gpu = model
+        gpu.compute = CostModel.Compute(
+            convForward: measured.convForward * gpuScale, convBackward: measured.convBackward * gpuScale,
+            fullyConnected: measured.fullyConnected * gpuScale, update: measured.update * gpuScale, batch: gpuBatch,
+            threads: measured.threads)
+        let profiles: [(title: String, model: CostModel)] = [
+            (
+                "this machine's CPU, 1 thread per rank, \(measured.batch) images per rank (measured: \(format(cpuImagesPerSecond, 1)) images/s)",
+                model
+            ),
+            (
+                "a K20-class GPU per rank, \(gpuBatch) images per rank (assumed: \(format(ScalingReport.gpuImagesPerSecond, 0)) images/s, the measured profile scaled)",
+                gpu
+            ),
+        ]
         var md = [
             "## Extrapolation to larger clusters", "",
-            "The calibrated model with one rank per node (compute as measured for one rank alone, \(model.compute.threads) thread(s), "
-                + "\(model.compute.batch) images per rank), links at 10, 25 and 100 Gbit/s with the efficiency TCP reached on the "
-                + "virtual cluster (\(format(efficiency * 100, 0))% of the rate) and α = \(format(ScalingReport.extrapolatedAlpha * 1e6, 0)) µs "
-                + "per message step (an assumption: a real network's latency cannot be measured here). Compressed "
-                + "gradients send the fraction measured in the sweep. Speedup = K × step₁ / step_K (weak scaling: "
-                + "\(model.compute.batch) images per rank).", "",
+            "The calibrated model with one rank per node (no shared cores), links at 10, 25 and 100 Gbit/s with the "
+                + "efficiency TCP reached on the virtual cluster (\(format(efficiency * 100, 0))% of the rate) and "
+                + "α = \(format(ScalingReport.extrapolatedAlpha * 1e6, 0)) µs per message step (an assumption: a real "
+                + "network's latency cannot be measured here). Compressed gradients send the fraction measured in the "
+                + "sweep. Speedup = K × step₁ / step_K (weak scaling). Two compute speeds: this machine's, measured, "
+                + "where even 10 Gbit/s hides data parallelism's traffic behind backward; and a GPU's, assumed (the "
+                + "2014 note's setting), where the traffic dominates. The 2014 note's speedups are set beside both.",
+            "",
         ]
-        var header = "| link | ranks |" + configurations.map { " \($0.0) |" }.joined() + " 2014 note (K20 GPUs) |"
-        md.append(header)
-        md.append("|---|---|" + String(repeating: "---|", count: configurations.count + 1))
         var data: [[String]] = []
-        for (index, rate) in ScalingReport.extrapolatedRates.enumerated() {
-            let link = CostModel.LinkCost(alpha: ScalingReport.extrapolatedAlpha, beta: rate * efficiency / 8)
-            for k in [2, 4] + ScalingReport.extrapolatedRanks {
-                let speedups = configurations.map { c -> Double in
-                    let step = model.predict(
-                        parallelism: c.1, scheme: .b, codec: c.2, ranks: k, link: link, sharedCores: false,
-                        gradientSentFraction: fractions[c.2] ?? 1
-                    ).stepSeconds
-                    return Double(k) * single / step
+        var blocks: [(profile: Int, rate: Double)] = []
+        for (profileIndex, profile) in profiles.enumerated() {
+            let single = profile.model.predict(
+                parallelism: .data, scheme: .b, codec: "none", ranks: 1, link: .init(alpha: 0, beta: 1),
+                sharedCores: false
+            ).stepSeconds
+            md += ["Compute: \(profile.title).", ""]
+            md.append("| link | ranks |" + configurations.map { " \($0.0) |" }.joined() + " 2014 note (K20 GPUs) |")
+            md.append("|---|---|" + String(repeating: "---|", count: configurations.count + 1))
+            for rate in ScalingReport.extrapolatedRates {
+                let link = CostModel.LinkCost(alpha: ScalingReport.extrapolatedAlpha, beta: rate * efficiency / 8)
+                for k in [2, 4] + ScalingReport.extrapolatedRanks {
+                    let speedups = configurations.map { c -> Double in
+                        let step = profile.model.predict(
+                            parallelism: c.1, scheme: .b, codec: c.2, ranks: k, link: link, sharedCores: false,
+                            gradientSentFraction: fractions[c.2] ?? 1
+                        ).stepSeconds
+                        return Double(k) * single / step
+                    }
+                    let note = ScalingReport.noteSpeedups.first { $0.ranks == k }.map { format($0.speedup) } ?? ""
+                    md.append(
+                        "| \(format(rate / 1e9, 0)) Gbit/s | \(k) |" + speedups.map { " \(format($0, 1)) |" }.joined()
+                            + " \(note) |")
+                    data.append(["\(k)"] + speedups.map { format($0, 3) })
                 }
-                let note = ScalingReport.noteSpeedups.first { $0.ranks == k }.map { format($0.speedup) } ?? ""
-                md.append(
-                    "| \(format(rate / 1e9, 0)) Gbit/s | \(k) |" + speedups.map { " \(format($0, 1)) |" }.joined()
-                        + " \(note) |")
-                data.append(["\(k)"] + speedups.map { format($0, 3) })
+                data += [[], []]
+                blocks.append((profileIndex, rate))
             }
-            data += [[], []]
-            _ = index
-        }
-        md.append("")
-        var plots: [String] = []
-        for (index, rate) in ScalingReport.extrapolatedRates.enumerated() {
-            for (c, configuration) in configurations.enumerated() {
-                plots.append(
-                    "'extrapolation.dat' index \(index) using 1:\(c + 2) with linespoints lw 2 dt \(index + 1) lc \(c + 1) title \(Gnuplot.quoted("\(configuration.0), \(format(rate / 1e9, 0)) Gbit/s"))"
-                )
-            }
+            md.append("")
         }
         let note = ScalingReport.noteSpeedups.map { "\($0.ranks) \($0.speedup)" }.joined(separator: "\n")
-        try charts.render(
-            "extrapolation", data: data,
-            script: """
-                $note << EOD
-                \(note)
-                EOD
-                set title 'Model: speedup against ranks (weak scaling, one rank per node)'
-                set xlabel 'ranks'
-                set ylabel 'speedup over one rank'
-                set logscale xy 2
-                set key outside right top font ',9'
-                plot x with lines lc rgb '#cccccc' title 'linear', \\
-                     $note using 1:2 with points pt 5 ps 1.6 lc rgb 'black' title '2014 note, K20 GPUs', \\
-                     \(plots.joined(separator: ", \\\n     "))
-                """, size: (1200, 700))
+        var lines = [
+            "$note << EOD", note, "EOD",
+            "set multiplot layout 1,2 title 'Model: speedup against ranks (weak scaling, one rank per node)' font ',13'",
+            "set xlabel 'ranks'", "set ylabel 'speedup over one rank'", "set logscale xy 2",
+            "set key inside left top font ',8'",
+        ]
+        for (profileIndex, name) in ["this machine’s CPU (measured)", "K20-class GPU (assumed)"].enumerated() {
+            var plots = [
+                "x with lines lc rgb '#cccccc' title 'linear'",
+                "$note using 1:2 with points pt 5 ps 1.6 lc rgb 'black' title '2014 note, K20 GPUs'",
+            ]
+            for (index, block) in blocks.enumerated() where block.profile == profileIndex {
+                let dash = ScalingReport.extrapolatedRates.firstIndex(of: block.rate)! + 1
+                for (c, configuration) in configurations.enumerated() {
+                    plots.append(
+                        "'extrapolation.dat' index \(index) using 1:\(c + 2) with lines lw 2 dt \(dash) lc \(c + 1) title \(Gnuplot.quoted("\(configuration.0), \(format(block.rate / 1e9, 0)) Gbit/s"))"
+                    )
+                }
+            }
+            lines += ["set title '\(name)'", "plot " + plots.joined(separator: ", \\\n     ")]
+        }
+        lines.append("unset multiplot")
+        try charts.render("extrapolation", data: data, script: lines.joined(separator: "\n"), size: (1400, 700))
         md.append("![extrapolation](charts/extrapolation.png)")
         md.append("")
         return md

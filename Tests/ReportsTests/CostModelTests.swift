@@ -29,14 +29,16 @@ import Testing
         #expect(CostModel.allReduceSteps(1 << 25, ranks: 4, compressed: false) == 9)
     }
 
-    @Test func theLoadLatencyMinimisesTheLargestError() {
-        // Two points whose predictions grow with α by 10 and 20 steps; measured as if α = 5 ms.
-        let points: [(predict: (Double) -> Double, measured: Double)] = [
-            ({ 1 + 10 * $0 }, 1.05), ({ 2 + 20 * $0 }, 2.1),
+    @Test func theLoadFitMinimisesTheLargestError() {
+        // Predictions grow with α, 1/φ and γ; measured as if α = 5 ms, φ = 0.5 and γ = 2 ns/byte (on the grid).
+        let points: [(predict: (Double, Double, Double) -> Double, measured: Double)] = [
+            ({ a, _, _ in 1 + 10 * a }, 1.05), ({ _, s, _ in 1 + 1 / s }, 3), ({ _, _, g in 1 + 1e8 * g }, 1.2),
         ]
-        let (alpha, worst) = CostModel.fitLoadLatency(points)
-        #expect(abs(alpha - 5e-3) < 1e-9)
-        #expect(worst < 1e-9)
+        let fit = CostModel.fitLoad(points)
+        #expect(abs(fit.alpha - 5e-3) < 1e-9)
+        #expect(abs(fit.share - 0.5) < 1e-9)
+        #expect(abs(fit.secondsPerByte - 2e-9) < 1e-15)
+        #expect(fit.error < 1e-9)
     }
 
     /// One rank: compute only, as measured.
