@@ -98,16 +98,11 @@ extension ScalingSweep {
             let ringArguments =
                 ring
                 ? ["--mca", "coll_tuned_use_dynamic_rules", "1", "--mca", "coll_tuned_allreduce_algorithm", "4"] : []
-            var command: [String]
-            if link.isLocal {
-                command = [tools.mpirun, "-n", "\(k)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1"]
-                if getuid() == 0 { command.append("--allow-run-as-root") }
-                command += ringArguments + bench
-            } else {
+            if !link.isLocal {
                 try Subprocess.run([tools.vcluster, "up", "--hosts", "\(k)", "--rate", link.name], log: log)
                 clusterUp = true
-                command = [tools.vcluster, "mpirun", "-n", "\(k)"] + ringArguments + bench
             }
+            let command = tools.mpirun(ranks: k, link: link, ringArguments) + bench
             log("calibration: allreduce on \(link), \(k) ranks, MPI \(algorithm): \(command.joined(separator: " "))")
             try Subprocess.run(command, log: log)
             guard let data = FileManager.default.contents(atPath: scratch) else {

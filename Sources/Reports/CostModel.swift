@@ -59,7 +59,7 @@ public struct CostModel: Sendable {
     public var cores: Int
     public var codecs: [String: CodecCost]
     /// Seconds added to every message step when the ranks share busy cores (a transfer thread, or the peer it
-    /// waits for, is scheduled late): fitted to the training points (`fitLoadLatency`).
+    /// waits for, is scheduled late): fitted to the training points (`fitLoad`).
     public var alphaUnderLoad = 0.0
     /// The share of the link's bandwidth a transfer thread reaches while its own rank computes (it competes
     /// with the compute thread for a core): fitted with `alphaUnderLoad`.
@@ -75,6 +75,63 @@ public struct CostModel: Sendable {
         self.codecs = codecs
     }
 
+    /// What a rank's plan sends per step, summed into the groups the model prices: message steps and fp32
+    /// elements per group. It depends on the configuration and rank count only, so a caller predicting the
+    /// same configuration many times (fitting the load parameters) computes it once.
+    public struct PlanTraffic: Sendable {
+        public var ranks: Int
+        public var parallelism: ParallelPlan.Parallelism
+        public var scheme: ParallelPlan.Scheme
+        /// The update's share of one rank's (replicated conv, 1/K of the FC in hybrid).
+        public var updateShare: Double
+        /// Gradients: every bucket's allreduce, uncompressed and compressed step counts.
+        public var gradientElements = 0.0
+        public var gradientSteps = 0.0
+        public var compressedGradientSteps = 0.0
+        public var synchronisedElements = 0.0
+        public var lastBucketShare = 0.0
+        /// Hybrid: the feature exchange, the feature-gradient returns and the FC stack's own collectives.
+        public var features = (steps: 0.0, elements: 0.0)
+        public var returns = (steps: 0.0, elements: 0.0)
+        public var classifier = (steps: 0.0, elements: 0.0)
+    }
+
+    /// The traffic of `parallelism`/`scheme` on `k` ranks of this model and batch.
+    public func traffic(
+        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, ranks k: Int
+    )
+        -> PlanTraffic
+    {
+        let plan = ParallelPlan(
+            model: model, ranks: k, rank: 0, parallelism: parallelism, scheme: scheme, batchPerRank: compute.batch,
+            bucketElements: GradientBuckets.defaultBucketElements)
+        let total = Double(model.parameterCount), conv = Double(plan.convParameters)
+        var t = PlanTraffic(
+            ranks: k, parallelism: parallelism, scheme: scheme,
+            updateShare: parallelism == .data ? 1 : (conv + (total - conv) / Double(k)) / total)
+        guard k > 1 else { return t }
+        let buckets = plan.gradientBuckets.map(\.range.count)
+        t.synchronisedElements = Double(buckets.reduce(0, +))
+        t.lastBucketShare = buckets.last.map { Double($0) / max(1, t.synchronisedElements) } ?? 0
+        t.gradientSteps = buckets.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: k, compressed: false) }
+        t.compressedGradientSteps = buckets.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: k, compressed: true) }
+        let rounds = scheme == .a ? 1 : k
+        for transfer in plan.transfers {
+            let steps = CostModel.steps(transfer, ranks: k, rounds: rounds), elements = Double(transfer.elements)
+            switch transfer.channel {
+            case .gradients:
+                t.gradientElements += elements
+            case .features where transfer.phase == "conv features":
+                t.features = (t.features.steps + steps, t.features.elements + elements)
+            case .features:
+                t.returns = (t.returns.steps + steps, t.returns.elements + elements)
+            case .classifier:
+                t.classifier = (t.classifier.steps + steps, t.classifier.elements + elements)
+            }
+        }
+        return t
+    }
+
     /// The step of `configuration` on `ranks` ranks of `batch` examples over `link`.
     /// - Parameters:
     ///   - sharedCores: the ranks share this machine's `cores` (the measured points); false for a cluster of
@@ -84,39 +141,40 @@ public struct CostModel: Sendable {
         parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: String, ranks k: Int,
         link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1, overTCP: Bool = false
     ) -> Prediction {
+        predict(
+            traffic(parallelism: parallelism, scheme: scheme, ranks: k), codec: codec, link: link,
+            sharedCores: sharedCores, gradientSentFraction: gradientSentFraction, overTCP: overTCP)
+    }
+
+    /// The step of the configuration whose traffic is `t` (see the other `predict`).
+    public func predict(
+        _ t: PlanTraffic, codec: String, link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1,
+        overTCP: Bool = false
+    ) -> Prediction {
         var p = Prediction()
+        let k = t.ranks
         let slowdown = sharedCores ? max(1, Double(k * compute.threads) / Double(cores)) : 1
-        let plan = ParallelPlan(
-            model: model, ranks: k, rank: 0, parallelism: parallelism, scheme: scheme, batchPerRank: compute.batch,
-            bucketElements: GradientBuckets.defaultBucketElements)
-        let total = Double(model.parameterCount), conv = Double(plan.convParameters)
-        let updateShare = parallelism == .data ? 1 : (conv + (total - conv) / Double(k)) / total
         let convBackward = slowdown * compute.convBackward
-        let fcRound = slowdown * compute.fullyConnected / Double(scheme == .a ? 1 : k)
+        let fcRound = slowdown * compute.fullyConnected / Double(t.scheme == .a ? 1 : k)
         p.compute =
             slowdown
-            * (compute.convForward + compute.convBackward + compute.fullyConnected + compute.update * updateShare)
+            * (compute.convForward + compute.convBackward + compute.fullyConnected + compute.update * t.updateShare)
         guard k > 1 else { return p }
 
         // Seconds per message step: the link's idle latency plus the scheduling delay of a busy machine.
         let alpha = link.alpha + (sharedCores ? alphaUnderLoad : 0)
-        let rounds = scheme == .a ? 1 : k
-        func cost(_ t: ParallelPlan.Transfer, fraction: Double = 1) -> Double {
-            alpha * CostModel.steps(t, ranks: k, rounds: rounds) + 4 * Double(t.elements) * fraction / link.beta
+        func cost(_ group: (steps: Double, elements: Double)) -> Double {
+            alpha * group.steps + 4 * group.elements / link.beta
         }
         // Gradients: every bucket's allreduce (chunked steps), compressed or not, plus the codec's work.
         let compressed = codec != "none"
         let fraction = compressed ? gradientSentFraction : 1
-        let gradientBytes = plan.transfers.filter { $0.channel == .gradients }.reduce(0) { $0 + $1.elements }
         let background = sharedCores ? backgroundBandwidthShare : 1
         var gradients =
-            alpha
-            * plan.gradientBuckets.reduce(0) {
-                $0 + CostModel.allReduceSteps($1.range.count, ranks: k, compressed: compressed)
-            }
-            + 4 * Double(gradientBytes) * fraction / (link.beta * background)
+            alpha * (compressed ? t.compressedGradientSteps : t.gradientSteps)
+            + 4 * t.gradientElements * fraction / (link.beta * background)
         if compressed, let speed = codecs[codec] {
-            let synchronised = 4 * Double(synchronisedElements(plan))
+            let synchronised = 4 * t.synchronisedElements
             // Each rank encodes its contribution and its reduced segment, decodes K segments and the result.
             p.compression =
                 slowdown
@@ -124,31 +182,21 @@ public struct CostModel: Sendable {
                     / speed.decodeBytesPerSecond)
             gradients += p.compression
         }
-        let lastBucket =
-            plan.gradientBuckets.last.map { Double($0.range.count) / Double(max(1, synchronisedElements(plan))) } ?? 0
         p.communication = gradients
         if sharedCores && overTCP {
             // The kernel's TCP work for every byte sent (and, symmetrically, received) comes out of the compute.
-            let sent = plan.transfers.reduce(0.0) {
-                $0 + 4 * Double($1.elements) * ($1.channel == .gradients ? fraction : 1)
-            }
+            let sent =
+                4 * (t.gradientElements * fraction + t.features.elements + t.returns.elements + t.classifier.elements)
             p.compute += networkSecondsPerByte * sent
         }
-        p.exposedCommunication = max(gradients - convBackward, gradients * lastBucket)
+        p.exposedCommunication = max(gradients - convBackward, gradients * t.lastBucketShare)
         // The loss (data) or labels and loss (hybrid): small collectives on the compute thread.
         p.exposedCommunication += alpha * 2
-        guard parallelism == .hybrid else { return p }
+        guard t.parallelism == .hybrid else { return p }
 
-        let others = plan.transfers.filter { $0.channel != .gradients }
-        let features = others.filter { $0.channel == .features && $0.phase == "conv features" }.reduce(0) {
-            $0 + cost($1)
-        }
-        let returns = others.filter { $0.channel == .features && $0.phase != "conv features" }.reduce(0) {
-            $0 + cost($1)
-        }
-        let classifier = others.filter { $0.channel == .classifier }.reduce(0) { $0 + cost($1) }
+        let features = cost(t.features), returns = cost(t.returns), classifier = cost(t.classifier)
         p.communication += features + returns + classifier
-        if scheme == .a {
+        if t.scheme == .a {
             p.exposedCommunication += features + returns + classifier
         } else {
             let perRound = features / Double(k)
@@ -176,10 +224,6 @@ public struct CostModel: Sendable {
         if compressed { return 2 * Double((n + (1 << 20) - 1) >> 20) + 2 }
         let chunk = MPIAllReduceChunking.elements
         return Double(((n + chunk - 1) / chunk) * k) + 1
-    }
-
-    private func synchronisedElements(_ plan: ParallelPlan) -> Int {
-        plan.gradientBuckets.reduce(0) { $0 + $1.range.count }
     }
 
     /// Fits `seconds ≈ α · steps + bytes / β` by least squares to allreduce timings (alexnet-dist's own,

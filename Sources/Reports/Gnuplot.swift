@@ -12,7 +12,7 @@ public struct Gnuplot {
 
     /// Whether gnuplot can be run.
     public static var isAvailable: Bool {
-        (try? Subprocess.output(["gnuplot", "--version"])) != nil
+        (try? Subprocess.launch(["gnuplot", "--version"]))?.status == 0
     }
 
     /// Writes `name.dat` (whitespace-separated rows; strings quoted) and `name.gp` (the common header, then
@@ -37,16 +37,8 @@ public struct Gnuplot {
 
             """
         try (header + script + "\n").write(toFile: "\(directory)/\(name).gp", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["gnuplot", "\(name).gp"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, message) = try Subprocess.launch(["gnuplot", "\(name).gp"], directory: directory)
+        guard status == 0 else {
             throw ReportError("gnuplot failed on \(directory)/\(name).gp: \(message.prefix(400))")
         }
         return "\(name).png"

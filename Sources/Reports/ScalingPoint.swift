@@ -76,6 +76,15 @@ public struct ScalingPoint: Codable, Sendable {
 
     /// Identifies the configuration (not the measurement): a sweep skips points already recorded.
     public var key: String {
+        ScalingPoint.key(
+            variant: variant, mode: mode, codec: codec, ranks: ranks, batchPerRank: batchPerRank,
+            threadsPerRank: threadsPerRank, link: link)
+    }
+
+    /// The key of a configuration, before or after it is measured.
+    public static func key(
+        variant: String, mode: String, codec: String, ranks: Int, batchPerRank: Int, threadsPerRank: Int, link: Link
+    ) -> String {
         "\(variant)|\(mode)|\(codec)|\(ranks)|\(batchPerRank)|\(threadsPerRank)|\(link.name)"
     }
 

@@ -31,11 +31,12 @@ public struct ScalingReport {
         guard !results.points.isEmpty else {
             throw ReportError("\(results.jsonLinesPath) holds no points: run alexnet-dist bench scaling first")
         }
+        // The plan's traffic and the compute profile are computed once per point; the fit varies only the load.
         let unfitted = self
         let fitted = results.points.filter { $0.ranks > 1 }.compactMap {
             p -> (predict: (Double, Double, Double) -> Double, measured: Double)? in
-            guard unfitted.predicted(p, load: (0, 1, 0)) != nil else { return nil }
-            return ({ unfitted.predicted(p, load: ($0, $1, $2))!.stepSeconds }, p.medianStepSeconds)
+            guard let predict = unfitted.predictor(p) else { return nil }
+            return ({ predict(($0, $1, $2)).stepSeconds }, p.medianStepSeconds)
         }
         (alphaUnderLoad, backgroundBandwidthShare, networkSecondsPerByte, largestError) = CostModel.fitLoad(fitted)
     }
@@ -64,25 +65,33 @@ public struct ScalingReport {
         return CostModel(model: model, compute: compute, cores: calibration.cores, codecs: calibration.codecs)
     }
 
-    /// The model's step time for a measured point (nil without its calibration).
-    func predicted(
-        _ p: ScalingPoint, load: (alpha: Double, share: Double, secondsPerByte: Double)? = nil
-    )
-        -> CostModel.Prediction?
-    {
-        guard var model = costModel(for: p) else { return nil }
-        model.alphaUnderLoad = load?.alpha ?? alphaUnderLoad
-        model.backgroundBandwidthShare = load?.share ?? backgroundBandwidthShare
-        model.networkSecondsPerByte = load?.secondsPerByte ?? networkSecondsPerByte
+    /// The model's step time for a measured point with the fitted load (nil without its calibration).
+    func predicted(_ p: ScalingPoint) -> CostModel.Prediction? {
+        predictor(p)?((alphaUnderLoad, backgroundBandwidthShare, networkSecondsPerByte))
+    }
+
+    /// The model of a measured point as a function of the load parameters (α_load, φ, γ): the plan's traffic
+    /// and the compute profile are worked out once, here.
+    func predictor(
+        _ p: ScalingPoint
+    ) -> (((alpha: Double, share: Double, secondsPerByte: Double)) -> CostModel.Prediction)? {
+        guard let model = costModel(for: p) else { return nil }
         let link =
             p.ranks > 1
             ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
         guard let link else { return nil }
-        return model.predict(
+        let traffic = model.traffic(
             parallelism: p.parallelism == "data" ? .data : .hybrid,
-            scheme: ParallelPlan.Scheme(rawValue: p.scheme ?? "b") ?? .b,
-            codec: p.codec, ranks: p.ranks, link: link, sharedCores: true,
-            gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
+            scheme: ParallelPlan.Scheme(rawValue: p.scheme ?? "b") ?? .b, ranks: p.ranks)
+        return { load in
+            var loaded = model
+            loaded.alphaUnderLoad = load.alpha
+            loaded.backgroundBandwidthShare = load.share
+            loaded.networkSecondsPerByte = load.secondsPerByte
+            return loaded.predict(
+                traffic, codec: p.codec, link: link, sharedCores: true,
+                gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
+        }
     }
 
     /// For each link, at the largest rank count: the data baseline without compression against the hybrid

@@ -30,9 +30,10 @@ public struct ScalingSweep {
             codec = parts[1]
         }
 
-        public var description: String {
-            (parallelism == .data ? "data" : "hybrid-\(scheme!.rawValue)") + ":" + codec
-        }
+        /// "data" or "hybrid-<scheme>", as `ScalingPoint.mode` records it.
+        public var mode: String { parallelism == .data ? "data" : "hybrid-\(scheme!.rawValue)" }
+
+        public var description: String { mode + ":" + codec }
     }
 
     /// Programs the sweep starts.
@@ -42,11 +43,20 @@ public struct ScalingSweep {
         public var mpirun = "mpirun"
         /// cluster/vcluster, for points on network links.
         public var vcluster: String
-        public var extraMPIArguments: [String] = []
 
         public init(executable: String, vcluster: String) {
             self.executable = executable
             self.vcluster = vcluster
+        }
+
+        /// The launcher of `ranks` ranks on `link`: `mpirun` on this machine's shared memory (oversubscribed,
+        /// yielding when idle), or the virtual cluster's `mpirun` (which must be up in that shape); `arguments`
+        /// go to mpirun before the program.
+        public func mpirun(ranks: Int, link: Link, _ arguments: [String] = []) -> [String] {
+            guard link.isLocal else { return [vcluster, "mpirun", "-n", "\(ranks)"] + arguments }
+            var command = [mpirun, "-n", "\(ranks)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1"]
+            if getuid() == 0 { command.append("--allow-run-as-root") }
+            return command + arguments
         }
     }
 
@@ -89,8 +99,9 @@ public struct ScalingSweep {
 
     /// The key a point of `planned` will be recorded under (to skip it when already measured).
     public func key(_ p: Planned) -> String {
-        let mode = p.configuration.parallelism == .data ? "data" : "hybrid-\(p.configuration.scheme!.rawValue)"
-        return "\(variant)|\(mode)|\(p.configuration.codec)|\(p.ranks)|\(batchPerRank)|\(threadsPerRank)|\(p.link.name)"
+        ScalingPoint.key(
+            variant: variant, mode: p.configuration.mode, codec: p.configuration.codec, ranks: p.ranks,
+            batchPerRank: batchPerRank, threadsPerRank: threadsPerRank, link: p.link)
     }
 
     /// The `bench training` arguments of a point.
@@ -110,13 +121,7 @@ public struct ScalingSweep {
     /// cluster's `mpirun` on a link.
     func command(_ p: Planned, tools: Tools, json: String, trace: String) -> [String] {
         let bench = [tools.executable] + benchArguments(p, json: json, trace: trace)
-        if p.ranks == 1 { return bench }
-        if p.link.isLocal {
-            var mpi = [tools.mpirun, "-n", "\(p.ranks)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1"]
-            if getuid() == 0 { mpi.append("--allow-run-as-root") }
-            return mpi + tools.extraMPIArguments + bench
-        }
-        return [tools.vcluster, "mpirun", "-n", "\(p.ranks)"] + tools.extraMPIArguments + bench
+        return p.ranks == 1 ? bench : tools.mpirun(ranks: p.ranks, link: p.link) + bench
     }
 
     /// Runs every planned point not yet in `results` (all of them with `force`), recording each as it ends.
@@ -171,42 +176,33 @@ public struct ScalingSweep {
     }
 }
 
-/// Runs a program to its end, passing its output through `log` line by line (stderr included); throws,
-/// naming the command and its exit status, if it fails.
+/// Programs the reports start.
 enum Subprocess {
-    static func run(_ command: [String], log: (String) -> Void) throws {
+    /// Runs `command` (looked up on PATH) in `directory` to its end; returns its exit status and its standard
+    /// output and error, merged.
+    static func launch(_ command: [String], directory: String? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self)
-        let lines = text.split(separator: "\n").map(String.init).filter { !$0.contains("Warning: sch_htb") }
-        guard process.terminationStatus == 0 else {
-            for line in lines.suffix(15) { log("    | " + line) }
-            throw ReportError(
-                "\(command.prefix(4).joined(separator: " ")) … exited with status \(process.terminationStatus)")
-        }
-        for line in lines where line.hasPrefix("step ") || line.contains("error") { log("    | " + line) }
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
-    /// The program's standard output, or an error naming it.
-    static func output(_ command: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ReportError("\(command.joined(separator: " ")) exited with status \(process.terminationStatus)")
+    /// Runs a program to its end, passing its progress and errors through `log`; throws, naming the command
+    /// and its exit status, if it fails (after logging the end of its output).
+    static func run(_ command: [String], log: (String) -> Void) throws {
+        let (status, text) = try launch(command)
+        let lines = text.split(separator: "\n").map(String.init).filter { !$0.contains("Warning: sch_htb") }
+        guard status == 0 else {
+            for line in lines.suffix(15) { log("    | " + line) }
+            throw ReportError("\(command.prefix(4).joined(separator: " ")) … exited with status \(status)")
         }
-        return String(decoding: output, as: UTF8.self)
+        for line in lines where line.hasPrefix("step ") || line.contains("error") { log("    | " + line) }
     }
 }
