@@ -19,22 +19,29 @@ let shims: [Target] = [
 // MARK: - Libraries by responsibility
 
 let libraries: [Target] = [
+    // The monotonic clock every timing and timeline span reads.
+    .target(name: "Timing"),
     // Tensors, layers (forward and backward side by side), the AlexNet variants, the parameter arena,
     // the optimiser and the safetensors format.
-    .target(name: "Compute", dependencies: ["CDNNL"]),
+    .target(name: "Compute", dependencies: ["CDNNL", "Timing"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
     .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG"]),
-    // The Communicator protocol, its in-process implementation and the compressed allreduce.
-    .target(name: "Collectives", dependencies: ["CCodecKernels", "CZstd", "CZlib"]),
+    // The Communicator protocol, its in-process implementation, metering, timelines and the compressed
+    // allreduce.
+    .target(name: "Collectives", dependencies: ["CCodecKernels", "CZstd", "CZlib", "Timing"]),
     // The Communicator over OpenMPI.
     .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI"]),
-    // The training loop, evaluation, metrics, checkpoints and the compute benchmark.
-    .target(name: "Training", dependencies: ["Compute", "Datasets"]),
-    // The hybrid-parallel trainer: the parallel plan, sharded FC layers, gradient synchronisation.
-    .target(name: "Hybrid", dependencies: ["Compute", "Datasets", "Collectives", "Training"]),
+    // How a command gets its ranks: one process, K threads (--simulate) or an MPI job.
+    .target(name: "Launch", dependencies: ["Collectives", "Compute", "MPIBackend"]),
+    // The one trainer (K ranks; one process is K = 1): the parallel plan, the step schedules (data, hybrid
+    // a/b/c), sharded FC layers, gradient buckets, the epoch loop, checkpoints, evaluation and metrics.
+    .target(name: "Training", dependencies: ["Compute", "Datasets", "Collectives", "Timing"]),
+    // Benchmarks: a training step's layers, the (compressed) allreduce, real training steps across ranks,
+    // and the gradient capture they measure codecs on.
+    .target(name: "Benchmarks", dependencies: ["Compute", "Datasets", "Collectives", "Training", "Timing"]),
     // Scaling reports: sweep results (JSON lines, CSV), the calibrated cost model, Chrome traces, and the
     // Markdown report with its charts (rendered by gnuplot).
-    .target(name: "Reports", dependencies: ["Compute", "Collectives", "Hybrid"]),
+    .target(name: "Reports", dependencies: ["Compute", "Collectives", "Training", "Benchmarks"]),
 ]
 
 // MARK: - The command-line tool
@@ -43,8 +50,8 @@ let executables: [Target] = [
     .executableTarget(
         name: "AlexNetCLI",
         dependencies: [
-            "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Hybrid", "Reports",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Launch", "Benchmarks", "Reports",
+            "Timing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ])
 ]
 
@@ -54,9 +61,11 @@ let tests: [Target] = [
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG"]),
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets"]),
-    .testTarget(name: "HybridTests", dependencies: ["Hybrid", "Compute", "Collectives"]),
-    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Hybrid", "Collectives"]),
+    .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives"]),
+    .testTarget(name: "LaunchTests", dependencies: ["Launch", "Collectives"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives"]),
+    .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Collectives
 import Compute
 import Datasets
@@ -20,8 +21,13 @@ struct BenchAllReduce: ParsableCommand {
 
     @Option(help: "Buffer sizes in elements (floats), comma-separated.")
     var sizes = IntegerList(argument: "1048576,16777216,61000000")!
-    @Option(help: "Codecs, comma-separated (\(Codec.grammar)).")
-    var codecs = "none,zstd,bf16,bf16+zstd,fp16+zstd,topk"
+    @Option(
+        help: "Codecs, comma-separated (\(Codec.grammar)).",
+        transform: CodecList.init(parsing:))
+    var codecs = CodecList([
+        .none, .zstd, Codec(values: .bf16, zstdLevel: nil), Codec(values: .bf16, zstdLevel: 1),
+        Codec(values: .fp16, zstdLevel: 1), Codec(values: .topk(fraction: 0.01), zstdLevel: 1),
+    ])
     @Option(help: "Run K in-process ranks instead of MPI.") var simulate: Int?
     @Option(help: "Untimed runs first.") var warmup = 1
     @Option(help: "Timed runs (the median is reported).") var repetitions = 5
@@ -36,12 +42,7 @@ struct BenchAllReduce: ParsableCommand {
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
     @Option(help: .hidden) var injectFault: String?
 
-    private var parsedCodecs: [Codec] { codecs.split(separator: ",").compactMap { try? Codec(parsing: String($0)) } }
-
     func validate() throws {
-        for name in codecs.split(separator: ",", omittingEmptySubsequences: false) {
-            do { _ = try Codec(parsing: String(name)) } catch { throw ValidationError("--codecs: \(error)") }
-        }
         guard sizes.values.allSatisfy({ $0 >= 0 }) else {
             throw ValidationError("--sizes must be ≥ 0, got \(sizes.values)")
         }
@@ -125,7 +126,7 @@ struct BenchAllReduce: ParsableCommand {
         for count in counts {
             var input = captured ?? synthetic(count: count, rank: world.rank)
             if fault?.kind == .mismatchLength && fault?.rank == world.rank { input.append(0) }
-            for codec in parsedCodecs {
+            for codec in codecs.codecs {
                 if fault?.kind == .unknownCodec {
                     // Every rank goes through the named-codec path; one names a codec that does not exist.
                     var copy = input
@@ -150,7 +151,8 @@ struct BenchAllReduce: ParsableCommand {
         func gbps(_ v: Double?) -> String { v.map { String(format: "%8.2f", $0) } ?? "       –" }
         var line = String(
             format: "%11d  %@ %10.2f  %10.2f  %12.2f  %6.1f%%  %@  %@  %11.3e  %11.3e  %@", r.elements,
-            r.codec.padding(toLength: max(12, r.codec.count), withPad: " ", startingAt: 0), r.medianSeconds * 1000,
+            r.codec.description.padding(toLength: max(12, r.codec.description.count), withPad: " ", startingAt: 0),
+            r.medianSeconds * 1000,
             r.algorithmBandwidthGBps, r.bytesSentPerRank / 1e6,
             r.sentFraction * 100, gbps(r.encodeGBps), gbps(r.decodeGBps), r.maxAbsoluteError, r.maxRelativeError,
             r.identicalOnAllRanks ? "      yes" : "       NO")

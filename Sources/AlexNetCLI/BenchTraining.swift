@@ -1,8 +1,8 @@
 import ArgumentParser
+import Benchmarks
 import Collectives
 import Compute
 import Foundation
-import Hybrid
 import Reports
 import Training
 
@@ -53,7 +53,7 @@ struct BenchTraining: ParsableCommand {
             modes.append(data)
         }
         let benchmarks = modes.map { TrainingBenchmark(configuration: $0, warmup: warmup, steps: steps) }
-        let results = try onRanks(simulate: parallel.simulate, threads: compute.threads, overlap: parallel.overlap) {
+        let results = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) {
             try BenchTraining.measure(benchmarks, communicator: $0, overlap: $1)
         }
         guard let results else { return }
@@ -103,7 +103,9 @@ struct BenchTraining: ParsableCommand {
             String(
                 format:
                     "%@ %@%@, %d ranks × %d images, codec %@, %d threads per rank: %.3f s/step median of %d (%@), %.1f images/s",
-                r.variant, r.parallelism, r.scheme.map { " scheme (\($0))" } ?? "", r.ranks, r.batchPerRank, r.codec,
+                r.variant, r.parallelism.rawValue, r.scheme.map { " scheme (\($0.rawValue))" } ?? "", r.ranks,
+                r.batchPerRank,
+                r.codec.description,
                 r.threadsPerRank, r.medianStepSeconds, r.steps, spread, r.imagesPerSecond))
         Swift.print(
             "bytes sent per step (\(r.images) images; plan: fp32 arithmetic; measured: counted in the collectives)")

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Compute
 import Foundation
-import Hybrid
 import Training
 
 struct Describe: ParsableCommand {

@@ -11,7 +11,7 @@ struct Evaluate: ParsableCommand {
     @Argument(help: "Model file written by `train` (safetensors).") var model: String
     @Option(help: "Reject the file unless it holds this variant.") var variant: Variant?
     @OptionGroup var compute: ComputeOptions
-    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var dataOptions: TestDataOptions
     @Option(help: "Examples per forward pass.") var batchSize: Int = 256
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         compute.apply()
         let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
-        let test = try dataOptions.loadTest(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
+        let test = try dataOptions.load(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
         guard test.imageShape == loaded.model.inputShape, test.classes <= loaded.model.classes else {
             throw ValidationError(
                 "\(test.source): images are \(test.imageShape.map(String.init).joined(separator: "×")) in \(test.classes) classes; the model (\(loaded.model.name)) takes \(loaded.model.inputShape.map(String.init).joined(separator: "×")) in at most \(loaded.model.classes)"

@@ -1,8 +1,9 @@
 import ArgumentParser
+import Collectives
 import Compute
 import Datasets
 import Foundation
-import Hybrid
+import Training
 
 enum Variant: String, CaseIterable, ExpressibleByArgument {
     case paper, owt, small
@@ -43,80 +44,35 @@ struct ComputeOptions: ParsableArguments {
     }
 }
 
-/// Where the images come from: an MNIST-format directory or explicit IDX files.
-struct DataOptions: ParsableArguments {
+/// Where the test images come from: an MNIST-format directory, explicit IDX files, or JPEG class folders.
+/// What `evaluate` takes; `train` adds the training set's flags (`DataOptions`).
+struct TestDataOptions: ParsableArguments {
     @Option(help: "Directory with MNIST-format gzip'd IDX files (train-images-idx3-ubyte.gz, t10k-…).")
     var data: String = FashionMNIST.defaultDirectory
-
-    @Option(help: "Training images IDX file (overrides --data).")
-    var trainImages: String?
-    @Option(help: "Training labels IDX file (overrides --data).")
-    var trainLabels: String?
     @Option(help: "Test images IDX file (overrides --data).")
     var testImages: String?
     @Option(help: "Test labels IDX file (overrides --data).")
     var testLabels: String?
-
-    @Option(
-        help:
-            "Training images as JPEG files in class folders (ROOT/<class>/<image>.jpg), resized and centre-cropped to the variant's input size; overrides --data."
-    )
-    var trainFolder: String?
-    @Option(help: "Test images as JPEG files in class folders, the same classes as --train-folder.")
+    @Option(help: "Test images as JPEG files in class folders (ROOT/<class>/<image>.jpg); overrides --data.")
     var testFolder: String?
-    @Option(help: "With --train-folder/--test-folder: read at most N images per class.")
+    @Option(help: "With JPEG class folders: read at most N images per class.")
     var perClassLimit: Int?
-
-    @Option(help: "Use only the first N training examples.")
-    var trainLimit: Int?
     @Option(help: "Use only the first N test examples.")
     var testLimit: Int?
 
     func validate() throws {
-        if (trainImages == nil) != (trainLabels == nil) {
-            throw ValidationError("--train-images and --train-labels go together")
-        }
         if (testImages == nil) != (testLabels == nil) {
             throw ValidationError("--test-images and --test-labels go together")
         }
         if let perClassLimit, perClassLimit < 1 {
             throw ValidationError("--per-class-limit must be at least 1, got \(perClassLimit)")
         }
-        if let trainLimit, trainLimit < 1 {
-            throw ValidationError("--train-limit must be at least 1, got \(trainLimit)")
-        }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
     }
 
-    /// The training and test sets, for a network whose input is `imageShape` (C, H, W).
-    /// - Returns: the class names when the training set is a JPEG folder.
-    func load(imageShape: [Int]) throws -> (train: LabeledImages, test: LabeledImages, classNames: [String]?) {
-        var train: LabeledImages, classNames: [String]?
-        if let trainFolder {
-            try requireSquareRGB(imageShape)
-            let loaded = try JPEGFolder.load(root: trainFolder, size: imageShape[1], limitPerClass: perClassLimit)
-            train = loaded.images
-            classNames = loaded.classNames
-        } else {
-            train = try LabeledImages.idx(
-                images: trainImages ?? "\(data)/train-images-idx3-ubyte.gz",
-                labels: trainLabels ?? "\(data)/train-labels-idx1-ubyte.gz")
-        }
-        if let trainLimit { train = train.prefix(trainLimit) }
-        return (train, try loadTest(imageShape: imageShape, classNames: classNames), classNames)
-    }
-
-    /// JPEG folders decode to 3×S×S images.
-    private func requireSquareRGB(_ imageShape: [Int]) throws {
-        guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
-            throw ValidationError(
-                "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
-            )
-        }
-    }
-
-    /// The test set alone: a JPEG folder (labelled by `classNames`, when known) or IDX files.
-    func loadTest(imageShape: [Int], classNames: [String]? = nil) throws -> LabeledImages {
+    /// The test set: a JPEG folder (labelled by `classNames`, when known) or IDX files, for a network whose
+    /// input is `imageShape` (C, H, W).
+    func load(imageShape: [Int], classNames: [String]? = nil) throws -> LabeledImages {
         if let testFolder {
             try requireSquareRGB(imageShape)
             let set = try JPEGFolder.load(
@@ -129,6 +85,62 @@ struct DataOptions: ParsableArguments {
             images: testImages ?? "\(data)/t10k-images-idx3-ubyte.gz",
             labels: testLabels ?? "\(data)/t10k-labels-idx1-ubyte.gz")
         return testLimit.map { set.prefix($0) } ?? set
+    }
+}
+
+/// Where the training and test images come from (`train`).
+struct DataOptions: ParsableArguments {
+    @OptionGroup var test: TestDataOptions
+    @Option(help: "Training images IDX file (overrides --data).")
+    var trainImages: String?
+    @Option(help: "Training labels IDX file (overrides --data).")
+    var trainLabels: String?
+    @Option(
+        help:
+            "Training images as JPEG files in class folders (ROOT/<class>/<image>.jpg), resized and centre-cropped to the variant's input size; overrides --data."
+    )
+    var trainFolder: String?
+    @Option(help: "Use only the first N training examples.")
+    var trainLimit: Int?
+
+    func validate() throws {
+        if (trainImages == nil) != (trainLabels == nil) {
+            throw ValidationError("--train-images and --train-labels go together")
+        }
+        if (trainFolder == nil) != (test.testFolder == nil) {
+            throw ValidationError("--train-folder and --test-folder go together")
+        }
+        if let trainLimit, trainLimit < 1 {
+            throw ValidationError("--train-limit must be at least 1, got \(trainLimit)")
+        }
+    }
+
+    /// The training and test sets, for a network whose input is `imageShape` (C, H, W).
+    /// - Returns: the class names when the training set is a JPEG folder.
+    func load(imageShape: [Int]) throws -> (train: LabeledImages, test: LabeledImages, classNames: [String]?) {
+        var train: LabeledImages, classNames: [String]?
+        if let trainFolder {
+            try requireSquareRGB(imageShape)
+            let loaded = try JPEGFolder.load(
+                root: trainFolder, size: imageShape[1], limitPerClass: test.perClassLimit)
+            train = loaded.images
+            classNames = loaded.classNames
+        } else {
+            train = try LabeledImages.idx(
+                images: trainImages ?? "\(test.data)/train-images-idx3-ubyte.gz",
+                labels: trainLabels ?? "\(test.data)/train-labels-idx1-ubyte.gz")
+        }
+        if let trainLimit { train = train.prefix(trainLimit) }
+        return (train, try test.load(imageShape: imageShape, classNames: classNames), classNames)
+    }
+}
+
+/// JPEG folders decode to 3×S×S images.
+private func requireSquareRGB(_ imageShape: [Int]) throws {
+    guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
+        throw ValidationError(
+            "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
+        )
     }
 }
 
@@ -163,3 +175,16 @@ func writeJSON(_ value: some Encodable, to path: String) throws {
 }
 extension ParallelPlan.Parallelism: ExpressibleByArgument {}
 extension ParallelPlan.Scheme: ExpressibleByArgument {}
+
+/// A comma-separated list of codecs (`none,bf16+zstd,topk:0.05`), parsed once.
+struct CodecList: CustomStringConvertible {
+    var codecs: [Codec]
+
+    init(_ codecs: [Codec]) { self.codecs = codecs }
+
+    init(parsing text: String) throws {
+        codecs = try text.split(separator: ",", omittingEmptySubsequences: false).map { try Codec(parsing: String($0)) }
+    }
+
+    var description: String { codecs.map(\.description).joined(separator: ",") }
+}

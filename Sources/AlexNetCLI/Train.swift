@@ -3,8 +3,7 @@ import Collectives
 import Compute
 import Datasets
 import Foundation
-import Hybrid
-import MPIBackend
+import Launch
 import Training
 
 struct Train: ParsableCommand {
@@ -95,9 +94,6 @@ struct Train: ParsableCommand {
         if schedule == .plateau && validation == 0 {
             throw ValidationError("--schedule plateau needs a validation set: add --validation N (for example 5000)")
         }
-        if (dataOptions.trainFolder == nil) != (dataOptions.testFolder == nil) {
-            throw ValidationError("--train-folder and --test-folder go together")
-        }
         guard (0...1024).contains(cropPadding) else {
             throw ValidationError("--crop-padding must be between 0 and 1024, got \(cropPadding)")
         }
@@ -111,7 +107,6 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = modelOptions.model
         var c = TrainingConfiguration(model: model)
         c.groups = modelOptions.groups
@@ -143,31 +138,17 @@ struct Train: ParsableCommand {
             try ensureParentDirectory(of: path)
         }
 
-        if parallel.simulate != nil || MPICommunicator.launchedByMPI {
-            try runParallel(c)
-            return
-        }
         let data = try dataOptions.load(imageShape: model.inputShape)
         c.classNames = data.classNames
-        let trainer = try Trainer(configuration: c, train: data.train, test: data.test, progress: printError)
-        report(try trainer.run(), model: model)
-    }
-
-    /// K ranks: in-process threads (`--simulate K`) or the MPI job this process belongs to.
-    private func runParallel(_ training: TrainingConfiguration) throws {
-        var training = training
-        let data = try dataOptions.load(imageShape: training.model.inputShape)
-        training.classNames = data.classNames
-        let c = parallel.configuration(training)
-        let result = try onRanks(simulate: parallel.simulate, threads: compute.threads, overlap: parallel.overlap) {
-            comm, overlap in
-            var c = c
+        let configuration = parallel.configuration(c)
+        let result = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) { comm, overlap in
+            var c = configuration
             c.overlap = overlap
-            return try HybridParallelTrainer(
+            return try ParallelTrainer(
                 configuration: c, communicator: comm, train: data.train, test: data.test, progress: printError
             ).run()
         }
-        if let result { report(result, model: training.model) }
+        if let result { report(result, model: model) }
     }
 
     private func report(_ result: TrainingResult, model: AlexNet) {
@@ -204,8 +185,10 @@ struct ParallelOptions: ParsableArguments {
             "Learning-rate factor for layers that see K·B examples per update (conv always; FC with --fc-update step or scheme a): linear (×K), sqrt (×√K) or none."
     )
     var lrScaling: ParallelTrainingConfiguration.LearningRateScaling = .linear
-    @Option(help: "Codec of the conv gradient allreduce (\(Codec.grammar)).")
-    var codec: String = "none"
+    @Option(
+        help: "Codec of the conv gradient allreduce (\(Codec.grammar)).",
+        transform: { try Codec(parsing: $0) })
+    var codec: Codec = .none
     @Option(help: "Gradient elements per allreduce bucket (buckets hold whole layers).")
     var bucketElements: Int = GradientBuckets.defaultBucketElements
     @Flag(inversion: .prefixedNo, help: "Overlap collectives with compute on transfer threads.")
@@ -216,14 +199,14 @@ struct ParallelOptions: ParsableArguments {
         if let simulate, !(1...64).contains(simulate) {
             throw ValidationError("--simulate must be between 1 and 64, got \(simulate)")
         }
-        if simulate != nil && MPICommunicator.launchedByMPI {
-            throw ValidationError("--simulate runs every rank in this process; do not start it under mpirun")
-        }
-        do { _ = try Codec(parsing: codec) } catch { throw ValidationError("--codec: \(error)") }
+        do { _ = try launch } catch { throw ValidationError("\(error)") }
         guard bucketElements >= 1 else {
             throw ValidationError("--bucket-elements must be at least 1, got \(bucketElements)")
         }
     }
+
+    /// One process, K threads, or this process's rank of an MPI job.
+    var launch: Launch { get throws { try Launch(simulate: simulate) } }
 
     func configuration(_ training: TrainingConfiguration) -> ParallelTrainingConfiguration {
         var c = ParallelTrainingConfiguration(training: training)
@@ -231,7 +214,7 @@ struct ParallelOptions: ParsableArguments {
         c.scheme = scheme
         c.fullyConnectedUpdate = fcUpdate
         c.learningRateScaling = lrScaling
-        c.codec = try! Codec(parsing: codec)
+        c.codec = codec
         c.bucketElements = bucketElements
         c.verboseRanks = verboseRanks
         return c

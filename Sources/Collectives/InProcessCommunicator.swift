@@ -13,6 +13,12 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
     public var size: Int { group.size }
     private let group: InProcessGroup
 
+    /// A group of one on the calling thread: rank 0 of 1, whose collectives are copies (single-process
+    /// training is the one-rank case of the trainer).
+    public static func alone() -> InProcessCommunicator {
+        InProcessCommunicator(rank: 0, group: InProcessGroup(size: 1))
+    }
+
     init(rank: Int, group: InProcessGroup) {
         self.rank = rank
         self.group = group

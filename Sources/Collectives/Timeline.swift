@@ -1,4 +1,5 @@
 import Foundation
+import Timing
 
 /// Spans of one rank's work (compute, communication, compression, waiting), each on the lane of the thread
 /// that did it: the raw material of a step's phase breakdown and of a Chrome trace. Thread-safe; recording

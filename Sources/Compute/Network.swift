@@ -1,4 +1,5 @@
 import Foundation
+import Timing
 
 /// An AlexNet variant's layers built for one batch size over a parameter arena.
 ///
@@ -171,11 +172,4 @@ public final class Network {
         forwardSeconds = Array(repeating: 0, count: forwardSeconds.count)
         backwardSeconds = forwardSeconds
     }
-}
-
-/// Seconds on the monotonic clock.
-public func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

@@ -1,3 +1,4 @@
+import Benchmarks
 import Collectives
 import Compute
 import Foundation
@@ -20,7 +21,7 @@ public struct Calibration: Codable, Sendable {
     }
 
     public var allreduce: [AllReduceSample] = []
-    public var codecs: [String: CostModel.CodecCost] = [:]
+    public var codecs: [Codec: CostModel.CodecCost] = [:]
     public var cores = ProcessInfo.processInfo.activeProcessorCount
     /// The CPU the calibration ran on (`/proc/cpuinfo`'s model name).
     public var machine: String? = Calibration.cpuModel
@@ -128,13 +129,13 @@ extension ScalingSweep {
             }
         }
         // Under their canonical names ("topk" is "topk:0.01"), as the training points record them.
-        let codecs = Set(configurations.compactMap { try? Codec(parsing: $0.codec).description })
-            .subtracting(["none"]).sorted()
+        let codecs = Set(configurations.map(\.codec)).subtracting([.none]).sorted { $0.description < $1.description }
         let missing = codecs.filter { force || calibration.codecs[$0] == nil }
         if !missing.isEmpty {
             let command = [
                 tools.executable, "bench", "allreduce", "--simulate", "2", "--sizes",
-                "\(1 << 22)", "--codecs", missing.joined(separator: ","), "--warmup", "1", "--repetitions", "3",
+                "\(1 << 22)", "--codecs", missing.map(\.description).joined(separator: ","), "--warmup", "1",
+                "--repetitions", "3",
                 "--json", scratch,
             ]
             log("calibration: codec throughput: \(command.joined(separator: " "))")

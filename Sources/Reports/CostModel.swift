@@ -1,7 +1,7 @@
 import Collectives
 import Compute
 import Foundation
-import Hybrid
+import Training
 
 /// A step-time model of data-parallel and hybrid training, calibrated on this machine's measurements:
 ///
@@ -57,7 +57,7 @@ public struct CostModel: Sendable {
     public var model: AlexNet
     public var compute: Compute
     public var cores: Int
-    public var codecs: [String: CodecCost]
+    public var codecs: [Codec: CodecCost]
     /// Seconds added to every message step when the ranks share busy cores (a transfer thread, or the peer it
     /// waits for, is scheduled late): fitted to the training points (`fitLoad`).
     public var alphaUnderLoad = 0.0
@@ -68,7 +68,7 @@ public struct CostModel: Sendable {
     /// network stack runs on them too): fitted with the two above.
     public var networkSecondsPerByte = 0.0
 
-    public init(model: AlexNet, compute: Compute, cores: Int, codecs: [String: CodecCost]) {
+    public init(model: AlexNet, compute: Compute, cores: Int, codecs: [Codec: CodecCost]) {
         self.model = model
         self.compute = compute
         self.cores = cores
@@ -115,13 +115,12 @@ public struct CostModel: Sendable {
         t.lastBucketShare = buckets.last.map { Double($0) / max(1, t.synchronisedElements) } ?? 0
         t.gradientSteps = buckets.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: k, compressed: false) }
         t.compressedGradientSteps = buckets.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: k, compressed: true) }
-        let rounds = scheme == .a ? 1 : k
         for transfer in plan.transfers {
-            let steps = CostModel.steps(transfer, ranks: k, rounds: rounds), elements = Double(transfer.elements)
+            let steps = CostModel.steps(transfer, ranks: k), elements = Double(transfer.elements)
             switch transfer.channel {
             case .gradients:
                 t.gradientElements += elements
-            case .features where transfer.phase == "conv features":
+            case .features where transfer.phase == .convFeatures:
                 t.features = (t.features.steps + steps, t.features.elements + elements)
             case .features:
                 t.returns = (t.returns.steps + steps, t.returns.elements + elements)
@@ -138,7 +137,7 @@ public struct CostModel: Sendable {
     ///     dedicated nodes (extrapolation).
     ///   - gradientSentFraction: bytes a compressed gradient sends per fp32 byte (1 without a codec).
     public func predict(
-        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: String, ranks k: Int,
+        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: Codec, ranks k: Int,
         link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1, overTCP: Bool = false
     ) -> Prediction {
         predict(
@@ -148,7 +147,7 @@ public struct CostModel: Sendable {
 
     /// The step of the configuration whose traffic is `t` (see the other `predict`).
     public func predict(
-        _ t: PlanTraffic, codec: String, link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1,
+        _ t: PlanTraffic, codec: Codec, link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1,
         overTCP: Bool = false
     ) -> Prediction {
         var p = Prediction()
@@ -167,7 +166,7 @@ public struct CostModel: Sendable {
             alpha * group.steps + 4 * group.elements / link.beta
         }
         // Gradients: every bucket's allreduce (chunked steps), compressed or not, plus the codec's work.
-        let compressed = codec != "none"
+        let compressed = !codec.isIdentity
         let fraction = compressed ? gradientSentFraction : 1
         let background = sharedCores ? backgroundBandwidthShare : 1
         var gradients =
@@ -206,13 +205,15 @@ public struct CostModel: Sendable {
         return p
     }
 
-    /// Message steps of one collective of the plan, as `MPICommunicator` runs it: an agreement, then a
-    /// direct exchange (reduce-scatter, all-to-all, broadcast) or K − 1 ring steps (all-gather), once per
-    /// round (`rounds`: K for schemes (b) and (c), whose exchanges and FC collectives run per sub-batch).
-    static func steps(_ t: ParallelPlan.Transfer, ranks k: Int, rounds: Int) -> Double {
-        let perCollective: Double = t.collective.hasPrefix("allGather") ? Double(k) : 2
-        let collectives = t.phase == "labels" ? 1 : rounds
-        return perCollective * Double(collectives)
+    /// Message steps of one transfer of the plan, as `MPICommunicator` runs it: an agreement, then a
+    /// direct exchange (reduce-scatter, broadcast) or K − 1 ring steps (all-gather), per call.
+    static func steps(_ t: ParallelPlan.Transfer, ranks k: Int) -> Double {
+        let perCall: Double
+        switch t.collective {
+        case .allGather: perCall = Double(k)
+        case .reduceScatter, .broadcast: perCall = 2
+        }
+        return perCall * Double(t.calls)
     }
 
     /// Message steps of an allreduce of `n` floats: `MPICommunicator`'s chunks (an exchange and K − 1

@@ -1,5 +1,7 @@
+import Benchmarks
+import Collectives
 import Foundation
-import Hybrid
+import Training
 
 /// The network a scaling point ran on: this machine's shared memory, or the virtual cluster's TCP links
 /// shaped to a rate (cluster/vcluster).
@@ -39,10 +41,9 @@ public struct Link: Codable, Sendable, Hashable, CustomStringConvertible, Compar
 /// line of `results.jsonl`, one row of `results.csv`).
 public struct ScalingPoint: Codable, Sendable {
     public var variant: String
-    /// "data" or "hybrid".
-    public var parallelism: String
-    public var scheme: String?
-    public var codec: String
+    public var parallelism: ParallelPlan.Parallelism
+    public var scheme: ParallelPlan.Scheme?
+    public var codec: Codec
     public var ranks: Int
     public var batchPerRank: Int
     public var threadsPerRank: Int
@@ -72,7 +73,7 @@ public struct ScalingPoint: Codable, Sendable {
     public var command: [String]
 
     /// `parallelism` plus scheme: "data", "hybrid-a", ...
-    public var mode: String { scheme.map { "\(parallelism)-\($0)" } ?? parallelism }
+    public var mode: String { scheme.map { "\(parallelism.rawValue)-\($0.rawValue)" } ?? parallelism.rawValue }
 
     /// Identifies the configuration (not the measurement): a sweep skips points already recorded.
     public var key: String {
@@ -83,7 +84,7 @@ public struct ScalingPoint: Codable, Sendable {
 
     /// The key of a configuration, before or after it is measured.
     public static func key(
-        variant: String, mode: String, codec: String, ranks: Int, batchPerRank: Int, threadsPerRank: Int, link: Link
+        variant: String, mode: String, codec: Codec, ranks: Int, batchPerRank: Int, threadsPerRank: Int, link: Link
     ) -> String {
         "\(variant)|\(mode)|\(codec)|\(ranks)|\(batchPerRank)|\(threadsPerRank)|\(link.name)"
     }
@@ -136,7 +137,7 @@ public struct ScalingPoint: Codable, Sendable {
     public var csvRow: [String] {
         let p = phases
         return [
-            variant, mode, codec, "\(ranks)", "\(batchPerRank)", "\(threadsPerRank)", link.name,
+            variant, mode, codec.description, "\(ranks)", "\(batchPerRank)", "\(threadsPerRank)", link.name,
             link.bitsPerSecond.map { String(format: "%.0f", $0) } ?? "", images, "\(steps)",
             String(format: "%.4f", medianStepSeconds), String(format: "%.3f", imagesPerSecond),
             String(format: "%.3f", imagesPerSecondMin), String(format: "%.3f", imagesPerSecondMax),

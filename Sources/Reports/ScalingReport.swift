@@ -1,7 +1,7 @@
 import Collectives
 import Compute
 import Foundation
-import Hybrid
+import Training
 
 /// Turns a results folder (`ScalingResults`) into a report folder a person reads: `report.md` with tables and
 /// gnuplot charts (`charts/`), the Chrome traces of the headline points (`traces/`), and copies of the raw
@@ -81,8 +81,7 @@ public struct ScalingReport {
             ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
         guard let link else { return nil }
         let traffic = model.traffic(
-            parallelism: p.parallelism == "data" ? .data : .hybrid,
-            scheme: ParallelPlan.Scheme(rawValue: p.scheme ?? "b") ?? .b, ranks: p.ranks)
+            parallelism: p.parallelism, scheme: p.scheme ?? .b, ranks: p.ranks)
         return { load in
             var loaded = model
             loaded.alphaUnderLoad = load.alpha
@@ -101,8 +100,8 @@ public struct ScalingReport {
         for link in Set(results.points.map(\.link)).sorted() {
             let here = results.points.filter { $0.link == link }
             guard let k = here.map(\.ranks).max(), k > 1,
-                let data = here.first(where: { $0.ranks == k && $0.parallelism == "data" && $0.codec == "none" }),
-                let hybrid = here.filter({ $0.ranks == k && $0.parallelism == "hybrid" }).max(by: {
+                let data = here.first(where: { $0.ranks == k && $0.parallelism == .data && $0.codec == .none }),
+                let hybrid = here.filter({ $0.ranks == k && $0.parallelism == .hybrid }).max(by: {
                     $0.imagesPerSecond < $1.imagesPerSecond
                 })
             else { continue }
@@ -171,7 +170,7 @@ public struct ScalingReport {
     private func format(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
 
     private func label(_ p: ScalingPoint) -> String {
-        p.parallelism == "data" ? "data \(p.codec)" : "hybrid (\(p.scheme ?? "b")) \(p.codec)"
+        p.parallelism == .data ? "data \(p.codec)" : "hybrid (\((p.scheme ?? .b).rawValue)) \(p.codec)"
     }
 
     private func headlineSection() -> [String] {
@@ -509,12 +508,12 @@ public struct ScalingReport {
             calibration.linkCost(link: link.name, ranks: 2).map { $0.beta * 8 / link.bitsPerSecond! }
         }
         let efficiency = efficiencies.isEmpty ? 0.94 : min(1, efficiencies.reduce(0, +) / Double(efficiencies.count))
-        let fractions = Dictionary(grouping: results.points.filter { $0.codec != "none" }, by: \.codec).mapValues {
+        let fractions = Dictionary(grouping: results.points.filter { !$0.codec.isIdentity }, by: \.codec).mapValues {
             $0.map { 1 / $0.gradientCompressionRatio }.reduce(0, +) / Double($0.count)
         }
         let bestCodec = fractions.min { $0.value < $1.value }?.key
-        var configurations: [(String, ParallelPlan.Parallelism, String)] = [
-            ("data, none", .data, "none"), ("hybrid (b), none", .hybrid, "none"),
+        var configurations: [(String, ParallelPlan.Parallelism, Codec)] = [
+            ("data, none", .data, .none), ("hybrid (b), none", .hybrid, .none),
         ]
         if let codec = bestCodec {
             configurations.insert(("data, \(codec)", .data, codec), at: 1)
@@ -558,7 +557,7 @@ public struct ScalingReport {
         var blocks: [(profile: Int, rate: Double)] = []
         for (profileIndex, profile) in profiles.enumerated() {
             let single = profile.model.predict(
-                parallelism: .data, scheme: .b, codec: "none", ranks: 1, link: .init(alpha: 0, beta: 1),
+                parallelism: .data, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1),
                 sharedCores: false
             ).stepSeconds
             md += ["Compute: \(profile.title).", ""]

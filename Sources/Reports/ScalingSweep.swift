@@ -1,6 +1,7 @@
+import Benchmarks
 import Collectives
 import Foundation
-import Hybrid
+import Training
 
 /// A sweep of real training runs over ranks × configuration × link, each point a separate
 /// `alexnet-dist bench training` process started by `mpirun` (on this machine's shared memory, or across
@@ -10,7 +11,7 @@ public struct ScalingSweep {
     public struct Configuration: Hashable, Sendable, CustomStringConvertible {
         public var parallelism: ParallelPlan.Parallelism
         public var scheme: ParallelPlan.Scheme?
-        public var codec: String
+        public var codec: Codec
 
         public init(parsing text: String) throws {
             let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
@@ -27,13 +28,13 @@ public struct ScalingSweep {
                 throw ReportError(
                     "configuration '\(text)': mode '\(parts[0])' is not one of data, hybrid-a, hybrid-b, hybrid-c")
             }
-            codec = parts[1]
+            do { codec = try Codec(parsing: parts[1]) } catch { throw ReportError("configuration '\(text)': \(error)") }
         }
 
         /// "data" or "hybrid-<scheme>", as `ScalingPoint.mode` records it.
         public var mode: String { parallelism == .data ? "data" : "hybrid-\(scheme!.rawValue)" }
 
-        public var description: String { mode + ":" + codec }
+        public var description: String { mode + ":" + codec.description }
     }
 
     /// Programs the sweep starts.
@@ -109,7 +110,8 @@ public struct ScalingSweep {
         var arguments = [
             "bench", "training", "--variant", variant, "--batch-size", "\(batchPerRank)", "--warmup", "\(warmup)",
             "--steps", "\(steps)", "--threads", "\(threadsPerRank)", "--parallel",
-            p.configuration.parallelism.rawValue, "--codec", p.configuration.codec, "--no-baseline", "--json", json,
+            p.configuration.parallelism.rawValue, "--codec", p.configuration.codec.description, "--no-baseline",
+            "--json", json,
             "--trace", trace,
         ]
         if let scheme = p.configuration.scheme { arguments += ["--scheme", scheme.rawValue] }

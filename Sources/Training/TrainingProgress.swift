@@ -1,5 +1,6 @@
 import Compute
 import Foundation
+import Timing
 
 /// The progress lines and metrics records of a training run (single-process or across ranks): a line and a
 /// `step` record every `logEvery` steps with the window's mean loss and throughput, and one per evaluation.

@@ -30,9 +30,19 @@ func runRanks(_ ranks: Int, mpi: Bool, _ arguments: [String]) throws -> Outcome 
 
     /// The benchmark's figures: lossless codecs exact, lossy ones close and smaller, every rank identical;
     /// under MPI the MPI_Allreduce baseline is measured beside.
-    @Test(.timeLimit(.minutes(2)), arguments: [(3, false), (2, true), (4, true)])
-    func benchReportsExactLosslessAndSmallerLossyResults(_ ranks: Int, _ mpi: Bool) throws {
-        guard !mpi || mpirun != nil else { return }
+    @Test(.timeLimit(.minutes(2)))
+    func benchReportsExactLosslessAndSmallerLossyResultsInProcess() throws {
+        try benchReportsExactLosslessAndSmallerLossyResults(3, mpi: false)
+    }
+
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(2)),
+        arguments: [2, 4])
+    func benchReportsExactLosslessAndSmallerLossyResultsUnderMPI(_ ranks: Int) throws {
+        try benchReportsExactLosslessAndSmallerLossyResults(ranks, mpi: true)
+    }
+
+    private func benchReportsExactLosslessAndSmallerLossyResults(_ ranks: Int, mpi: Bool) throws {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("allreduce-\(UUID()).json").path
         defer { try? FileManager.default.removeItem(atPath: json) }
         let outcome = try runRanks(
@@ -60,17 +70,27 @@ func runRanks(_ ranks: Int, mpi: Bool, _ arguments: [String]) throws -> Outcome 
     /// A corrupted frame, a rank with another length, a rank naming an unknown codec: every case fails with
     /// an error naming the rank and the collective and a non-zero exit, in-process and under MPI, never a
     /// hang.
+    static let faults = [
+        ("corrupt-frame:1", "compressedAllReduce(zstd): frame from rank 1", "checksum mismatch"),
+        ("mismatch-length:1", "allReduce: rank 1 called", "allReduce"),
+        ("unknown-codec:1", "compressedAllReduce(zstd): rank 1: unknown codec 'lz4'", "expected none"),
+    ]
+
+    @Test(.timeLimit(.minutes(2)), arguments: faults)
+    func injectedFaultsFailEveryRankInProcess(_ fault: (String, String, String)) throws {
+        try injectedFaultsFailEveryRankNamingRankAndCollective(fault, mpi: false)
+    }
+
     @Test(
-        .timeLimit(.minutes(2)),
-        arguments: [
-            ("corrupt-frame:1", "compressedAllReduce(zstd): frame from rank 1", "checksum mismatch"),
-            ("mismatch-length:1", "allReduce: rank 1 called", "allReduce"),
-            ("unknown-codec:1", "compressedAllReduce(zstd): rank 1: unknown codec 'lz4'", "expected none"),
-        ], [false, true])
-    func injectedFaultsFailEveryRankNamingRankAndCollective(
-        _ fault: (String, String, String), _ mpi: Bool
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(2)),
+        arguments: faults)
+    func injectedFaultsFailEveryRankUnderMPI(_ fault: (String, String, String)) throws {
+        try injectedFaultsFailEveryRankNamingRankAndCollective(fault, mpi: true)
+    }
+
+    private func injectedFaultsFailEveryRankNamingRankAndCollective(
+        _ fault: (String, String, String), mpi: Bool
     ) throws {
-        guard !mpi || mpirun != nil else { return }
         let outcome = try runRanks(
             2, mpi: mpi,
             [

@@ -79,6 +79,11 @@ func expectOneLineError(
         (["train", "--threads", "0"], "--threads"),
         (["bench", "compute", "--steps", "0"], "--steps"),
         (["evaluate"], "model"),
+        // Training flags mean nothing to evaluate: refused, not ignored.
+        (["evaluate", "m.safetensors", "--train-folder", "/nonexistent"], "--train-folder"),
+        (["evaluate", "m.safetensors", "--train-images", "x.idx"], "--train-images"),
+        (["train", "--codec", "lz4"], "unknown codec 'lz4'"),
+        (["bench", "allreduce", "--codecs", "none,,bf16"], "unknown codec ''"),
     ])
     func nonsenseFlagsGiveOneLineErrors(_ arguments: [String], _ fragment: String) throws {
         try expectOneLineError(arguments, mentioning: fragment)

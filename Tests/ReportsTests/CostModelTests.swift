@@ -1,6 +1,7 @@
+import Collectives
 import Compute
-import Hybrid
 import Testing
+import Training
 
 @testable import Reports
 
@@ -11,7 +12,7 @@ import Testing
     func model() -> CostModel {
         CostModel(
             model: AlexNet.owt, compute: compute, cores: 2,
-            codecs: ["bf16": .init(encodeBytesPerSecond: 1e9, decodeBytesPerSecond: 4e9)])
+            codecs: [Codec(values: .bf16, zstdLevel: nil): .init(encodeBytesPerSecond: 1e9, decodeBytesPerSecond: 4e9)])
     }
 
     @Test func fittingRecoversLatencyAndBandwidth() throws {
@@ -44,7 +45,7 @@ import Testing
     /// One rank: compute only, as measured.
     @Test func oneRankIsItsCompute() {
         let p = model().predict(
-            parallelism: .data, scheme: .b, codec: "none", ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: true)
+            parallelism: .data, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: true)
         #expect(abs(p.stepSeconds - 3.7) < 1e-12)
         #expect(p.communication == 0)
     }
@@ -55,7 +56,7 @@ import Testing
     @Test func dataParallelismPaysForItsTrafficOnSlowLinks() {
         let link = CostModel.LinkCost(alpha: 0, beta: 62.5e6)  // 500 Mbit/s
         let data = model().predict(
-            parallelism: .data, scheme: .b, codec: "none", ranks: 4, link: link, sharedCores: true)
+            parallelism: .data, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
         let plan = ParallelPlan(
             model: AlexNet.owt, ranks: 4, rank: 0, parallelism: .data, scheme: .b, batchPerRank: 32,
             bucketElements: GradientBuckets.defaultBucketElements)
@@ -64,21 +65,22 @@ import Testing
         #expect(abs(data.compute - 2 * 3.7) < 1e-9)
         #expect(abs(data.exposedCommunication - (expected - 2 * 2)) < 1e-9)
         let hybrid = model().predict(
-            parallelism: .hybrid, scheme: .b, codec: "none", ranks: 4, link: link, sharedCores: true)
+            parallelism: .hybrid, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
         #expect(hybrid.stepSeconds < data.stepSeconds)
         #expect(hybrid.communication < data.communication / 10)
         // Without shared cores compute is the one-rank figure (the update shrinks with the FC shards).
         let dedicated = model().predict(
-            parallelism: .hybrid, scheme: .b, codec: "none", ranks: 4, link: link, sharedCores: false)
+            parallelism: .hybrid, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: false)
         #expect(dedicated.compute < 3.7 && dedicated.compute > 3.5)
     }
 
     @Test func compressionSendsTheFractionAndPaysTheCodec() {
         let link = CostModel.LinkCost(alpha: 0, beta: 125e6)
         let none = model().predict(
-            parallelism: .data, scheme: .b, codec: "none", ranks: 2, link: link, sharedCores: false)
+            parallelism: .data, scheme: .b, codec: .none, ranks: 2, link: link, sharedCores: false)
         let bf16 = model().predict(
-            parallelism: .data, scheme: .b, codec: "bf16", ranks: 2, link: link, sharedCores: false,
+            parallelism: .data, scheme: .b, codec: Codec(values: .bf16, zstdLevel: nil), ranks: 2, link: link,
+            sharedCores: false,
             gradientSentFraction: 0.5)
         #expect(bf16.compression > 0)
         #expect(abs((bf16.communication - bf16.compression) - none.communication / 2) < 1e-9)

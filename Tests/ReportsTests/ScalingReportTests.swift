@@ -1,3 +1,4 @@
+import Collectives
 import Foundation
 import Testing
 
@@ -106,7 +107,8 @@ import Testing
         #expect(try Link(parsing: "2gbit").description == "2 Gbit/s")
         #expect(throws: ReportError.self) { try Link(parsing: "fast") }
         let c = try ScalingSweep.Configuration(parsing: "hybrid-c:bf16+zstd")
-        #expect(c.scheme == .c && c.codec == "bf16+zstd" && c.description == "hybrid-c:bf16+zstd")
+        #expect(
+            c.scheme == .c && c.codec == Codec(values: .bf16, zstdLevel: 1) && c.description == "hybrid-c:bf16+zstd")
         #expect { try ScalingSweep.Configuration(parsing: "ring:none") } throws: { "\($0)".contains("mode 'ring'") }
         #expect { try ScalingSweep.Configuration(parsing: "data") } throws: { "\($0)".contains("MODE:CODEC") }
     }

@@ -1,5 +1,6 @@
 import CCodecKernels
 import Foundation
+import Timing
 
 /// A gradient allreduce that compresses what it sends: a strategy wrapped around a `Communicator` (as
 /// Horovod's compressors and DDP's communication hooks are), not a new backend.
@@ -408,11 +409,4 @@ private struct FloatScratch {
 private func describe(_ error: Error) -> String {
     if let e = error as? CollectiveError { return e.problem }
     return "\(error)"
-}
-
-/// Seconds of `CLOCK_MONOTONIC` (the clock `Compute.monotonicSeconds` and every process of a machine read).
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

@@ -5,9 +5,9 @@ import Foundation
 import Testing
 import Training
 
-@testable import Hybrid
+@testable import Training
 
-@Suite(.serialized) struct HybridParallelTrainerTests {
+@Suite(.serialized) struct ParallelTrainerTests {
     static let data = syntheticImages(count: 192, seed: 7)
 
     static let initialWeights: [Float] = {
@@ -19,7 +19,7 @@ import Training
     /// One process training `small` with the global batch.
     static func singleProcess(batch: Int, steps: Int) throws -> [Float] {
         ComputeEngine.threadCount = 1
-        let trainer = try Trainer(configuration: recipe(batch: batch, steps: steps), train: data, test: data.prefix(40))
+        let trainer = try oneRankTrainer(recipe(batch: batch, steps: steps), train: data, test: data.prefix(40))
         _ = try trainer.run()
         return trainer.arena.valueArray
     }

@@ -1,5 +1,7 @@
 import Compute
 import Foundation
+import Timing
+import Training
 
 /// Figures of `bench compute`: training-step throughput of one variant at one batch size.
 public struct ComputeBenchmarkResult: Codable, Sendable {
@@ -104,11 +106,4 @@ public func benchmarkCompute(
         flopsPerStep: flops, achievedGFLOPS: flops / stepMedian / 1e9, optimizerSeconds: median(optimizerTimes),
         lossSeconds: median(lossTimes), layers: layers, peakResidentBytes: usage.ru_maxrss * 1024,
         parameters: arena.parameterCount)
-}
-
-public func median(_ values: [Double]) -> Double {
-    guard !values.isEmpty else { return .nan }
-    let sorted = values.sorted()
-    let mid = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }

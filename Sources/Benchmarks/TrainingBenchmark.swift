@@ -2,9 +2,10 @@ import Collectives
 import Compute
 import Datasets
 import Foundation
+import Timing
 import Training
 
-/// Real training steps of a run across ranks (`HybridParallelTrainer`, either parallelism), timed, with the
+/// Real training steps of a run across ranks (`ParallelTrainer`, either parallelism), timed, with the
 /// bytes every rank sends measured by its metered communicators (Note [bytes sent]) and set beside the
 /// plan's arithmetic. The images are synthetic (seeded random pixels and labels, of the variant's input
 /// shape): the work and the traffic of a step do not depend on what the pixels show.
@@ -42,7 +43,7 @@ public struct TrainingBenchmark: Sendable {
     {
         let c = configuration.training, k = communicator.size
         let images = TrainingBenchmark.syntheticImages(model: c.model, count: k * c.batchSize, seed: c.seed)
-        let trainer = try HybridParallelTrainer(
+        let trainer = try ParallelTrainer(
             configuration: configuration, communicator: communicator, train: images,
             test: images.prefix(c.batchSize), progress: progress)
         for line in trainer.plan.summary { progress(line) }
@@ -85,9 +86,9 @@ public struct TrainingBenchmark: Sendable {
             Array(try JSONEncoder().encode(lastStep)), collective: "bench training trace"
         ).map { try JSONDecoder().decode([Timeline.Span].self, from: Data($0)) }
         return TrainingBenchmarkResult(
-            variant: c.model.name, parallelism: configuration.parallelism.rawValue,
-            scheme: configuration.parallelism == .hybrid ? configuration.scheme.rawValue : nil,
-            codec: configuration.codec.description, ranks: k, batchPerRank: c.batchSize,
+            variant: c.model.name, parallelism: configuration.parallelism,
+            scheme: configuration.parallelism == .hybrid ? configuration.scheme : nil,
+            codec: configuration.codec, ranks: k, batchPerRank: c.batchSize,
             threadsPerRank: ComputeEngine.threadCount, images: "synthetic", warmup: warmup, steps: steps,
             stepSeconds: slowest, medianStepSeconds: median(slowest),
             imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: traffic, phases: rankPhases,
@@ -103,9 +104,9 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     }
 
     public var variant: String
-    public var parallelism: String
-    public var scheme: String?
-    public var codec: String
+    public var parallelism: ParallelPlan.Parallelism
+    public var scheme: ParallelPlan.Scheme?
+    public var codec: Codec
     public var ranks: Int
     public var batchPerRank: Int
     public var threadsPerRank: Int

@@ -2,7 +2,7 @@ import Collectives
 import Compute
 import Testing
 
-@testable import Hybrid
+@testable import Training
 
 @Suite struct ShardedClassifierTests {
     /// K ranks running their FC shards together compute what the whole FC stack computes in one process:

@@ -1,7 +1,7 @@
 import Compute
 import Testing
 
-@testable import Hybrid
+@testable import Training
 
 @Suite struct ParallelPlanTests {
     /// paper at K = 4, 128 images per rank: the bytes each rank sends, worked out by hand from the layer

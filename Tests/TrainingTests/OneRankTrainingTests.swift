@@ -8,7 +8,8 @@ import Testing
 let fashionMNISTInstalled = FileManager.default.fileExists(
     atPath: FashionMNIST.defaultDirectory + "/train-images-idx3-ubyte.gz")
 
-@Suite(.serialized) struct TrainerTests {
+/// The trainer on one rank: what plain `alexnet-dist train` runs.
+@Suite(.serialized) struct OneRankTrainingTests {
     /// Learning works end to end: a few hundred steps on a slice of the real Fashion-MNIST.
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(2)))
     func trainsSmallFarAboveChanceOnRealFashionMNIST() throws {
@@ -19,32 +20,51 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         c.epochs = 2
         c.logEvery = 1_000
         c.augmentation = .none
-        let result = try Trainer(configuration: c, train: train, test: test).run()
+        let result = try oneRankTrainer(c, train: train, test: test).run()
         #expect(result.steps == 120)
         // Chance is 10%; two passes over 3,000 images reach about 73% here.
         #expect(result.test.top1Accuracy > 0.6, "top-1 accuracy \(result.test.top1Accuracy)")
         #expect(result.test.top5Error < 0.1)
     }
 
-    /// The same configuration and seed give bit-identical weights.
+    /// The same configuration and seed give bit-identical weights, and the run did train: the weights
+    /// moved from their initial values and the loss fell.
     @Test func trainingIsDeterministic() throws {
-        let data = syntheticImages(count: 64, seed: 1)
-        func weights() throws -> [Float] {
+        let data = syntheticImages(count: 32, seed: 1)
+        func run() throws -> (weights: [Float], losses: [Double]) {
+            let metrics = NSTemporaryDirectory() + "alexnet-dist-deterministic-" + UUID().uuidString + ".jsonl"
+            defer { try? FileManager.default.removeItem(atPath: metrics) }
             var c = TrainingConfiguration(model: .small)
             c.batchSize = 16
-            c.maxSteps = 3
+            c.epochs = 6
+            c.logEvery = 1
+            c.metricsPath = metrics
             c.augmentation = Augmentation(cropPadding: 2, horizontalFlip: true)
-            let trainer = try Trainer(configuration: c, train: data, test: data)
+            let trainer = try oneRankTrainer(c, train: data, test: data)
             _ = try trainer.run()
-            return Array(trainer.arena.values)
+            let records = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            return (
+                trainer.arena.valueArray,
+                records.compactMap { $0["event"] as? String == "step" ? $0["loss"] as? Double : nil }
+            )
         }
-        #expect(try weights() == weights())
+        let first = try run(), second = try run()
+        #expect(first.weights == second.weights)
+        #expect(first.losses == second.losses)
+        let initial = AlexNet.small.makeArena()
+        Initialization.he.apply(to: initial, model: .small, seed: 1)
+        #expect(largestDifference(first.weights, initial.valueArray) > 1e-3, "the steps must move the weights")
+        #expect(first.losses.count == 12)
+        let early = first.losses.prefix(3).reduce(0, +), late = first.losses.suffix(3).reduce(0, +)
+        #expect(late < 0.8 * early, "the loss must fall: \(first.losses)")
     }
 
     @Test func rejectsImagesOfTheWrongShapeForTheVariant() {
         let data = syntheticImages(count: 8, seed: 2)
         let error = #expect(throws: TrainingError.self) {
-            try Trainer(configuration: TrainingConfiguration(model: .owt), train: data, test: data)
+            try oneRankTrainer(TrainingConfiguration(model: .owt), train: data, test: data)
         }
         #expect(error?.description == "synthetic: images are 1×28×28; variant owt expects 3×224×224")
     }
@@ -53,7 +73,7 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         let data = syntheticImages(count: 8, seed: 2)
         var c = TrainingConfiguration(model: .small)
         c.augmentation = Augmentation(cropPadding: 28, horizontalFlip: false)
-        let error = #expect(throws: TrainingError.self) { try Trainer(configuration: c, train: data, test: data) }
+        let error = #expect(throws: TrainingError.self) { try oneRankTrainer(c, train: data, test: data) }
         #expect(error?.description == "crop padding 28 must be below the image size 28")
     }
 
@@ -68,7 +88,7 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         c.logEvery = 2
         c.metricsPath = dir + "/metrics.jsonl"
         c.outputPath = dir + "/model.safetensors"
-        let trainer = try Trainer(configuration: c, train: data, test: data)
+        let trainer = try oneRankTrainer(c, train: data, test: data)
         _ = try trainer.run()
         let lines = try String(contentsOfFile: c.metricsPath!, encoding: .utf8).split(separator: "\n")
         let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
@@ -79,12 +99,4 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         let loaded = try ModelFile.load(c.outputPath!, expectedVariant: "small")
         #expect(Array(loaded.arena.values) == Array(trainer.arena.values))
     }
-}
-
-/// Random 1×28×28 images in 10 classes.
-func syntheticImages(count: Int, seed: UInt64) -> LabeledImages {
-    var rng = SplitMix64(seed: seed)
-    return LabeledImages(
-        pixels: (0..<(count * 784)).map { _ in UInt8(rng.next() & 0xFF) },
-        labels: (0..<count).map { Int32($0 % 10) }, imageShape: [1, 28, 28], classes: 10, source: "synthetic")
 }

@@ -1,7 +1,7 @@
 import Collectives
 import Testing
 
-@testable import Hybrid
+@testable import Training
 
 @Suite struct StepPhasesTests {
     func span(

@@ -1,6 +1,5 @@
 import Collectives
 import Compute
-import Training
 
 /// A run across K ranks: the single-process recipe (with `batchSize` per rank) plus how the ranks share
 /// the work.
@@ -61,10 +60,30 @@ public struct ParallelTrainingConfiguration: Sendable {
         return (scaled, perSubBatch ? 1 : scaled)
     }
 
-    /// The plan of rank `rank` of `ranks`.
+    /// The plan of rank `rank` of `ranks`. One rank holds every layer whole and exchanges nothing: its plan
+    /// is the data schedule whatever `parallelism` says (hybrid on one rank would compute the same numbers
+    /// through a one-shard classifier, only slower).
     public func plan(ranks: Int, rank: Int) -> ParallelPlan {
         ParallelPlan(
-            model: training.model, ranks: ranks, rank: rank, parallelism: parallelism, scheme: scheme,
-            batchPerRank: training.batchSize, bucketElements: bucketElements)
+            model: training.model, ranks: ranks, rank: rank, parallelism: ranks == 1 ? .data : parallelism,
+            scheme: scheme, batchPerRank: training.batchSize, bucketElements: bucketElements)
+    }
+
+    /// Checks that the plan's ranks can share the work: hybrid needs at most as many ranks as the narrowest
+    /// FC layer has outputs, and scheme (c) at least one example per rank and round.
+    public func validate(plan: ParallelPlan) throws {
+        guard plan.parallelism == .hybrid else { return }
+        let k = plan.ranks
+        let narrowest = plan.fullyConnected.min { $0.outputs < $1.outputs }!
+        guard k <= narrowest.outputs else {
+            throw TrainingError(
+                "\(k) ranks cannot share \(narrowest.name)'s \(narrowest.outputs) outputs: hybrid parallelism needs at most \(narrowest.outputs) ranks for \(training.model.name) (or use --parallel data)"
+            )
+        }
+        if plan.scheme == .c && training.batchSize < k {
+            throw TrainingError(
+                "scheme (c) splits each rank's batch into \(k) parts: --batch-size \(training.batchSize) must be at least the \(k) ranks"
+            )
+        }
     }
 }

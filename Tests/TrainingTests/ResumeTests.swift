@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import Training
 
-@testable import Hybrid
+@testable import Training
 
 @Suite(.serialized) struct ResumeTests {
     static let data = syntheticImages(count: 192, seed: 11)
@@ -118,7 +118,7 @@ import Training
 
         var c = recipe(batch: 8, steps: 3)
         c.resumePath = checkpoint
-        let single = try Trainer(configuration: c, train: Self.data, test: Self.data.prefix(40))
+        let single = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40))
         _ = try single.run()
         #expect(single.arena.valueArray == written)
     }

@@ -1,8 +1,8 @@
+import Benchmarks
 import Collectives
 import Compute
 import Testing
-
-@testable import Hybrid
+import Training
 
 @Suite struct TrainingBenchmarkTests {
     static let modes: [(ParallelPlan.Parallelism, ParallelPlan.Scheme)] = [
@@ -33,7 +33,7 @@ import Testing
     /// With zstd the conv gradients travel as compressed frames (no fp32 left on that channel) while the
     /// features and the FC stack's collectives are unchanged.
     @Test func compressedGradientsAreCountedAsEncodedBytes() throws {
-        let result = try benchmark(parallelism: .hybrid, scheme: .b, codec: try Codec(parsing: "zstd"))
+        let result = try benchmark(parallelism: .hybrid, scheme: .b, codec: .zstd)
         for ranked in result.traffic {
             #expect(ranked.fp32Bytes["gradients"] == 0)
             #expect(ranked.encodedBytes["gradients"]! > 0)
@@ -48,7 +48,12 @@ import Testing
     ) throws
         -> TrainingBenchmarkResult
     {
-        var c = ParallelTrainingConfiguration(training: recipe(batch: 6, steps: 3))
+        var training = TrainingConfiguration(model: .small)
+        training.batchSize = 6
+        training.maxSteps = 3
+        training.metricsPath = nil
+        training.outputPath = nil
+        var c = ParallelTrainingConfiguration(training: training)
         c.parallelism = parallelism
         c.scheme = scheme
         c.codec = codec

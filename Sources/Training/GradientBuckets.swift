@@ -31,6 +31,8 @@ public final class GradientBuckets {
     private let arena: ParameterArena
     private let reducer: CompressedAllReduce
     private let worker: SerialWorker?
+    /// A communicator of one rank: no bucket is ever sent.
+    private let alone: Bool
     private var finishedLayers: Set<String> = []
     private var pending: [Pending<CompressionStatistics>] = []
 
@@ -47,6 +49,7 @@ public final class GradientBuckets {
         self.buckets = GradientBuckets.buckets(views: views, bucketElements: bucketElements)
         self.codec = codec
         self.arena = arena
+        alone = communicator.size == 1
         reducer = CompressedAllReduce(communicator: communicator, overlap: overlap)
         reducer.timeline = timeline
         worker = overlap ? SerialWorker(name: "buckets") : nil
@@ -82,6 +85,8 @@ public final class GradientBuckets {
     /// Tells that backward has finished `layer` (its gradients are final); starts every bucket now complete.
     /// Layers that hold no synchronised parameters are ignored.
     public func finished(layer: String) {
+        // One rank's gradients are already the step's sums: nothing to send, nothing to compress.
+        guard !alone else { return }
         finishedLayers.insert(layer)
         while pending.count < buckets.count, buckets[pending.count].layers.allSatisfy(finishedLayers.contains) {
             let bucket = buckets[pending.count]
@@ -96,7 +101,7 @@ public final class GradientBuckets {
     /// of every synchronised parameter are the sums over the ranks (Note [gradient averaging]).
     @discardableResult
     public func finish() throws -> CompressionStatistics {
-        for bucket in buckets { for layer in bucket.layers { finished(layer: layer) } }
+        if !alone { for bucket in buckets { for layer in bucket.layers { finished(layer: layer) } } }
         var total = CompressionStatistics()
         var failure: Error?
         for step in pending {

@@ -1,7 +1,7 @@
 import Compute
 import Testing
 
-@testable import Hybrid
+@testable import Training
 
 @Suite struct ShardedLinearTests {
     /// A Linear over one rank's rows of the arena (its `ParallelPlan.parameterLayout`) computes that rank's

@@ -1,5 +1,6 @@
 import Compute
 import Datasets
+import Training
 
 /// The parameter gradient (the whole arena: conv, then FC) after `steps` real SGD steps of `model` on
 /// `images`, starting at example `shard × batch × steps` so that each rank captures a different one: the

@@ -1,3 +1,7 @@
+import Collectives
+import Foundation
+import Timing
+
 /// Times the compressed allreduce for one size and codec on every rank of a communicator, beside a
 /// baseline allreduce (MPI's own, under MPI), checking the result against the exact sum.
 public struct AllReduceBenchmark {
@@ -63,10 +67,10 @@ public struct AllReduceBenchmark {
         let slowestBaseline = (0..<baselineTimes.count).map { i in all.map { $0[times.count + i] }.max()! }
         let tail = times.count + baselineTimes.count
         func mean(_ field: Int) -> Double { all.map { $0[tail + field] }.reduce(0, +) / k }
-        let median = AllReduceBenchmarkResult.median(slowest)
-        let baselineMedian = slowestBaseline.isEmpty ? nil : AllReduceBenchmarkResult.median(slowestBaseline)
+        let median = Benchmarks.median(slowest)
+        let baselineMedian = slowestBaseline.isEmpty ? nil : Benchmarks.median(slowestBaseline)
         return AllReduceBenchmarkResult(
-            ranks: comm.size, elements: input.count, codec: codec.description, payload: payload, warmup: warmup,
+            ranks: comm.size, elements: input.count, codec: codec, payload: payload, warmup: warmup,
             repetitions: repetitions, seconds: slowest, medianSeconds: median,
             algorithmBandwidthGBps: Double(4 * input.count) / median / 1e9,
             bytesSentPerRank: mean(0), fp32BytesSentPerRank: mean(1), sentFraction: mean(1) > 0 ? mean(0) / mean(1) : 1,
@@ -83,7 +87,7 @@ public struct AllReduceBenchmark {
 public struct AllReduceBenchmarkResult: Codable, Sendable {
     public var ranks: Int
     public var elements: Int
-    public var codec: String
+    public var codec: Codec
     /// What was summed: synthetic values or captured gradients.
     public var payload: String
     public var warmup: Int
@@ -110,12 +114,6 @@ public struct AllReduceBenchmarkResult: Codable, Sendable {
     public var speedVsBaseline: Double?
     /// Whether every rank ended with bit-identical results.
     public var identicalOnAllRanks: Bool
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-    }
 }
 
 private func digest(_ values: [Float]) -> UInt64 {

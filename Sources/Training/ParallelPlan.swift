@@ -1,7 +1,6 @@
 import Collectives
 import Compute
 import Foundation
-import Training
 
 /// How K ranks split the work of one training step: which layers are replicated, which sharded, what each
 /// rank holds and what it sends. Printed at start-up; the byte counts are the arithmetic the trainer's
@@ -15,13 +14,13 @@ import Training
 /// this project move (a reduce-scatter sends the other ranks' segments, an all-gather sends the own
 /// segment to each other rank, an all-to-all the parts addressed to others). Uncompressed fp32 throughout.
 public struct ParallelPlan: Sendable, Equatable {
-    public enum Parallelism: String, Sendable, CaseIterable {
+    public enum Parallelism: String, Sendable, CaseIterable, Codable {
         case hybrid
         case data
     }
 
     /// The three ways of the 2014 note to feed the FC stack.
-    public enum Scheme: String, Sendable, CaseIterable {
+    public enum Scheme: String, Sendable, CaseIterable, Codable {
         /// All ranks exchange all conv activations; the FC stack runs on the whole batch of K·B.
         case a
         /// Ranks take turns broadcasting their B examples' activations; K sub-batches of B.
@@ -40,13 +39,38 @@ public struct ParallelPlan: Sendable, Equatable {
         case gradients
     }
 
-    /// One collective of a step.
+    /// One collective of a step (run `calls` times, with `elements` sent in all).
     public struct Transfer: Sendable, Equatable {
-        /// Where in the step (for example "fc6 forward").
-        public var phase: String
-        /// The collective ("allGather", "reduceScatter", …).
-        public var collective: String
-        /// fp32 elements this rank sends per step.
+        /// Where in the step a transfer happens.
+        public enum Phase: Sendable, Equatable {
+            /// Conv features to the FC stack (scheme a: once; b and c: per round).
+            case convFeatures
+            /// Every rank's labels, for the exact softmax on every rank.
+            case labels
+            /// An FC layer's sharded outputs, gathered.
+            case forward(layer: String)
+            /// An FC layer's partial input gradients, summed and scattered.
+            case backward(layer: String)
+            /// The replicated layers' gradient allreduce, `buckets` of them (each half: see `collective`).
+            case gradients(buckets: Int)
+        }
+
+        /// The collective, as `MPICommunicator` runs it (what the cost model counts message steps of).
+        public enum Collective: String, Sendable, Equatable {
+            /// Segments of every rank to every rank (a ring when the segments are balanced).
+            case allGather
+            /// Every rank's buffer summed, each rank keeping its segment.
+            case reduceScatter
+            /// One rank's segment to every rank: scheme (b)'s rounds, all-gathers with one contributor.
+            case broadcast
+        }
+
+        public var phase: Phase
+        public var collective: Collective
+        /// How many times the collective runs per step (K for the per-round exchanges of schemes b and c,
+        /// one per bucket for gradients).
+        public var calls: Int
+        /// fp32 elements this rank sends per step, over all calls.
         public var elements: Int
         /// The communicator it goes through.
         public var channel: Channel
@@ -154,13 +178,12 @@ public struct ParallelPlan: Sendable, Equatable {
         func allGather(_ n: Int) -> Int { segmentCounts(n, parts: k)[rank] * (k - 1) }
         // The gradient allreduces, one per bucket: a reduce-scatter and an all-gather each.
         let buckets = gradientBuckets.map(\.range.count)
-        let gradients = "\(buckets.count) bucket\(buckets.count == 1 ? "" : "s")"
         let gradientTransfers = [
             Transfer(
-                phase: "\(parallelism == .data ? "" : "conv ")gradients (\(gradients))", collective: "reduceScatter",
+                phase: .gradients(buckets: buckets.count), collective: .reduceScatter, calls: buckets.count,
                 elements: buckets.reduce(0) { $0 + reduceScatter($1) }, channel: .gradients),
             Transfer(
-                phase: "\(parallelism == .data ? "" : "conv ")gradients (\(gradients))", collective: "allGather",
+                phase: .gradients(buckets: buckets.count), collective: .allGather, calls: buckets.count,
                 elements: buckets.reduce(0) { $0 + allGather($1) }, channel: .gradients),
         ]
         switch parallelism {
@@ -168,22 +191,26 @@ public struct ParallelPlan: Sendable, Equatable {
             return gradientTransfers
         case .hybrid:
             let b = batchPerRank, f = model.featureWidth, n = k * b
+            // Schemes b and c run the FC stack (and its exchanges) once per round of B examples.
+            let rounds = scheme == .a ? 1 : k
             var list: [Transfer] = []
             // Every rank's B examples reach every other rank once: (a) in one all-gather, (b) in K
             // broadcasts of B, (c) in K rounds in which every rank contributes B/K (mixed sub-batches).
-            let exchange = ["a": "allGather", "b": "broadcast ×K", "c": "allGather ×K of B/K"][scheme.rawValue]!
             list.append(
-                Transfer(phase: "conv features", collective: exchange, elements: b * f * (k - 1), channel: .features))
+                Transfer(
+                    phase: .convFeatures, collective: scheme == .b ? .broadcast : .allGather, calls: rounds,
+                    elements: b * f * (k - 1), channel: .features))
             // The labels of every rank's examples (as floats), for the exact softmax on every rank.
-            list.append(Transfer(phase: "labels", collective: "allGather", elements: b * (k - 1), channel: .classifier))
+            list.append(
+                Transfer(phase: .labels, collective: .allGather, calls: 1, elements: b * (k - 1), channel: .classifier))
             // Forward: each layer's sharded outputs are gathered (every rank needs all of them next; fc8's
             // logits for the exact softmax), on all n examples of the step.
             for layer in fullyConnected {
                 let mine = ParallelPlan.rows(layer.outputs, ranks: k, rank: rank).count
                 list.append(
                     Transfer(
-                        phase: "\(layer.name) forward", collective: "allGather", elements: n * mine * (k - 1),
-                        channel: .classifier))
+                        phase: .forward(layer: layer.name), collective: .allGather, calls: rounds,
+                        elements: n * mine * (k - 1), channel: .classifier))
             }
             // Backward: partial input gradients are summed and scattered to the previous layer's shards;
             // fc6's, to the ranks that own the examples (rows), whatever the scheme.
@@ -194,8 +221,8 @@ public struct ParallelPlan: Sendable, Equatable {
                     ? (n - b) * layer.inputs : n * (layer.inputs - segmentCounts(layer.inputs, parts: k)[rank])
                 list.append(
                     Transfer(
-                        phase: "\(layer.name) backward", collective: "reduceScatter", elements: sent,
-                        channel: index == 0 ? .features : .classifier))
+                        phase: .backward(layer: layer.name), collective: .reduceScatter, calls: rounds,
+                        elements: sent, channel: index == 0 ? .features : .classifier))
             }
             return list + gradientTransfers
         }
@@ -229,10 +256,24 @@ extension ParallelPlan {
         }
         lines.append("  rank \(rank) holds \(grouped(parametersHeld)) parameters (\(megabytes(parametersHeld)))")
         for t in transfers {
-            lines.append("  sends \(megabytes(t.elements)) per step: \(t.phase), \(t.collective)")
+            let calls = t.calls > 1 ? " ×\(t.calls)" : ""
+            lines.append(
+                "  sends \(megabytes(t.elements)) per step: \(describe(t.phase)), \(t.collective.rawValue)\(calls)")
         }
         lines.append(
             "  total sent per step by rank \(rank): \(megabytes(bytesSentPerStep / 4)) (fp32, before compression)")
         return lines
+    }
+
+    /// A phase as the summary prints it.
+    private func describe(_ phase: Transfer.Phase) -> String {
+        switch phase {
+        case .convFeatures: return "conv features"
+        case .labels: return "labels"
+        case .forward(let layer): return "\(layer) forward"
+        case .backward(let layer): return "\(layer) backward"
+        case .gradients(let buckets):
+            return "\(parallelism == .data ? "" : "conv ")gradients (\(buckets) bucket\(buckets == 1 ? "" : "s"))"
+        }
     }
 }

@@ -3,7 +3,7 @@ import Compute
 import Datasets
 import Training
 
-@testable import Hybrid
+@testable import Training
 
 /// Deterministic values in [-1, 1).
 func values(_ count: Int, seed: UInt64) -> [Float] {
@@ -42,11 +42,20 @@ func trainInProcess(
     let configuration = c
     return try InProcessCommunicator.run(size: ranks) { comm in
         ComputeEngine.threadCount = 1
-        let trainer = try HybridParallelTrainer(
+        let trainer = try ParallelTrainer(
             configuration: configuration, communicator: comm, train: data, test: data.prefix(40))
         let result = try trainer.run()
         return (try trainer.gatherModel().valueArray, result)
     }[0]
+}
+
+/// The trainer on one rank, as plain `alexnet-dist train` runs it.
+func oneRankTrainer(
+    _ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages
+) throws -> ParallelTrainer {
+    try ParallelTrainer(
+        configuration: ParallelTrainingConfiguration(training: c), communicator: InProcessCommunicator.alone(),
+        train: train, test: test)
 }
 
 func largestDifference(_ a: [Float], _ b: [Float]) -> Float {

@@ -1,0 +1,58 @@
+import Collectives
+import Compute
+import Datasets
+
+/// Data parallelism (Horovod, DDP): every rank runs the whole network on its B examples and the whole
+/// gradient is summed over the ranks, bucket by bucket as backward finishes each layer
+/// (Note [gradient averaging]). With one rank this is single-process training: no collective moves data.
+final class DataParallelSchedule: StepSchedule {
+    private let model: RankModel
+
+    init(_ model: RankModel) { self.model = model }
+
+    func step(labels: [Int32], step: Int, rates: (convolutional: Float, fullyConnected: Float)) throws -> Double {
+        let m = model, network = m.network, timeline = m.timeline
+        let examples = m.ranks * m.batch
+        let logits = network.forward(training: true, step: UInt64(step))
+        let (loss, gradient) = timeline.record("\(StepPhases.fullyConnectedStage)loss", .compute) {
+            (
+                network.loss.forward(logits: logits, labels: labels),
+                network.loss.backward(scale: 1 / Float(examples))
+            )
+        }
+        network.backward(gradient) { m.buckets.finished(layer: $0.name) }
+        try timeline.record("wait gradients", .wait) { try m.buckets.finish() }
+        timeline.record("\(StepPhases.updateStage)all", .compute) {
+            m.optimizer.step(learningRate: rates.convolutional)
+        }
+        return try m.sumOverRanks([loss])[0] / Double(examples)
+    }
+
+    /// Rank r evaluates the r-th of K contiguous shards of the data set with the whole model; the tallies
+    /// are summed.
+    func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult {
+        let data = sampler.data, m = model
+        let shardSizes = segmentCounts(data.count, parts: m.ranks)
+        let first = shardSizes[..<m.rank].reduce(0, +)
+        let shard = BatchSampler(
+            data: data.slice(first..<(first + shardSizes[m.rank])), normalization: sampler.normalization,
+            shuffle: false, seed: sampler.seed)
+        let tally = evaluator.tally(shard)
+        let sums = try m.sumOverRanks([
+            Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum,
+        ])
+        var total = EvaluationTally()
+        total.examples = Int(sums[0])
+        total.top1Correct = Int(sums[1])
+        total.top5Correct = Int(sums[2])
+        total.lossSum = sums[3]
+        return total.result
+    }
+
+    /// The whole model on this rank's shard, through the training network where the batch fits.
+    private lazy var evaluator: Evaluator = {
+        let evaluator = Evaluator(model: model.plan.model, arena: model.arena, batchSize: model.batch)
+        evaluator.adopt(model.network)
+        return evaluator
+    }()
+}

@@ -1,0 +1,200 @@
+import Collectives
+import Compute
+import Datasets
+import Foundation
+
+/// The trainer: one rank of a run across K ranks, on any `Communicator` — MPI processes under `mpirun`,
+/// threads of one process (`train --simulate K`), or a single rank (plain `train`), with the same code and
+/// bit-identical results for the same K.
+///
+/// The lifecycle is the same for every plan: set-up (the plan, the rank's part of the model drawn from the
+/// seed, a resumed checkpoint re-sharded for this K), the epoch loop (`TrainingLoop`), checkpoints, evaluation
+/// and the final model, written by rank 0. What a step does is the plan's `StepSchedule`: data parallelism
+/// (every layer replicated; one rank is this case) or hybrid (schemes a/b/c).
+///
+/// Data: every step takes the next K·B examples of the epoch's seeded order; rank r takes the r-th block of
+/// B. So the ranks' shards are disjoint, reshuffled each epoch, and together exactly one process's batch of
+/// K·B; dropout masks are drawn by the example's index in that batch. Epochs have ⌊examples / K·B⌋ steps on
+/// every rank (no rank waits for another's tail). Evaluation splits the test set into K contiguous shards.
+public final class ParallelTrainer {
+    public let configuration: ParallelTrainingConfiguration
+    public let plan: ParallelPlan
+    /// What this rank sends, by `ParallelPlan.Channel` (Note [bytes sent]); `measuredTraffic` keeps the
+    /// training steps' share.
+    public let traffic = TrafficMeter()
+    /// Bytes sent in the training steps so far (not evaluation or checkpoints), by channel, and their count.
+    public private(set) var measuredTraffic: [String: TrafficMeter.Counts] = [:]
+    public private(set) var measuredSteps = 0
+    /// This rank's spans (layers, collectives, codecs, waits), kept while `timeline.isRecording`: the
+    /// material of `StepPhases` and of Chrome traces. Off by default.
+    public let timeline = Timeline()
+    let model: RankModel
+    let schedule: StepSchedule
+    let loop: TrainingLoop
+    let start: TrainingPosition
+    let metrics: MetricsLog
+    let progress: (String) -> Void
+
+    /// This rank's parameters (the FC layers' row shards under hybrid).
+    public var arena: ParameterArena { model.arena }
+    public var optimizer: SGD { model.optimizer }
+    var ranks: Int { plan.ranks }
+    var rank: Int { plan.rank }
+
+    /// Every rank builds its trainer with the same configuration and data (a collective: it splits the
+    /// communicator).
+    /// - Parameters:
+    ///   - communicator: the ranks of the run (one rank: single-process training).
+    ///   - progress: receives rank 0's progress lines (every rank's with `verboseRanks`, prefixed).
+    public init(
+        configuration: ParallelTrainingConfiguration, communicator: Communicator, train: LabeledImages,
+        test: LabeledImages, progress: @escaping (String) -> Void = { _ in }
+    ) throws {
+        let k = communicator.size, rank = communicator.rank
+        // One rank has nothing to overlap, compress or shard (see `plan(ranks:rank:)`).
+        var configuration = configuration
+        if k == 1 {
+            configuration.overlap = false
+            configuration.codec = .none
+        }
+        let c = configuration.training
+        plan = configuration.plan(ranks: k, rank: rank)
+        try configuration.validate(plan: plan)
+        try c.validate(train: train, test: test, globalBatch: k * c.batchSize)
+        self.configuration = configuration
+        if configuration.verboseRanks {
+            self.progress = { progress("[rank \(rank)] \($0)") }
+        } else {
+            self.progress = rank == 0 ? progress : { _ in }
+        }
+        loop = TrainingLoop(
+            configuration: c, samplers: TrainingSamplers(c, train: train, test: test), examplesPerStep: k * c.batchSize)
+
+        let channels = try TrainingChannels(
+            splitting: communicator, parallelism: plan.parallelism, meter: traffic, timeline: timeline)
+        model = RankModel(configuration: configuration, plan: plan, channels: channels, timeline: timeline)
+        switch plan.parallelism {
+        case .data: schedule = DataParallelSchedule(model)
+        case .hybrid: schedule = HybridSchedule(model)
+        }
+
+        let resumed = try c.resumePath.map { try Checkpoint.load($0, for: c) }
+        start = resumed?.position ?? TrainingPosition()
+        if rank == 0 {
+            for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
+        }
+        metrics = try MetricsLog(path: rank == 0 ? c.metricsPath : nil)
+        if let checkpoint = resumed { try restore(checkpoint) }
+    }
+
+    /// Steps per epoch: whole global batches of K·B only.
+    public var stepsPerEpoch: Int { loop.stepsPerEpoch }
+
+    /// Trains every epoch (or `maxSteps`), evaluating as configured, and writes the gathered model (rank 0).
+    public func run() throws -> TrainingResult {
+        let c = configuration.training
+        let reporter = TrainingProgress(
+            totalSteps: loop.totalSteps(from: start), imagesPerStep: ranks * c.batchSize, logEvery: c.logEvery,
+            metrics: metrics, extraFields: ["ranks": ranks], output: progress)
+        for line in startLines { progress(line) }
+        let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate in
+            try self.step(examples: examples, epoch: epoch, step: step, rate: rate)
+        } evaluate: {
+            try schedule.evaluate($0)
+        } checkpoint: { position in
+            guard let path = c.checkpointPath else { return }
+            try saveCheckpoint(path, position: position)
+        }
+        if let path = c.outputPath {
+            let whole = try model.gatherModel()
+            if rank == 0 {
+                try ModelFile.save(
+                    path, model: c.model, groups: c.groups, arena: whole, normalization: loop.samplers.normalization,
+                    classNames: c.classNames,
+                    extra: ["step": String(result.steps), "epoch": String(result.epochs), "seed": String(c.seed)]
+                        .merging(rankMetadata) { a, _ in a })
+                progress("model written to \(path)")
+            }
+        }
+        if ranks > 1, let report = trafficReport {
+            progress("bytes sent per step, measured over \(measuredSteps) steps (plan: fp32 arithmetic):")
+            for line in report.table { progress(line) }
+            // Rank 0's figures, for reports.
+            var fields: [String: Any] = ["event": "traffic", "rank": rank, "steps": measuredSteps]
+            for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
+                fields["\(channel)_planned_bytes"] = report.plannedBytes[channel]
+                fields["\(channel)_fp32_bytes"] = report.fp32Bytes[channel]
+                fields["\(channel)_encoded_bytes"] = report.encodedBytes[channel]
+            }
+            try metrics.record(fields)
+        }
+        return result
+    }
+
+    /// What the run says before its first step.
+    private var startLines: [String] {
+        let c = configuration.training, total = loop.totalSteps(from: start)
+        var lines: [String]
+        if ranks == 1 {
+            lines = [
+                "training \(c.model.name) (\(arena.parameterCount) parameters) on \(loop.samplers.train.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(total) steps, \(ComputeEngine.threadCount) threads"
+            ]
+        } else {
+            let factors = configuration.learningRateFactors(ranks: ranks)
+            let fcUpdate =
+                plan.parallelism == .hybrid ? ", FC updated per \(configuration.fullyConnectedUpdate.rawValue)" : ""
+            lines =
+                plan.summary + [
+                    "training \(c.model.name) on \(loop.samplers.train.data.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(c.batchSize), \(total) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(fcUpdate)"
+                ]
+        }
+        if let path = c.resumePath {
+            lines.append("resuming from \(path) at step \(start.step) (epoch \(start.epoch + 1))")
+        }
+        return lines
+    }
+
+    /// Metadata of the files a run of several ranks writes. A one-rank run writes what single-process
+    /// training always wrote (files from before the one trainer carry no rank count).
+    var rankMetadata: [String: String] { ranks > 1 ? ["ranks": String(ranks)] : [:] }
+
+    /// The bytes this rank sent per training step so far, measured, beside the plan (nil before a step).
+    public var trafficReport: TrafficReport? {
+        measuredSteps > 0 ? TrafficReport(plan: plan, measured: measuredTraffic, steps: measuredSteps) : nil
+    }
+
+    /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`. A collective.
+    public func gatherModel() throws -> ParameterArena { try model.gatherModel() }
+
+    // MARK: - One step
+
+    /// One training step on the step's K·B examples (indices into the training data, in batch order: rank r
+    /// takes the r-th block of B) at base learning rate `rate` (scaled per `learningRateFactors`). Returns
+    /// the mean loss over the K·B examples, the same on every rank. A collective.
+    public func step(examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float) throws -> Double {
+        let b = configuration.training.batchSize
+        precondition(
+            examples.count == ranks * b,
+            "ParallelTrainer.step: \(examples.count) examples, expected K·B = \(ranks) × \(b)")
+        let first = examples.startIndex + rank * b
+        let network = model.network
+        let labels = [Int32](unsafeUninitializedCapacity: b) { l, count in
+            loop.samplers.train.fill(
+                examples[first..<(first + b)], epoch: epoch, training: true, images: network.input.floats, labels: l)
+            count = b
+        }
+        let factors = configuration.learningRateFactors(ranks: ranks)
+        let before = traffic.snapshot
+        let loss = try schedule.step(
+            labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
+        for (channel, counts) in TrafficMeter.difference(traffic.snapshot, before) {
+            measuredTraffic[channel, default: TrafficMeter.Counts()] =
+                measuredTraffic[channel, default: .init()] + counts
+        }
+        measuredSteps += 1
+        return loss
+    }
+
+    /// The model's figures on every example of `sampler` (a collective; every rank the same figures).
+    public func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult { try schedule.evaluate(sampler) }
+}

@@ -1,0 +1,81 @@
+import Collectives
+import Compute
+
+/// One rank's part of the model and what trains it: the parameters the plan gives the rank (conv layers
+/// whole, FC layers whole or as row shards), the optimiser over them, the network that runs the rank's
+/// examples, the gradient buckets that sum the replicated layers' gradients, and the channels.
+/// The lifecycle (`ParallelTrainer`) and the step schedules share it.
+final class RankModel {
+    let configuration: ParallelTrainingConfiguration
+    let plan: ParallelPlan
+    let arena: ParameterArena
+    let optimizer: SGD
+    /// Hybrid: the conv stage for B examples, (B, C, H, W) → (B, F); data: the whole network.
+    let network: Network
+    let buckets: GradientBuckets
+    let channels: TrainingChannels
+    let timeline: Timeline
+    /// The arena range of the conv layers' parameters (replicated in both parallelisms).
+    let convolutionalRange: Range<Int>
+    /// The arena range of the FC layers' parameters (this rank's shards under hybrid).
+    let fullyConnectedRange: Range<Int>
+    /// The parameters whose gradients are allreduced (conv; data: every layer), in arena order.
+    let synchronisedViews: [ParameterView]
+
+    var ranks: Int { plan.ranks }
+    var rank: Int { plan.rank }
+    /// Examples per rank per step, B.
+    var batch: Int { configuration.training.batchSize }
+
+    /// Draws the whole model from the seed, as one process would, and keeps the rank's part.
+    init(
+        configuration: ParallelTrainingConfiguration, plan: ParallelPlan, channels: TrainingChannels,
+        timeline: Timeline
+    ) {
+        let c = configuration.training
+        self.configuration = configuration
+        self.plan = plan
+        self.channels = channels
+        self.timeline = timeline
+        arena = ParameterArena(layout: plan.parameterLayout)
+        let whole = c.model.makeArena()
+        c.initialization.apply(to: whole, model: c.model, seed: c.seed)
+        plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
+        optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
+
+        let convLayers = Set(c.model.features.map(\.name))
+        let convViews = arena.views.filter { convLayers.contains($0.layer) }
+        convolutionalRange = arena.range(of: convViews)
+        fullyConnectedRange = arena.range(of: arena.views.filter { !convLayers.contains($0.layer) })
+        let hybrid = plan.parallelism == .hybrid
+        synchronisedViews = hybrid ? convViews : arena.views
+        network = Network(
+            model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
+        network.firstExample = plan.rank * c.batchSize
+        network.layerObserver = { [convLayers] layer, backward, start, end in
+            guard timeline.isRecording else { return }
+            let stage = convLayers.contains(layer.name) ? StepPhases.convStage : StepPhases.fullyConnectedStage
+            timeline.add(
+                "\(stage)\(layer.name) \(backward ? "backward" : "forward")", .compute, start: start, end: end)
+        }
+        buckets = GradientBuckets(
+            arena: arena, views: synchronisedViews, bucketElements: configuration.bucketElements,
+            communicator: channels.gradients, codec: configuration.codec, overlap: configuration.overlap,
+            timeline: timeline)
+    }
+
+    /// Each rank's `values` summed in rank order, as Doubles (every rank gets the same sums). A collective.
+    func sumOverRanks(_ values: [Double]) throws -> [Double] {
+        let all = try channels.classifier.allGatherDoubles(values, collective: "sumOverRanks")
+        return values.indices.map { i in all.reduce(0) { $0 + $1[i] } }
+    }
+
+    /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`. A collective.
+    func gatherModel() throws -> ParameterArena {
+        let whole = configuration.training.model.makeArena()
+        try plan.assemble(
+            UnsafeBufferPointer(arena.values), layout: arena, into: whole.values, layout: whole,
+            communicator: channels.classifier)
+        return whole
+    }
+}
