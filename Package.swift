@@ -39,9 +39,11 @@ let libraries: [Target] = [
     // Benchmarks: a training step's layers, the (compressed) allreduce, real training steps across ranks,
     // and the gradient capture they measure codecs on.
     .target(name: "Benchmarks", dependencies: ["Compute", "Datasets", "Collectives", "Training", "Timing"]),
-    // Scaling reports: sweep results (JSON lines, CSV), the calibrated cost model, Chrome traces, and the
-    // Markdown report with its charts (rendered by gnuplot).
+    // Scaling reports: sweep results (JSON lines, CSV), the calibrated cost model, Chrome traces, the analysis
+    // (load fit, predictions, extrapolation) and the Markdown report with its charts (rendered by gnuplot).
     .target(name: "Reports", dependencies: ["Compute", "Collectives", "Training", "Benchmarks"]),
+    // Running experiments: the scaling sweep (mpirun, the virtual cluster) and its calibration runs.
+    .target(name: "Experiments", dependencies: ["Reports", "Benchmarks", "Training", "Collectives", "Compute"]),
 ]
 
 // MARK: - The command-line tool
@@ -51,7 +53,7 @@ let executables: [Target] = [
         name: "AlexNetCLI",
         dependencies: [
             "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Launch", "Benchmarks", "Reports",
-            "Timing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Experiments", "Timing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ])
 ]
 
@@ -66,6 +68,7 @@ let tests: [Target] = [
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives"]),
     .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
 ]
 

@@ -17,8 +17,10 @@ struct Train: ParsableCommand {
             Started by mpirun (or srun), every rank runs its part of one hybrid-parallel run over MPI; with \
             --simulate K, K in-process ranks run the same code and give bit-identical results. Otherwise it \
             trains in one process. Across ranks, --batch-size is per rank (a step takes K × that many \
-            examples) and only rank 0 prints. The defaults follow the 2014 note's best setting: hybrid, \
-            scheme (b), FC updated after every sub-batch of --batch-size, conv learning rate × K.
+            examples) and only rank 0 prints. By default K ranks split the recipe's global batch of 128 \
+            (⌊128/K⌋ each, learning rate 0.01 per 128 examples) and follow the 2014 note's best setting: \
+            hybrid, scheme (b), FC updated after every sub-batch, conv learning rate × K; so K ranks train \
+            as one process does. --batch-size 128 gives the note's global batch of 128·K.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -28,8 +30,17 @@ struct Train: ParsableCommand {
 
     @Option(help: "Epochs to train.") var epochs: Int = 30
     @Option(help: "Stop after this many steps (for quick checks).") var maxSteps: Int?
-    @Option(help: "Examples per step (per rank when training across ranks).") var batchSize: Int = 128
-    @Option(name: .customLong("lr"), help: "Base learning rate ε.") var learningRate: Float = 0.01
+    @Option(
+        help:
+            "Examples per rank per step. Default: the recipe's global batch of 128 split over the ranks (⌊128/K⌋; 128 in one process)."
+    )
+    var batchSize: Int?
+    @Option(
+        name: .customLong("lr"),
+        help:
+            "Base learning rate ε for a batch of --batch-size (across ranks, scaled per --lr-scaling). Default: 0.01 per 128 examples of --batch-size."
+    )
+    var learningRate: Float?
     @Option(help: "Momentum μ.") var momentum: Float = 0.9
     @Option(help: "Weight decay λ (applied as v ← μv − λεw − εg).") var weightDecay: Float = 0.0005
     @Option(
@@ -76,8 +87,10 @@ struct Train: ParsableCommand {
             throw ValidationError("--epochs must be between 1 and 100000, got \(epochs)")
         }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else {
+        if let batchSize, batchSize < 1 {
+            throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
+        }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--lr must be a positive number, got \(learningRate)")
         }
         guard momentum >= 0, momentum < 1 else {
@@ -113,8 +126,6 @@ struct Train: ParsableCommand {
         c.initialization = initialization ?? model.defaultInitialization
         c.epochs = epochs
         c.maxSteps = maxSteps
-        c.batchSize = batchSize
-        c.learningRate = learningRate
         c.momentum = momentum
         c.weightDecay = weightDecay
         switch schedule {
@@ -141,9 +152,11 @@ struct Train: ParsableCommand {
         let data = try dataOptions.load(imageShape: model.inputShape)
         c.classNames = data.classNames
         let configuration = parallel.configuration(c)
+        let batchSize = batchSize, learningRate = learningRate
         let result = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) { comm, overlap in
             var c = configuration
             c.overlap = overlap
+            c.training.applyRecipeDefaults(ranks: comm.size, batchSize: batchSize, learningRate: learningRate)
             return try ParallelTrainer(
                 configuration: c, communicator: comm, train: data.train, test: data.test, progress: printError
             ).run()

@@ -7,6 +7,16 @@
 /// same order (as with MPI and PyTorch's `ProcessGroupMPI`). A rank that deviates gets a `CollectiveError`
 /// naming the rank and the collective, where the implementation can detect it, rather than a hang.
 ///
+/// ## Note [one agreement per collective]
+///
+/// Before moving data, the ranks agree once on what they are doing: the collective's name (which callers
+/// extend with what they state, such as a codec and a tensor), its sizes and roots, and whether each
+/// rank's own arguments passed their checks. Under MPI that is one `MPI_Allgather` of an 8-byte hash;
+/// only when the hashes differ do the ranks exchange their statements in full, so that every rank's error
+/// names the rank that differs and what it said. A rank that cannot take part at all (`decline`) states
+/// why in that same agreement. Wrappers (`CompressedAllReduce`) fold what they must agree on into the
+/// collective they call, rather than agreeing separately.
+///
 /// ## Note [deterministic reduction]
 ///
 /// Sums are computed element by element in rank order, `((x₀ + x₁) + x₂) + …`, by whichever rank owns the
@@ -18,8 +28,9 @@ public protocol Communicator: AnyObject {
     /// Number of ranks.
     var size: Int { get }
 
-    /// Sums `buffer` over all ranks, in place (same length everywhere).
-    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// Sums `buffer` over all ranks, in place (same length everywhere). `collective` is what the caller
+    /// states it is doing (Note [one agreement per collective]) and names the errors.
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, collective: String) throws
     /// Sums `input` (Σ counts long, same everywhere) over all ranks; rank r receives the sum of segment r
     /// (`counts[r]` elements, in order) in `output`.
     func reduceScatter(
@@ -43,8 +54,19 @@ public protocol Communicator: AnyObject {
     func allGatherBytes(_ message: [UInt8], collective: String) throws -> [[UInt8]]
     /// Returns when every rank has called it.
     func barrier() throws
+    /// Takes the place of the collective the other ranks are entering when this rank cannot: it joins their
+    /// agreement stating `error`, so every rank fails naming this rank and the error instead of waiting for
+    /// it, and throws `error`.
+    func decline(_ collective: String, because error: Error) throws -> Never
     /// Splits into sub-communicators: ranks passing the same `color` form one, ordered by (`key`, rank).
     func split(color: Int, key: Int) throws -> Communicator
+}
+
+extension Communicator {
+    /// Sums `buffer` over all ranks, in place, as the collective "allReduce".
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try allReduce(buffer, collective: "allReduce")
+    }
 }
 
 /// A collective that could not be carried out, named by rank and collective.

@@ -32,7 +32,13 @@ public final class FaultInjectingCommunicator: Communicator {
         try wrapped.allGatherBytes(message, collective: collective)
     }
 
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try wrapped.allReduce(buffer) }
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, collective: String) throws {
+        try wrapped.allReduce(buffer, collective: collective)
+    }
+
+    public func decline(_ collective: String, because error: Error) throws -> Never {
+        try wrapped.decline(collective, because: error)
+    }
 
     public func reduceScatter(
         _ input: UnsafeBufferPointer<Float>, counts: [Int], into output: UnsafeMutableBufferPointer<Float>

@@ -64,7 +64,8 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
             try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
         }
         try group.exchange(
-            rank: rank, failure: failure, Post(collective, signature: counts, pointer: input.baseAddress)
+            rank: rank, failure: failure,
+            Post(operation: "reduceScatter", collective, signature: counts, pointer: input.baseAddress)
         ) { posts in
             let start = counts[..<rank].reduce(0, +)
             if counts[rank] > 0 {
@@ -81,7 +82,8 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
             try arguments.allGather(input: input.count, counts: counts, output: output.count, collective)
         }
         try group.exchange(
-            rank: rank, failure: failure, Post(collective, signature: counts, pointer: input.baseAddress)
+            rank: rank, failure: failure,
+            Post(operation: "allGather", collective, signature: counts, pointer: input.baseAddress)
         ) { posts in
             var offset = 0
             for q in 0..<posts.count {
@@ -150,7 +152,8 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
         let failure = deferredError { try arguments.exchangeBytes(messages: messages.count, collective) }
         var received: [[UInt8]] = []
         try group.exchange(
-            rank: rank, failure: failure, Post(collective, signature: [], pointer: nil, messages: messages)
+            rank: rank, failure: failure,
+            Post(operation: "exchangeBytes", collective, signature: [], pointer: nil, messages: messages)
         ) { posts in
             received = posts.map { $0.messages[rank] }
         }
@@ -159,10 +162,17 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
 
     public func allGatherBytes(_ message: [UInt8], collective: String) throws -> [[UInt8]] {
         var gathered: [[UInt8]] = []
-        try group.exchange(rank: rank, Post(collective, signature: [], pointer: nil, messages: [message])) { posts in
+        try group.exchange(
+            rank: rank, Post(operation: "allGatherBytes", collective, signature: [], pointer: nil, messages: [message])
+        ) { posts in
             gathered = posts.map { $0.messages[0] }
         }
         return gathered
+    }
+
+    public func decline(_ collective: String, because error: Error) throws -> Never {
+        try group.exchange(rank: rank, failure: error, Post(collective, signature: [], pointer: nil)) { _ in }
+        throw error  // exchange rethrows `error`; not reached
     }
 
     public func barrier() throws {
@@ -184,6 +194,9 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
 
 /// What one rank contributes to a rendezvous.
 struct Post: @unchecked Sendable {
+    /// The operation ("allGather", "exchangeBytes", …): collectives of different kinds never match, even
+    /// under one name.
+    let operation: String
     let collective: String
     /// Values every rank must agree on (sizes, roots).
     let signature: [Int]
@@ -192,19 +205,28 @@ struct Post: @unchecked Sendable {
     let extra: [Int]
     /// Byte messages (one per destination, or one for all).
     let messages: [[UInt8]]
+    /// Why this rank cannot take part (its arguments failed their checks, or it declined).
+    let failure: String?
 
     init(
-        _ collective: String, signature: [Int], pointer: UnsafePointer<Float>?, extra: [Int] = [],
-        messages: [[UInt8]] = []
+        operation: String? = nil, _ collective: String, signature: [Int], pointer: UnsafePointer<Float>?,
+        extra: [Int] = [], messages: [[UInt8]] = [], failure: String? = nil
     ) {
+        self.operation = operation ?? collective
         self.collective = collective
         self.signature = signature
         self.pointer = pointer
         self.extra = extra
         self.messages = messages
+        self.failure = failure
     }
 
     var floats: UnsafePointer<Float> { pointer! }
+
+    /// What the rank stated, for the agreement (Note [one agreement per collective]).
+    var statement: CollectiveStatement {
+        CollectiveStatement(operation: operation, collective: collective, values: signature, failure: failure)
+    }
 }
 
 /// The rendezvous shared by the ranks of one in-process group.
@@ -260,21 +282,17 @@ final class InProcessGroup: @unchecked Sendable {
     ///   collective the others cannot match (so they fail too), and then throws it.
     func exchange(rank: Int, failure localFailure: Error? = nil, _ post: Post, body: ([Post]) throws -> Void) throws {
         let mine =
-            localFailure == nil ? post : Post("\(post.collective) with invalid arguments", signature: [], pointer: nil)
+            localFailure.map {
+                Post(
+                    operation: post.operation, post.collective, signature: [], pointer: nil,
+                    failure: CollectiveStatement.reason($0))
+            } ?? post
         let all = try rendezvous(rank: rank, post: mine)
         var failure = localFailure
-        if failure == nil,
-            let different = all.firstIndex(where: {
-                $0.collective != all[0].collective || $0.signature != all[0].signature
-            })
-        {
-            let other = all[different]
-            failure = CollectiveError(
-                rank: rank, collective: post.collective,
-                problem:
-                    "rank \(different) called \(other.collective) \(other.signature) while rank 0 called \(all[0].collective) \(all[0].signature)"
-            )
-        } else if failure == nil {
+        if failure == nil {
+            failure = CollectiveStatement.disagreement(all.map(\.statement), rank: rank, collective: post.collective)
+        }
+        if failure == nil {
             do { try body(all) } catch { failure = error }
         }
         _ = try rendezvous(rank: rank, post: Post("leave", signature: [], pointer: nil))

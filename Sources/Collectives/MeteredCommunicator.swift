@@ -1,79 +1,5 @@
 import Foundation
 
-/// What one rank sent through metered communicators, by channel (a name the caller gives each
-/// communicator, for example "features" or "gradients"). Thread-safe: transfer threads add to it while the
-/// caller reads snapshots.
-///
-/// ## Note [bytes sent]
-///
-/// A rank's bytes "sent" count each payload once per rank it is delivered to, attributed to the rank it
-/// comes from, whatever algorithm the implementation uses to move it (a ring, a tree, shared memory):
-///
-/// - all-gather: this rank's segment × (K − 1);
-/// - reduce-scatter: the other ranks' segments (Σ counts − own);
-/// - allreduce: a reduce-scatter then an all-gather over `segmentCounts` (≈ 2(K − 1)/K of the buffer, a
-///   ring allreduce's traffic);
-/// - broadcast: the buffer × (K − 1) on the root, nothing elsewhere; reduce: the buffer on every other rank;
-/// - all-to-all and byte exchanges: what is addressed to other ranks.
-///
-/// `ParallelPlan` predicts the same quantity, so the two can be compared exactly. Float collectives are
-/// counted under `fp32`; byte messages (compressed frames and the small control messages that go with them)
-/// under `encoded`.
-public final class TrafficMeter: @unchecked Sendable {
-    /// Bytes sent on one channel.
-    public struct Counts: Sendable, Equatable, Codable {
-        /// Bytes of `Float` collectives.
-        public var fp32 = 0
-        /// Bytes of byte messages (compressed frames, control messages).
-        public var encoded = 0
-        public var total: Int { fp32 + encoded }
-
-        public init(fp32: Int = 0, encoded: Int = 0) {
-            self.fp32 = fp32
-            self.encoded = encoded
-        }
-
-        public static func + (a: Counts, b: Counts) -> Counts {
-            Counts(fp32: a.fp32 + b.fp32, encoded: a.encoded + b.encoded)
-        }
-
-        public static func - (a: Counts, b: Counts) -> Counts {
-            Counts(fp32: a.fp32 - b.fp32, encoded: a.encoded - b.encoded)
-        }
-    }
-
-    private let lock = NSLock()
-    private var counts: [String: Counts] = [:]
-
-    public init() {}
-
-    /// Every channel's counts so far.
-    public var snapshot: [String: Counts] { lock.withLock { counts } }
-
-    func add(_ channel: String, fp32: Int = 0, encoded: Int = 0) {
-        lock.withLock {
-            counts[channel, default: Counts()].fp32 += fp32
-            counts[channel, default: Counts()].encoded += encoded
-        }
-    }
-
-    /// `after − before`, channel by channel.
-    public static func difference(_ after: [String: Counts], _ before: [String: Counts]) -> [String: Counts] {
-        var result = after
-        for (channel, counts) in before {
-            result[channel, default: Counts()] = result[channel, default: Counts()] - counts
-        }
-        return result
-    }
-}
-
-/// A byte count for people: "77.01 MB", "12.3 KB", "24 B".
-public func formatBytes(_ bytes: Double) -> String {
-    if bytes >= 1e6 { return String(format: "%.2f MB", bytes / 1e6) }
-    if bytes >= 1e3 { return String(format: "%.1f KB", bytes / 1e3) }
-    return String(format: "%.0f B", bytes)
-}
-
 /// A communicator that forwards to another and counts what this rank sends (Note [bytes sent]) on
 /// `channel` of `meter`, and records every collective as a communication span "<channel> <collective>" on
 /// `timeline`. Sub-communicators split from it are metered on the same channel and timeline.
@@ -100,8 +26,8 @@ public final class MeteredCommunicator: Communicator {
         return try timeline.record("\(channel) \(collective)", .communication, body)
     }
 
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try traced("allReduce") { try wrapped.allReduce(buffer) }
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, collective: String) throws {
+        try traced("allReduce") { try wrapped.allReduce(buffer, collective: collective) }
         let mine = segmentCounts(buffer.count, parts: size)[rank]
         sent(floats: (buffer.count - mine) + mine * (size - 1))
     }
@@ -154,6 +80,10 @@ public final class MeteredCommunicator: Communicator {
     }
 
     public func barrier() throws { try traced("barrier") { try wrapped.barrier() } }
+
+    public func decline(_ collective: String, because error: Error) throws -> Never {
+        try wrapped.decline(collective, because: error)
+    }
 
     public func split(color: Int, key: Int) throws -> Communicator {
         MeteredCommunicator(

@@ -14,14 +14,14 @@ public protocol SegmentedCommunicator: Communicator {
 }
 
 extension SegmentedCommunicator {
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, collective: String) throws {
         let counts = segmentCounts(buffer.count, parts: size)
         // At least one element, so the shard has an address even when this rank's segment is empty.
         let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(counts[rank], 1))
         defer { storage.deallocate() }
         let shard = UnsafeMutableBufferPointer(rebasing: storage[0..<counts[rank]])
-        try reduceScatter(UnsafeBufferPointer(buffer), counts: counts, into: shard, collective: "allReduce")
-        try allGather(UnsafeBufferPointer(shard), counts: counts, into: buffer, collective: "allReduce")
+        try reduceScatter(UnsafeBufferPointer(buffer), counts: counts, into: shard, collective: collective)
+        try allGather(UnsafeBufferPointer(shard), counts: counts, into: buffer, collective: collective)
     }
 
     public func reduceScatter(

@@ -4,13 +4,15 @@ import Foundation
 
 /// The `Communicator` over OpenMPI. Sums follow Note [deterministic reduction]: each rank receives every
 /// rank's copy of its own segment (`MPI_Alltoallv`), adds them in rank order, and the reduced segments are
-/// gathered (a ring of `MPI_Sendrecv` for large buffers), so results are bit-identical to `InProcessCommunicator`'s. Before each
-/// collective the ranks compare a signature of what they are about to do (one `MPI_Allgather` of 8 bytes),
-/// so a mismatch is an error on every rank, naming the rank that differs, rather than a hang or wrong data.
+/// gathered (a ring of `MPI_Sendrecv` for large buffers), so results are bit-identical to
+/// `InProcessCommunicator`'s. Before each collective the ranks agree once on what they are about to do
+/// (Note [one agreement per collective]: one `MPI_Allgather` of an 8-byte hash, which byte collectives
+/// also use to share their sizes), so a mismatch is an error on every rank, naming the rank that differs
+/// and what it said, rather than a hang or wrong data.
 public final class MPICommunicator: SegmentedCommunicator {
     public let rank: Int
     public let size: Int
-    private let comm: MPI_Comm
+    let comm: MPI_Comm
 
     /// Communicators made by `split` are freed with the object; the world communicator is not.
     private let ownsCommunicator: Bool
@@ -85,7 +87,7 @@ public final class MPICommunicator: SegmentedCommunicator {
         if finalized == 0 { MPI_Finalize() }
     }
 
-    private var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
+    var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
 
     // MARK: Collectives
 
@@ -110,24 +112,24 @@ public final class MPICommunicator: SegmentedCommunicator {
     /// chunk (`MPI_Alltoallv`), adds them in rank order into its own segment of `buffer`, and the reduced
     /// segments are gathered in place (`gatherInPlace`). Element by element the same
     /// sums as every other implementation (Note [deterministic reduction]).
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try agree("allReduce", [buffer.count])
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, collective: String) throws {
+        try agree("allReduce", collective, [buffer.count])
         var start = 0
         while start < buffer.count {
             let chunk = UnsafeMutableBufferPointer(
                 rebasing: buffer[start..<min(buffer.count, start + allReduceChunkElements)])
-            try allReduceChunk(chunk)
+            try allReduceChunk(chunk, collective)
             start += chunk.count
         }
     }
 
-    private func allReduceChunk(_ chunk: UnsafeMutableBufferPointer<Float>) throws {
+    private func allReduceChunk(_ chunk: UnsafeMutableBufferPointer<Float>, _ collective: String) throws {
         let counts = segmentCounts(chunk.count, parts: size)
         let offsets = prefixSums(counts)
         try sumSegments(
             UnsafePointer(chunk.baseAddress), counts: counts, into: chunk.baseAddress.map { $0 + offsets[rank] },
-            receiving: receiveBuffer(max(counts[rank] * size, 1)), "allReduce")
-        try gatherInPlace(chunk.baseAddress, counts: counts, offsets: offsets, "allReduce")
+            receiving: receiveBuffer(max(counts[rank] * size, 1)), collective)
+        try gatherInPlace(chunk.baseAddress, counts: counts, offsets: offsets, collective)
     }
 
     public func reduceScatter(
@@ -137,7 +139,7 @@ public final class MPICommunicator: SegmentedCommunicator {
         let failure = deferredError {
             try arguments.reduceScatter(input: input.count, counts: counts, output: output.count, collective)
         }
-        try agree(collective, counts, failure: failure)
+        try agree("reduceScatter", collective, counts, failure: failure)
         let received = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(counts[rank] * size, 1))
         defer { received.deallocate() }
         try sumSegments(input.baseAddress, counts: counts, into: output.baseAddress, receiving: received, collective)
@@ -169,7 +171,7 @@ public final class MPICommunicator: SegmentedCommunicator {
         let failure = deferredError {
             try arguments.allGather(input: input.count, counts: counts, output: output.count, collective)
         }
-        try agree(collective, counts, failure: failure)
+        try agree("allGather", collective, counts, failure: failure)
         let offsets = prefixSums(counts)
         if counts[rank] > 0 {
             (output.baseAddress! + offsets[rank]).update(from: input.baseAddress!, count: counts[rank])
@@ -219,7 +221,7 @@ public final class MPICommunicator: SegmentedCommunicator {
         let failure = deferredError {
             try arguments.root(root, "broadcast")
         }
-        try agree("broadcast", [root, buffer.count], failure: failure)
+        try agree("broadcast", "broadcast", [root, buffer.count], failure: failure)
         try call("broadcast", MPI_Bcast(buffer.baseAddress, Int32(buffer.count), cmpi_float(), Int32(root), comm))
     }
 
@@ -227,7 +229,7 @@ public final class MPICommunicator: SegmentedCommunicator {
         let failure = deferredError {
             try arguments.root(root, "reduce")
         }
-        try agree("reduce", [root, buffer.count], failure: failure)
+        try agree("reduce", "reduce", [root, buffer.count], failure: failure)
         let n = buffer.count
         let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: rank == root ? max(n * size, 1) : 1)
         defer { gathered.deallocate() }
@@ -249,7 +251,7 @@ public final class MPICommunicator: SegmentedCommunicator {
             try arguments.allToAll(
                 input: input.count, sendCounts: sendCounts, output: output.count, receiveCounts: receiveCounts)
         }
-        try agree("allToAll", [], failure: failure)
+        try agree("allToAll", "allToAll", [], failure: failure)
         // What each rank sends to each other must match what the receiver expects: exchange the counts first.
         var announced = [Int32](repeating: 0, count: size)
         try call("allToAll", MPI_Alltoall(sendCounts.map { Int32($0) }, 1, cmpi_int(), &announced, 1, cmpi_int(), comm))
@@ -268,60 +270,11 @@ public final class MPICommunicator: SegmentedCommunicator {
                 prefixSums(receiveCounts).map { Int32($0) }, cmpi_float(), comm))
     }
 
-    public func exchangeBytes(_ messages: [[UInt8]], collective: String) throws -> [[UInt8]] {
-        let failure = deferredError { try arguments.exchangeBytes(messages: messages.count, collective) }
-        try agree(collective, [], failure: failure)
-        // sizes[r][q]: what rank r sends to rank q. Every rank sees the whole matrix, so the limit checks
-        // below fail on every rank alike.
-        let sizes = try share(collective, messages.map(\.count))
-        let sendCounts = sizes[rank], receiveCounts = sizes.map { $0[rank] }
-        let limit = Int(Int32.max)
-        if let r = (0..<size).first(where: { q in
-            sizes[q].reduce(0, +) > limit || sizes.map { $0[q] }.reduce(0, +) > limit
-        }) {
-            throw CollectiveError(
-                rank: rank, collective: collective, problem: "rank \(r) sends or receives more than 2³¹−1 bytes")
-        }
-        let send = messages.flatMap { $0 }
-        var received = [UInt8](repeating: 0, count: max(receiveCounts.reduce(0, +), 1))
-        try send.withUnsafeBytes { s in
-            try received.withUnsafeMutableBytes { r in
-                try call(
-                    collective,
-                    MPI_Alltoallv(
-                        s.baseAddress, sendCounts.map { Int32($0) }, prefixSums(sendCounts).map { Int32($0) },
-                        cmpi_byte(), r.baseAddress, receiveCounts.map { Int32($0) },
-                        prefixSums(receiveCounts).map { Int32($0) }, cmpi_byte(), comm))
-            }
-        }
-        return zip(prefixSums(receiveCounts), receiveCounts).map { Array(received[$0..<($0 + $1)]) }
-    }
-
-    public func allGatherBytes(_ message: [UInt8], collective: String) throws -> [[UInt8]] {
-        try agree(collective, [])
-        let counts = try share(collective, [message.count]).map { $0[0] }
-        guard counts.reduce(0, +) <= Int(Int32.max) else {
-            throw CollectiveError(
-                rank: rank, collective: collective, problem: "the messages total more than 2³¹−1 bytes")
-        }
-        var received = [UInt8](repeating: 0, count: max(counts.reduce(0, +), 1))
-        try message.withUnsafeBytes { m in
-            try received.withUnsafeMutableBytes { r in
-                try call(
-                    collective,
-                    MPI_Allgatherv(
-                        m.baseAddress, Int32(message.count), cmpi_byte(), r.baseAddress, counts.map { Int32($0) },
-                        prefixSums(counts).map { Int32($0) }, cmpi_byte(), comm))
-            }
-        }
-        return zip(prefixSums(counts), counts).map { Array(received[$0..<($0 + $1)]) }
-    }
-
     /// The plain `MPI_Allreduce` (sum, in place): the baseline the benchmarks compare against. Its
     /// summation order is MPI's choice, so unlike `allReduce` it is not bit-identical to the in-process
     /// communicator.
     public func allReduceBaseline(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try agree("MPI_Allreduce", [buffer.count])
+        try agree("MPI_Allreduce", "MPI_Allreduce", [buffer.count])
         try call(
             "MPI_Allreduce",
             MPI_Allreduce(
@@ -329,49 +282,18 @@ public final class MPICommunicator: SegmentedCommunicator {
     }
 
     public func barrier() throws {
-        try agree("barrier", [])
+        try agree("barrier", "barrier", [])
         try call("barrier", MPI_Barrier(comm))
     }
 
     public func split(color: Int, key: Int) throws -> Communicator {
-        try agree("split", [])
+        try agree("split", "split", [])
         var child: MPI_Comm? = nil
         try call("split", MPI_Comm_split(comm, Int32(color), Int32(key), &child))
         guard let child else {
             throw CollectiveError(rank: rank, collective: "split", problem: "MPI returned no communicator")
         }
         return try MPICommunicator(comm: child, owns: true)
-    }
-
-    // MARK: Agreement and errors
-
-    /// Every rank hashes (collective, values, whether its own arguments failed their checks); all hashes
-    /// must be equal. A rank whose arguments failed throws its own error; the others throw a mismatch.
-    private func agree(_ collective: String, _ values: [Int], failure: Error? = nil) throws {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in collective.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        for v in values + [failure == nil ? 0 : 1] {
-            hash = (hash ^ UInt64(bitPattern: Int64(v))) &* 0x0000_0100_0000_01B3
-        }
-        var mine = Int64(bitPattern: hash)
-        var all = [Int64](repeating: 0, count: size)
-        try call(collective, MPI_Allgather(&mine, 1, cmpi_int64(), &all, 1, cmpi_int64(), comm))
-        if let failure { throw failure }
-        if let different = all.firstIndex(where: { $0 != all[0] }) {
-            throw CollectiveError(
-                rank: rank, collective: collective,
-                problem: "rank \(different) called another collective or passed other sizes than rank 0")
-        }
-    }
-
-    /// Every rank's `values` (the same number on every rank, which `agree` has checked), in rank order.
-    private func share(_ collective: String, _ values: [Int]) throws -> [[Int]] {
-        var mine = values.map { Int64($0) }
-        var all = [Int64](repeating: 0, count: max(values.count * size, 1))
-        try call(
-            collective,
-            MPI_Allgather(&mine, Int32(values.count), cmpi_int64(), &all, Int32(values.count), cmpi_int64(), comm))
-        return (0..<size).map { r in all[(r * values.count)..<((r + 1) * values.count)].map { Int($0) } }
     }
 
     /// All ranks learn whether any rank failed a local check, so they can all stop together.
@@ -383,7 +305,7 @@ public final class MPICommunicator: SegmentedCommunicator {
         }
     }
 
-    private func call(_ collective: String, _ status: Int32) throws {
+    func call(_ collective: String, _ status: Int32) throws {
         guard status == cmpi_success() else {
             throw CollectiveError(rank: rank, collective: collective, problem: MPICommunicator.errorText(status))
         }
@@ -400,7 +322,7 @@ public final class MPICommunicator: SegmentedCommunicator {
 /// The tag of the ring's point-to-point messages (collectives have their own matching space).
 private let ringTag: Int32 = 0x616c
 
-private func prefixSums(_ counts: [Int]) -> [Int] {
+func prefixSums(_ counts: [Int]) -> [Int] {
     var sums: [Int] = []
     var total = 0
     for c in counts {

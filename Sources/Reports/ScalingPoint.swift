@@ -3,40 +3,6 @@ import Collectives
 import Foundation
 import Training
 
-/// The network a scaling point ran on: this machine's shared memory, or the virtual cluster's TCP links
-/// shaped to a rate (cluster/vcluster).
-public struct Link: Codable, Sendable, Hashable, CustomStringConvertible, Comparable {
-    /// "local" or a tc rate ("500mbit", "1gbit", "2gbit").
-    public var name: String
-    /// The shaped rate in bits per second; nil for shared memory.
-    public var bitsPerSecond: Double?
-
-    public init(parsing text: String) throws {
-        let t = text.lowercased()
-        name = t
-        if t == "local" {
-            bitsPerSecond = nil
-            return
-        }
-        let units: [(String, Double)] = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3)]
-        guard let (suffix, scale) = units.first(where: { t.hasSuffix($0.0) }),
-            let value = Double(t.dropLast(suffix.count)), value > 0
-        else {
-            throw ReportError("link '\(text)' is neither 'local' nor a rate such as 500mbit, 1gbit or 2gbit")
-        }
-        bitsPerSecond = value * scale
-    }
-
-    public var isLocal: Bool { bitsPerSecond == nil }
-    public var description: String {
-        guard let bits = bitsPerSecond else { return "shared memory" }
-        return bits >= 1e9 ? String(format: "%g Gbit/s", bits / 1e9) : String(format: "%g Mbit/s", bits / 1e6)
-    }
-
-    /// Shared memory first, then by rate.
-    public static func < (a: Link, b: Link) -> Bool { (a.bitsPerSecond ?? .infinity) > (b.bitsPerSecond ?? .infinity) }
-}
-
 /// One measured configuration of a scaling sweep: a real run of `alexnet-dist bench training` (one JSON
 /// line of `results.jsonl`, one row of `results.csv`).
 public struct ScalingPoint: Codable, Sendable {
@@ -153,8 +119,32 @@ public struct ScalingPoint: Codable, Sendable {
     }
 }
 
-/// A problem with a results folder, a sweep or a report, in words for the user.
-public struct ReportError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+extension ScalingPoint {
+    /// What a point measured, apart from its size and link: the parallelism, the scheme (hybrid only; (b)
+    /// for a hybrid point that recorded none) and the gradient codec. Ordered data before hybrid, then by
+    /// scheme, then by the codec's canonical name: the order of the report's tables and chart lines.
+    public struct Configuration: Hashable, Sendable, Comparable {
+        public var parallelism: ParallelPlan.Parallelism
+        /// Nil for data parallelism.
+        public var scheme: ParallelPlan.Scheme?
+        public var codec: Codec
+
+        public init(parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme?, codec: Codec) {
+            self.parallelism = parallelism
+            self.scheme = parallelism == .data ? nil : scheme ?? .b
+            self.codec = codec
+        }
+
+        public static func < (a: Configuration, b: Configuration) -> Bool {
+            func order(_ c: Configuration) -> (Int, String, String) {
+                (c.parallelism == .data ? 0 : 1, c.scheme?.rawValue ?? "", c.codec.description)
+            }
+            return order(a) < order(b)
+        }
+    }
+
+    /// The configuration this point measured.
+    public var configuration: Configuration {
+        Configuration(parallelism: parallelism, scheme: scheme, codec: codec)
+    }
 }

@@ -268,7 +268,7 @@ extension ParallelPlan {
     /// A phase as the summary prints it.
     private func describe(_ phase: Transfer.Phase) -> String {
         switch phase {
-        case .convFeatures: return "conv features"
+        case .convFeatures: return "features (the conv stage's output)"
         case .labels: return "labels"
         case .forward(let layer): return "\(layer) forward"
         case .backward(let layer): return "\(layer) backward"

@@ -71,9 +71,9 @@ func runRanks(_ ranks: Int, mpi: Bool, _ arguments: [String]) throws -> Outcome 
     /// an error naming the rank and the collective and a non-zero exit, in-process and under MPI, never a
     /// hang.
     static let faults = [
-        ("corrupt-frame:1", "compressedAllReduce(zstd): frame from rank 1", "checksum mismatch"),
+        ("corrupt-frame:1", "compressedAllReduce(zstd, bench, 5000 elements): frame from rank 1", "checksum mismatch"),
         ("mismatch-length:1", "allReduce: rank 1 called", "allReduce"),
-        ("unknown-codec:1", "compressedAllReduce(zstd): rank 1: unknown codec 'lz4'", "expected none"),
+        ("unknown-codec:1", "compressedAllReduce(zstd, 5000 elements): rank 1: unknown codec 'lz4'", "expected none"),
     ]
 
     @Test(.timeLimit(.minutes(2)), arguments: faults)

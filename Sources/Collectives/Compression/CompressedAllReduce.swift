@@ -64,21 +64,46 @@ public final class CompressedAllReduce {
     )
         throws -> CompressionStatistics
     {
-        var codec: Codec?
-        let failure = deferredError { codec = try Codec(parsing: name) }.map {
-            CollectiveError(rank: rank, collective: "compressedAllReduce(\(name))", problem: "\($0)")
+        do {
+            return try allReduce(buffer, codec: try Codec(parsing: name), tensor: tensor)
+        } catch let error as CodecError {
+            let collective = CompressedAllReduce.collective(name, tensor: tensor, count: buffer.count)
+            try communicator.decline(
+                collective, because: CollectiveError(rank: rank, collective: collective, problem: "\(error)"))
         }
-        return try allReduce(buffer, codec: codec, name: name, tensor: tensor, failure: failure)
     }
 
     /// Sums `buffer` over all ranks, in place, with `codec`; `tensor` names the error-feedback residual.
+    /// The codec, the tensor and the length, named in every collective of the call, are agreed in the first
+    /// one (Note [one agreement per collective]): `none` is one plain allreduce, agreement included.
     @discardableResult
     public func allReduce(
         _ buffer: UnsafeMutableBufferPointer<Float>, codec: Codec, tensor: String = ""
     ) throws
         -> CompressionStatistics
     {
-        try allReduce(buffer, codec: codec, name: codec.description, tensor: tensor, failure: nil)
+        let collective = CompressedAllReduce.collective(codec.description, tensor: tensor, count: buffer.count)
+        if case .topk = codec.values, let existing = residuals[tensor], existing.count != buffer.count {
+            try communicator.decline(
+                collective,
+                because: CollectiveError(
+                    rank: rank, collective: collective,
+                    problem: "tensor '\(tensor)' had \(existing.count) elements in an earlier call, now \(buffer.count)"
+                ))
+        }
+        if codec.isIdentity {
+            try communicator.allReduce(buffer, collective: collective)
+            var statistics = CompressionStatistics()
+            statistics.add(fp32Exchange(buffer.count), sent: fp32Exchange(buffer.count))
+            return statistics
+        }
+        return try pipeline(buffer, codec: codec, tensor: tensor, collective: collective)
+    }
+
+    /// The name of a call's collectives, in agreements and errors:
+    /// "compressedAllReduce(bf16, bucket0, 2408448 elements)".
+    static func collective(_ codec: String, tensor: String, count: Int) -> String {
+        "compressedAllReduce(\(codec)\(tensor.isEmpty ? "" : ", \(tensor)"), \(count) elements)"
     }
 
     /// The error-feedback residual this rank carries for `tensor` (nil if none yet).
@@ -110,45 +135,6 @@ public final class CompressedAllReduce {
     private var rank: Int { communicator.rank }
     private var size: Int { communicator.size }
 
-    private func allReduce(
-        _ buffer: UnsafeMutableBufferPointer<Float>, codec: Codec?, name: String, tensor: String, failure: Error?
-    ) throws -> CompressionStatistics {
-        let collective = "compressedAllReduce(\(name))"
-        var failure = failure
-        if failure == nil, case .topk = codec?.values, let existing = residuals[tensor], existing.count != buffer.count
-        {
-            failure = CollectiveError(
-                rank: rank, collective: collective,
-                problem: "tensor '\(tensor)' had \(existing.count) elements in an earlier call, now \(buffer.count)")
-        }
-        try agree(collective, "\(name), \(buffer.count) elements, tensor '\(tensor)'", failure: failure)
-        let codec = codec!
-        if codec.isIdentity {
-            try communicator.allReduce(buffer)
-            var statistics = CompressionStatistics()
-            statistics.add(fp32Exchange(buffer.count), sent: fp32Exchange(buffer.count))
-            return statistics
-        }
-        return try pipeline(buffer, codec: codec, tensor: tensor, collective: collective)
-    }
-
-    /// Every rank states what it is about to do (or why it cannot); all must agree.
-    private func agree(_ collective: String, _ statement: String, failure: Error?) throws {
-        let mine = failure.map { "!\(describe($0))" } ?? statement
-        // Under one name on every rank, whatever codec each asks for, so that a disagreement is found here.
-        let all = try communicator.allGatherBytes(Array(mine.utf8), collective: "compressedAllReduce").map {
-            String(decoding: $0, as: UTF8.self)
-        }
-        if let failure { throw failure }
-        if let q = all.firstIndex(where: { $0.hasPrefix("!") }) {
-            throw CollectiveError(rank: rank, collective: collective, problem: "rank \(q): \(all[q].dropFirst())")
-        }
-        if let q = all.firstIndex(where: { $0 != all[0] }) {
-            throw CollectiveError(
-                rank: rank, collective: collective, problem: "rank \(q) asked for \(all[q]), rank 0 for \(all[0])")
-        }
-    }
-
     /// The fp32 bytes this rank sends in an uncompressed reduce-scatter + all-gather of `count` elements.
     private func fp32Exchange(_ count: Int) -> Int {
         let mine = segmentCounts(count, parts: size)[rank]
@@ -171,16 +157,22 @@ public final class CompressedAllReduce {
         let comm = communicator
         var exchanges: [Pending<[[UInt8]]>] = []
         var gathers: [Pending<[[UInt8]]>] = []
+        // The first exchange carries the call's agreement (codec, tensor, length in `collective`): nothing
+        // else is started until it is done, so a disagreement stops every rank at the same collective.
+        var firstExchange: [[UInt8]]?
         for step in 0..<(chunks.count + 2) {
             if step < chunks.count {
                 let outgoing = encodeContributions(buffer, chunks[step], codec, residual, &statistics)
+                if step == 1 { firstExchange = try exchanges[0].wait() }
                 exchanges.append(transfer { try comm.exchangeBytes(outgoing, collective: collective) })
             }
             if step >= 1 && step <= chunks.count {
                 let c = step - 1
+                if c == 0 && firstExchange == nil { firstExchange = try exchanges[0].wait() }
                 var reduced: [UInt8] = []
                 do {
-                    reduced = try reduce(try exchanges[c].wait(), chunks[c], codec, collective, &statistics)
+                    let received = c == 0 ? firstExchange! : try exchanges[c].wait()
+                    reduced = try reduce(received, chunks[c], codec, collective, &statistics)
                 } catch { note(error) }
                 gathers.append(transfer { [reduced] in try comm.allGatherBytes(reduced, collective: collective) })
             }
@@ -192,9 +184,13 @@ public final class CompressedAllReduce {
             }
         }
         // Every rank learns whether any failed, so they all throw (or return) together.
-        let status = try communicator.allGatherBytes(
-            Array((firstError.map(describe) ?? "").utf8), collective: collective
-        ).map { String(decoding: $0, as: UTF8.self) }
+        // A rank that disagreed in an earlier collective of the call reports that, not this one's failure.
+        let status: [String]
+        do {
+            status = try communicator.allGatherBytes(
+                Array((firstError.map(describe) ?? "").utf8), collective: collective
+            ).map { String(decoding: $0, as: UTF8.self) }
+        } catch { throw firstError ?? error }
         if let firstError { throw firstError }
         if let q = status.firstIndex(where: { !$0.isEmpty }) {
             throw CollectiveError(rank: rank, collective: collective, problem: "rank \(q) failed: \(status[q])")
@@ -354,55 +350,6 @@ public final class CompressedAllReduce {
         buffer.initialize(repeating: 0)
         residuals[tensor] = buffer
         return buffer
-    }
-}
-
-/// What one compressed allreduce did on one rank.
-public struct CompressionStatistics: Sendable, Equatable {
-    /// Bytes this rank sent to other ranks.
-    public var bytesSent = 0
-    /// Bytes the same exchange sends uncompressed (fp32).
-    public var fp32BytesSent = 0
-    /// fp32 bytes fed to the encoders and produced by the decoders.
-    public var encodedBytes = 0
-    public var decodedBytes = 0
-    /// Time the calling thread spent encoding and decoding.
-    public var encodeSeconds = 0.0
-    public var decodeSeconds = 0.0
-
-    public init() {}
-
-    /// Bytes sent over fp32 bytes (1 without compression).
-    public var ratio: Double { fp32BytesSent == 0 ? 1 : Double(bytesSent) / Double(fp32BytesSent) }
-
-    /// Accumulates another call's figures (a trainer's buckets over a step).
-    public static func += (total: inout CompressionStatistics, other: CompressionStatistics) {
-        total.bytesSent += other.bytesSent
-        total.fp32BytesSent += other.fp32BytesSent
-        total.encodedBytes += other.encodedBytes
-        total.decodedBytes += other.decodedBytes
-        total.encodeSeconds += other.encodeSeconds
-        total.decodeSeconds += other.decodeSeconds
-    }
-
-    mutating func add(_ fp32: Int, sent: Int) {
-        fp32BytesSent += fp32
-        bytesSent += sent
-    }
-}
-
-/// Scratch buffers reused across calls (two float areas, top-k keys and indices).
-private struct FloatScratch {
-    private let areas = [ScratchBytes(), ScratchBytes(), ScratchBytes(), ScratchBytes()]
-
-    func floats(_ which: Int, _ count: Int) -> UnsafeMutableBufferPointer<Float> {
-        areas[which].bytes(4 * count).bindMemory(to: Float.self)
-    }
-    func keys(_ count: Int) -> UnsafeMutableBufferPointer<UInt64> {
-        areas[2].bytes(8 * count).bindMemory(to: UInt64.self)
-    }
-    func indices(_ count: Int) -> UnsafeMutableBufferPointer<UInt32> {
-        areas[3].bytes(4 * count).bindMemory(to: UInt32.self)
     }
 }
 

@@ -1,6 +1,7 @@
 import Benchmarks
 import Collectives
 import Foundation
+import Reports
 import Training
 
 /// A sweep of real training runs over ranks × configuration × link, each point a separate
@@ -175,36 +176,5 @@ public struct ScalingSweep {
                     format: "    %.2f images/s (%.3f s/step), %@ sent per rank per step", point.imagesPerSecond,
                     point.medianStepSeconds, formatBytes(point.bytesSentPerRank)))
         }
-    }
-}
-
-/// Programs the reports start.
-enum Subprocess {
-    /// Runs `command` (looked up on PATH) in `directory` to its end; returns its exit status and its standard
-    /// output and error, merged.
-    static func launch(_ command: [String], directory: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-
-    /// Runs a program to its end, passing its progress and errors through `log`; throws, naming the command
-    /// and its exit status, if it fails (after logging the end of its output).
-    static func run(_ command: [String], log: (String) -> Void) throws {
-        let (status, text) = try launch(command)
-        let lines = text.split(separator: "\n").map(String.init).filter { !$0.contains("Warning: sch_htb") }
-        guard status == 0 else {
-            for line in lines.suffix(15) { log("    | " + line) }
-            throw ReportError("\(command.prefix(4).joined(separator: " ")) … exited with status \(status)")
-        }
-        for line in lines where line.hasPrefix("step ") || line.contains("error") { log("    | " + line) }
     }
 }

@@ -1,0 +1,216 @@
+import Collectives
+import Compute
+import Training
+
+/// Every figure of a scaling report that is computed rather than measured, from a results folder's points
+/// and its calibration: the scaling efficiency, the headline comparison, the cost model with its load
+/// parameters fitted to the points, its prediction of every point, the fitted links, the ring check and the
+/// extrapolation to larger clusters. Plain values, no files: `ScalingReport` formats them.
+public struct ScalingAnalysis {
+    /// The cost model's load parameters (`CostModel.alphaUnderLoad`, `backgroundBandwidthShare`,
+    /// `networkSecondsPerByte`).
+    public struct Load: Sendable {
+        /// Seconds added to every message step on busy cores.
+        public var alphaUnderLoad: Double
+        /// The share of a link a transfer thread reaches while its rank computes, in (0, 1].
+        public var backgroundBandwidthShare: Double
+        /// Compute seconds lost per byte sent over TCP on shared cores.
+        public var networkSecondsPerByte: Double
+
+        public init(alphaUnderLoad: Double, backgroundBandwidthShare: Double, networkSecondsPerByte: Double) {
+            self.alphaUnderLoad = alphaUnderLoad
+            self.backgroundBandwidthShare = backgroundBandwidthShare
+            self.networkSecondsPerByte = networkSecondsPerByte
+        }
+
+        /// No load: the cost model's defaults.
+        public static let idle = Load(alphaUnderLoad: 0, backgroundBandwidthShare: 1, networkSecondsPerByte: 0)
+    }
+
+    /// At the largest rank count of a link: the data baseline without compression against the hybrid
+    /// configuration with the most images/s.
+    public struct Headline: Sendable {
+        public var link: Link
+        public var ranks: Int
+        public var data: ScalingPoint
+        public var hybrid: ScalingPoint
+        /// Hybrid images/s over data images/s.
+        public var speedup: Double { hybrid.imagesPerSecond / data.imagesPerSecond }
+    }
+
+    /// The cost model's step of a measured point, with the fitted load.
+    public struct ModelCheck: Sendable {
+        public var point: ScalingPoint
+        public var prediction: CostModel.Prediction
+        /// (predicted − measured) / measured, of the median step.
+        public var error: Double {
+            (prediction.stepSeconds - point.medianStepSeconds) / point.medianStepSeconds
+        }
+    }
+
+    /// α and β of one link and rank count (`Calibration.linkCost`) and the samples they were fitted to.
+    public struct FittedLink: Sendable {
+        public var link: Link
+        public var ranks: Int
+        public var cost: CostModel.LinkCost
+        public var samples: [Calibration.AllReduceSample]
+    }
+
+    /// `MPI_Allreduce` forced to Open MPI's ring algorithm against the ring's α–β cost
+    /// 2(K−1)·α + 2(K−1)/K·n·4 bytes/β, with α and β fitted on 2 ranks of the same link.
+    public struct RingCheck: Sendable {
+        public var sample: Calibration.AllReduceSample
+        /// `MPI_Allreduce`'s median.
+        public var measuredSeconds: Double
+        /// Nil without a 2-rank fit of the link.
+        public var predictedSeconds: Double?
+        /// (measured − predicted) / predicted.
+        public var error: Double? { predictedSeconds.map { (measuredSeconds - $0) / $0 } }
+    }
+
+    public let results: ScalingResults
+    public let calibration: Calibration
+    /// The load that makes the largest relative error of the cost model over the multi-rank points smallest
+    /// (`CostModel.fitLoad`).
+    public private(set) var load = Load.idle
+    /// That error: |predicted − measured| / measured of the worst multi-rank point.
+    public private(set) var largestFitError = 0.0
+    /// One row per link with a multi-rank data baseline and hybrid point, shared memory first.
+    public private(set) var headline: [Headline] = []
+    /// Every point the model can predict (those with a one-rank point and a fitted link), in results order.
+    public private(set) var modelChecks: [ModelCheck] = []
+    /// Every link and rank count of the calibration with a fit, shared memory first, ranks ascending.
+    public private(set) var fittedLinks: [FittedLink] = []
+    /// Every ring measurement, by link.
+    public private(set) var ringChecks: [RingCheck] = []
+    /// The model carried to larger clusters; nil without a point the model can be built from.
+    public private(set) var extrapolation: Extrapolation?
+
+    public init(results: ScalingResults, calibration: Calibration) {
+        self.results = results
+        self.calibration = calibration
+        let points = results.points
+        // The plan's traffic and the compute profile are computed once per point; the fit varies only the load.
+        // (`unfitted` is a copy the closures can capture while `self` is being initialised; `predictor` and
+        // `costModel` do not read the load.)
+        let unfitted = self
+        let fitted = points.filter { $0.ranks > 1 }.compactMap {
+            p -> (predict: (Double, Double, Double) -> Double, measured: Double)? in
+            guard let predict = unfitted.predictor(p) else { return nil }
+            let step = { (alpha: Double, share: Double, secondsPerByte: Double) in
+                let load = Load(
+                    alphaUnderLoad: alpha, backgroundBandwidthShare: share, networkSecondsPerByte: secondsPerByte)
+                return predict(load).stepSeconds
+            }
+            return (step, p.medianStepSeconds)
+        }
+        let fit = CostModel.fitLoad(fitted)
+        load = Load(
+            alphaUnderLoad: fit.alpha, backgroundBandwidthShare: fit.share, networkSecondsPerByte: fit.secondsPerByte)
+        largestFitError = fit.error
+        headline = Self.headline(points)
+        let fittedLoad = load
+        modelChecks = points.compactMap { p in
+            unfitted.predictor(p).map { ModelCheck(point: p, prediction: $0(fittedLoad)) }
+        }
+        fittedLinks = Self.fittedLinks(calibration)
+        ringChecks = Self.ringChecks(calibration)
+        if let reference = points.first(where: { $0.ranks > 1 }) ?? points.first,
+            let model = unfitted.costModel(for: reference)
+        {
+            extrapolation = Extrapolation(model: model, calibration: calibration, points: points)
+        }
+    }
+
+    /// The largest |error| of `modelChecks` (the one-rank points included).
+    public var largestModelError: Double { modelChecks.map { abs($0.error) }.max() ?? 0 }
+
+    // MARK: Per point
+
+    /// The one-rank point of `p`'s variant, batch and threads: throughput₁ and the model's compute profile.
+    public func single(_ p: ScalingPoint) -> ScalingPoint? {
+        results.points.first {
+            $0.ranks == 1 && $0.variant == p.variant && $0.batchPerRank == p.batchPerRank
+                && $0.threadsPerRank == p.threadsPerRank
+        }
+    }
+
+    /// throughput_K / (K × throughput_1); nil without the one-rank point.
+    public func efficiency(_ p: ScalingPoint) -> Double? {
+        single(p).map { p.imagesPerSecond / (Double(p.ranks) * $0.imagesPerSecond) }
+    }
+
+    /// The cost model of `p`'s variant and batch, its compute the one-rank point's phases.
+    public func costModel(for p: ScalingPoint) -> CostModel? {
+        guard let one = single(p), let model = AlexNet.named(p.variant) else { return nil }
+        let ph = one.phases
+        let compute = CostModel.Compute(
+            convForward: ph.convForward, convBackward: ph.convBackward, fullyConnected: ph.fullyConnected + ph.other,
+            update: ph.update, batch: p.batchPerRank, threads: p.threadsPerRank)
+        return CostModel(model: model, compute: compute, cores: calibration.cores, codecs: calibration.codecs)
+    }
+
+    /// The model's step time for a measured point with the fitted load (nil without its calibration).
+    public func predicted(_ p: ScalingPoint) -> CostModel.Prediction? { predictor(p)?(load) }
+
+    /// The model of a measured point as a function of the load: the plan's traffic and the compute profile
+    /// are worked out once, here. Nil without the one-rank point or the link's fit at `p`'s rank count.
+    public func predictor(_ p: ScalingPoint) -> ((Load) -> CostModel.Prediction)? {
+        guard let model = costModel(for: p) else { return nil }
+        let link =
+            p.ranks > 1
+            ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
+        guard let link else { return nil }
+        let traffic = model.traffic(parallelism: p.parallelism, scheme: p.scheme ?? .b, ranks: p.ranks)
+        return { load in
+            var loaded = model
+            loaded.alphaUnderLoad = load.alphaUnderLoad
+            loaded.backgroundBandwidthShare = load.backgroundBandwidthShare
+            loaded.networkSecondsPerByte = load.networkSecondsPerByte
+            return loaded.predict(
+                traffic, codec: p.codec, link: link, sharedCores: true,
+                gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
+        }
+    }
+
+    // MARK: Tables
+
+    static func headline(_ points: [ScalingPoint]) -> [Headline] {
+        var rows: [Headline] = []
+        for link in Set(points.map(\.link)).sorted() {
+            let here = points.filter { $0.link == link }
+            guard let k = here.map(\.ranks).max(), k > 1,
+                let data = here.first(where: { $0.ranks == k && $0.parallelism == .data && $0.codec == .none }),
+                let hybrid = here.filter({ $0.ranks == k && $0.parallelism == .hybrid }).max(by: {
+                    $0.imagesPerSecond < $1.imagesPerSecond
+                })
+            else { continue }
+            rows.append(Headline(link: link, ranks: k, data: data, hybrid: hybrid))
+        }
+        return rows
+    }
+
+    static func fittedLinks(_ calibration: Calibration) -> [FittedLink] {
+        var rows: [FittedLink] = []
+        for link in Set(calibration.allreduce.map(\.link)).sorted() {
+            for k in Set(calibration.allreduce.filter { $0.link == link }.map(\.ranks)).sorted() {
+                guard let cost = calibration.linkCost(link: link.name, ranks: k) else { continue }
+                rows.append(
+                    FittedLink(
+                        link: link, ranks: k, cost: cost, samples: calibration.samples(link: link.name, ranks: k)))
+            }
+        }
+        return rows
+    }
+
+    static func ringChecks(_ calibration: Calibration) -> [RingCheck] {
+        let measured = calibration.allreduce.filter { $0.mpiAlgorithm == "ring" && $0.mpiSeconds != nil }
+        return measured.sorted(by: { $0.link < $1.link }).map { c in
+            let k = Double(c.ranks)
+            let predicted = calibration.linkCost(link: c.link.name, ranks: 2).map { cost in
+                2 * (k - 1) * cost.alpha + 2 * (k - 1) / k * 4 * Double(c.elements) / cost.beta
+            }
+            return RingCheck(sample: c, measuredSeconds: c.mpiSeconds!, predictedSeconds: predicted)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Collectives
+import Foundation
+
+/// The report's modelled sections: the cost model against the measurements (with the fitted links and the
+/// ring check) and the extrapolation to larger clusters.
+extension ScalingReport {
+    func modelSection(_ charts: Gnuplot) throws -> [String] {
+        let checks = analysis.modelChecks
+        guard !checks.isEmpty else {
+            return ["## Cost model", "", "No calibration: run `alexnet-dist bench scaling` (it calibrates).", ""]
+        }
+        try modelChart(checks, charts)
+        let load = analysis.load
+        var md = [
+            "## Cost model against measurement", "",
+            "![model](charts/model.png)", "",
+            "Compute: the one-rank point's conv forward, conv backward, FC (with `other`) and update, slowed by "
+                + "max(1, K·threads/\(calibration.cores) cores) when K ranks share the machine; a hybrid rank's FC "
+                + "work is the same FLOPs (1/K of the neurons for K·B examples), its update the conv layers and 1/K "
+                + "of the FC. Communication: every collective of the rank's `ParallelPlan`, with its exact sizes, "
+                + "at α·steps + bytes/β with the message steps `MPICommunicator` takes (chunks, agreements, ring "
+                + "steps), α and β fitted to idle allreduce timings on the same link and rank count "
+                + "(`calibration.json`). While the ranks compute, the cores are busy: every message step also waits "
+                + "for a core (α_load = **\(format(load.alphaUnderLoad * 1e3, 2)) ms** per step), and a transfer thread "
+                + "competing with its own rank's compute thread moves gradients at a share of the link "
+                + "(φ = **\(format(load.backgroundBandwidthShare, 2))**), and over TCP the kernel's network work takes "
+                + "γ = **\(format(load.networkSecondsPerByte * 1e9, 2)) ns** of compute per byte sent; the three are fitted "
+                + "to all the measured points together (the values that make the largest error smallest). Compressed gradients: "
+                + "the point's measured bytes, the codec's measured encode/decode throughput. Overlap as described "
+                + "in `CostModel`.", "",
+            "Largest error: **\(format(analysis.largestModelError * 100, 1))%** over \(checks.count) points.", "",
+            "| link | ranks | configuration | measured s | predicted s | error | predicted exposed comm s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for check in checks {
+            let p = check.point, prediction = check.prediction, error = check.error
+            md.append(
+                "| \(p.link) | \(p.ranks) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(format(prediction.stepSeconds, 3)) | "
+                    + "\(error >= 0 ? "+" : "")\(format(error * 100, 1))% | \(format(prediction.exposedCommunication, 3)) |"
+            )
+        }
+        md.append("")
+        md.append("Fitted links (α per message step, β per rank):")
+        md.append("")
+        md.append("| link | ranks | α | β | fitted to |")
+        md.append("|---|---|---|---|---|")
+        for fitted in analysis.fittedLinks {
+            let sizes = fitted.samples.map {
+                "\(formatBytes(4 * Double($0.elements))) in \(format($0.seconds * 1e3, 1)) ms"
+            }
+            md.append(
+                "| \(fitted.link) | \(fitted.ranks) | \(format(fitted.cost.alpha * 1e6, 0)) µs | \(format(fitted.cost.beta * 8 / 1e6, 0)) Mbit/s | \(sizes.joined(separator: "; ")) |"
+            )
+        }
+        md.append("")
+        md += ringCheckSection()
+        return md
+    }
+
+    private func ringCheckSection() -> [String] {
+        let checks = analysis.ringChecks
+        guard !checks.isEmpty else { return [] }
+        var md = [
+            "Ring check on the virtual cluster: `MPI_Allreduce` with Open MPI's ring algorithm "
+                + "(`coll_tuned_allreduce_algorithm 4`) against the ring's cost 2(K−1)·α + 2(K−1)/K·n·4 bytes/β, "
+                + "with α and β fitted on 2 hosts of the same link (so the 4-host figure is a prediction):", "",
+            "| link | ranks | floats | MPI ring measured | ring predicted | error | alexnet-dist allreduce |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for check in checks {
+            guard let predicted = check.predictedSeconds, let error = check.error else { continue }
+            let c = check.sample
+            md.append(
+                "| \(c.link) | \(c.ranks) | \(c.elements) | \(format(check.measuredSeconds * 1e3, 0)) ms | \(format(predicted * 1e3, 0)) ms | "
+                    + "\(format(error * 100, 1))% | \(format(c.seconds * 1e3, 0)) ms |")
+        }
+        md.append("")
+        return md
+    }
+
+    /// "data, none", "hybrid (b), bf16": an extrapolated configuration.
+    func extrapolationLabel(_ c: ScalingPoint.Configuration) -> String {
+        c.parallelism == .data ? "data, \(c.codec)" : "hybrid (\((c.scheme ?? .b).rawValue)), \(c.codec)"
+    }
+
+    func extrapolationSection(_ charts: Gnuplot) throws -> [String] {
+        guard let extrapolation = analysis.extrapolation else { return [] }
+        var md = [
+            "## Extrapolation to larger clusters", "",
+            "The calibrated model with one rank per node (no shared cores), links at 10, 25 and 100 Gbit/s with the "
+                + "efficiency TCP reached on the virtual cluster (\(format(extrapolation.tcpEfficiency * 100, 0))% of the rate) and "
+                + "α = \(format(Extrapolation.alpha * 1e6, 0)) µs per message step (an assumption: a real "
+                + "network's latency cannot be measured here). Compressed gradients send the fraction measured in the "
+                + "sweep. Speedup = K × step₁ / step_K (weak scaling). Two compute speeds: this machine's, measured, "
+                + "where even 10 Gbit/s hides data parallelism's traffic behind backward; and a GPU's, assumed (the "
+                + "2014 note's setting), where the traffic dominates. The 2014 note's speedups are set beside both.",
+            "",
+        ]
+        let configurations = extrapolation.configurations
+        for profile in extrapolation.profiles {
+            md += ["Compute: \(title(profile)).", ""]
+            md.append(
+                "| link | ranks |" + configurations.map { " \(extrapolationLabel($0)) |" }.joined()
+                    + " 2014 note (K20 GPUs) |")
+            md.append("|---|---|" + String(repeating: "---|", count: configurations.count + 1))
+            for network in profile.networks {
+                for row in network.rows {
+                    let note =
+                        Extrapolation.noteSpeedups.first { $0.ranks == row.ranks }.map { format($0.speedup) } ?? ""
+                    md.append(
+                        "| \(format(network.bitsPerSecond / 1e9, 0)) Gbit/s | \(row.ranks) |"
+                            + row.speedups.map { " \(format($0, 1)) |" }.joined() + " \(note) |")
+                }
+            }
+            md.append("")
+        }
+        try extrapolationChart(extrapolation, charts)
+        md.append("![extrapolation](charts/extrapolation.png)")
+        md.append("")
+        return md
+    }
+
+    private func title(_ profile: Extrapolation.Profile) -> String {
+        let batch = profile.model.compute.batch
+        switch profile.hardware {
+        case .thisMachine:
+            return "this machine's CPU, 1 thread per rank, \(batch) images per rank "
+                + "(measured: \(format(profile.imagesPerSecond, 1)) images/s)"
+        case .gpu:
+            return "a K20-class GPU per rank, \(batch) images per rank "
+                + "(assumed: \(format(profile.imagesPerSecond, 0)) images/s, the measured profile scaled)"
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Collectives
+import Foundation
+import Testing
+import Training
+
+@testable import Reports
+
+/// The report's figures computed from a results folder written by hand, without rendering (no gnuplot).
+@Suite struct ScalingAnalysisTests {
+    static let bf16 = Codec(values: .bf16, zstdLevel: nil)
+
+    /// `ScalingReportTests.folder()` (one rank; data and hybrid (b) at 4 ranks on 1 Gbit/s) with: a faster data
+    /// baseline that compresses, a faster hybrid (a), 2-rank points whose images/s beat every 4-rank hybrid, and
+    /// a 500 Mbit/s link (not calibrated) where the compressed hybrid is fastest. A bf16 codec cost is added
+    /// to the calibration.
+    static func analysis() throws -> ScalingAnalysis {
+        typealias T = ScalingReportTests
+        let directory = try T.folder(extra: [
+            T.pointLine(
+                mode: "data", codec: "bf16", ranks: 4, link: "1gbit", step: 6.0, bytes: 183e6,
+                phases: (1.2, 3.5, 0.4, 0.2, 0.7), compression: 2),
+            T.pointLine(
+                mode: "hybrid-a", ranks: 4, link: "1gbit", step: 4.9, bytes: 28e6, phases: (1.2, 3.2, 0.3, 0.1, 0.1)),
+            T.pointLine(
+                mode: "data", ranks: 2, link: "1gbit", step: 4.0, bytes: 244e6, phases: (0.6, 1.7, 0.2, 0.1, 1.3)),
+            T.pointLine(
+                mode: "hybrid-b", ranks: 2, link: "1gbit", step: 2.0, bytes: 14e6, phases: (0.6, 1.6, 0.2, 0.1, 0.1)),
+            T.pointLine(
+                mode: "data", ranks: 4, link: "500mbit", step: 9.5, bytes: 366e6, phases: (1.2, 3.5, 0.4, 0.2, 4.2)),
+            T.pointLine(
+                mode: "hybrid-b", ranks: 4, link: "500mbit", step: 5.6, bytes: 28e6, phases: (1.2, 3.2, 0.4, 0.1, 0.7)),
+            T.pointLine(
+                mode: "hybrid-b", codec: "bf16", ranks: 4, link: "500mbit", step: 5.4, bytes: 21e6,
+                phases: (1.2, 3.2, 0.4, 0.1, 0.5), compression: 2),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let results = try ScalingResults(directory: directory, create: false)
+        var calibration = try Calibration.load(results.calibrationPath)
+        calibration.codecs[bf16] = .init(encodeBytesPerSecond: 10e9, decodeBytesPerSecond: 40e9)
+        return ScalingAnalysis(results: results, calibration: calibration)
+    }
+
+    static func point(
+        _ a: ScalingAnalysis, _ parallelism: ParallelPlan.Parallelism, _ scheme: ParallelPlan.Scheme? = nil,
+        codec: Codec = .none, ranks: Int, link: String
+    ) throws -> ScalingPoint {
+        let configuration = ScalingPoint.Configuration(parallelism: parallelism, scheme: scheme, codec: codec)
+        return try #require(
+            a.results.points.first { $0.configuration == configuration && $0.ranks == ranks && $0.link.name == link })
+    }
+
+    /// throughput_K / (K × throughput_1), against the one-rank point of the same variant, batch and threads;
+    /// none (and no model) without one.
+    @Test func efficiencyIsThroughputOverRanksTimesOneRank() throws {
+        let a = try Self.analysis()
+        let one = try Self.point(a, .data, ranks: 1, link: "local")
+        let data = try Self.point(a, .data, ranks: 4, link: "1gbit")
+        #expect(a.single(data)?.key == one.key)
+        #expect(try #require(a.efficiency(one)) == 1)
+        let expected = (4 * 32 / 7.6) / (4 * (32 / 2.5))
+        #expect(abs(try #require(a.efficiency(data)) - expected) < 1e-12)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var multi = try ScalingResults(directory: directory)
+        for p in a.results.points where p.ranks > 1 { try multi.record(p) }
+        let without = ScalingAnalysis(results: multi, calibration: a.calibration)
+        #expect(without.efficiency(data) == nil && without.costModel(for: data) == nil)
+        #expect(without.modelChecks.isEmpty && without.extrapolation == nil)
+    }
+
+    /// Per link, at its largest rank count: data without compression (not the faster compressed data point)
+    /// against the hybrid point with the most images/s (not a 2-rank one); links without two ranks have none.
+    @Test func theHeadlineIsDataWithoutCompressionAgainstTheFastestHybrid() throws {
+        let a = try Self.analysis()
+        #expect(a.headline.map(\.link.name) == ["1gbit", "500mbit"])
+        let gigabit = a.headline[0], slow = a.headline[1]
+        #expect(gigabit.ranks == 4 && slow.ranks == 4)
+        #expect(gigabit.data.key == (try Self.point(a, .data, ranks: 4, link: "1gbit")).key)
+        #expect(gigabit.hybrid.key == (try Self.point(a, .hybrid, .a, ranks: 4, link: "1gbit")).key)
+        #expect(slow.data.key == (try Self.point(a, .data, ranks: 4, link: "500mbit")).key)
+        #expect(slow.hybrid.key == (try Self.point(a, .hybrid, .b, codec: Self.bf16, ranks: 4, link: "500mbit")).key)
+        #expect(abs(gigabit.speedup - 7.6 / 4.9) < 1e-12)
+    }
+
+    /// Every point with a calibrated link is predicted (the 500 Mbit/s points are not); its error is
+    /// (predicted − measured) / measured; the largest is the load fit's (the one-rank point is exact).
+    @Test func modelErrorsAreRelativeToTheMeasurementAndTheLargestIsTheFits() throws {
+        let a = try Self.analysis()
+        let predictable = a.results.points.filter { $0.link.name != "500mbit" }
+        #expect(a.modelChecks.map(\.point.key) == predictable.map(\.key))
+        for check in a.modelChecks {
+            let predicted = try #require(a.predicted(check.point)).stepSeconds
+            #expect(check.prediction.stepSeconds == predicted)
+            let measured = check.point.medianStepSeconds
+            #expect(abs(check.error - (predicted - measured) / measured) < 1e-15)
+        }
+        let one = try #require(a.modelChecks.first { $0.point.ranks == 1 })
+        #expect(abs(one.error) < 1e-12)
+        #expect(a.largestFitError > 0.01)
+        #expect(abs(a.largestModelError - a.largestFitError) < 1e-12)
+        #expect(a.load.backgroundBandwidthShare > 0 && a.load.backgroundBandwidthShare <= 1)
+    }
+
+    /// α and β per link and rank count from the default-algorithm samples (the synthetic ones are exact:
+    /// 1.1e8 bytes/s); the ring measurement against 2(K−1)·α + 2(K−1)/K·4n/β with the 2-rank fit.
+    @Test func linksAreFittedAndTheRingIsPredictedFromTwoRanks() throws {
+        let a = try Self.analysis()
+        #expect(a.fittedLinks.map(\.ranks) == [2, 4])
+        for fitted in a.fittedLinks {
+            #expect(fitted.samples.count == 2)
+            #expect(abs(fitted.cost.beta - 1.1e8) / 1.1e8 < 1e-9)
+        }
+        #expect(a.ringChecks.count == 1)
+        let ring = a.ringChecks[0]
+        let two = try #require(a.calibration.linkCost(link: "1gbit", ranks: 2))
+        let n = Double(1 << 24)
+        let expected = 2 * 3 * two.alpha + 2 * 3 / 4 * 4 * n / two.beta
+        #expect(ring.measuredSeconds == 0.95)
+        #expect(abs(try #require(ring.predictedSeconds) - expected) < 1e-12)
+        #expect(abs(try #require(ring.error) - (0.95 - expected) / expected) < 1e-12)
+    }
+
+    @Test func theExtrapolationTakesTheBestCodecAndTheMeasuredTCPEfficiency() throws {
+        let e = try #require(try Self.analysis().extrapolation)
+        #expect(e.bestCodec == Self.bf16)
+        #expect(e.gradientSentFractions == [Self.bf16: 0.5])
+        #expect(
+            e.configurations == [
+                .init(parallelism: .data, scheme: nil, codec: .none),
+                .init(parallelism: .data, scheme: nil, codec: Self.bf16),
+                .init(parallelism: .hybrid, scheme: .b, codec: .none),
+                .init(parallelism: .hybrid, scheme: .b, codec: Self.bf16),
+            ])
+        #expect(abs(e.tcpEfficiency - 0.88) < 1e-9)  // β = 1.1e8 bytes/s on a 1 Gbit/s link
+        #expect(e.profiles.map(\.hardware) == [.thisMachine, .gpu])
+        let cpu = e.profiles[0], gpu = e.profiles[1]
+        #expect(abs(cpu.imagesPerSecond - 32 / 2.5) < 1e-9)  // the one-rank point's compute
+        #expect(abs(Double(gpu.model.compute.batch) / gpu.singleStepSeconds - Extrapolation.gpuImagesPerSecond) < 1e-9)
+        for profile in e.profiles {
+            #expect(profile.networks.map(\.bitsPerSecond) == Extrapolation.rates)
+            for network in profile.networks {
+                #expect(network.rows.map(\.ranks) == Extrapolation.ranks)
+                #expect(abs(network.link.beta - network.bitsPerSecond * 0.88 / 8) < 1e-3)
+            }
+        }
+    }
+
+    /// Speedups never fall as the link gets faster; data parallelism, with one rank's compute plus traffic,
+    /// never beats linear.
+    @Test func speedupsGrowWithTheLinkRateAndDataIsNeverSuperlinear() throws {
+        let e = try #require(try Self.analysis().extrapolation)
+        for profile in e.profiles {
+            for (slower, faster) in zip(profile.networks, profile.networks.dropFirst()) {
+                for (a, b) in zip(slower.rows, faster.rows) {
+                    for (x, y) in zip(a.speedups, b.speedups) {
+                        #expect(y >= x - 1e-12, "\(profile.hardware) \(a.ranks)")
+                    }
+                }
+            }
+            for network in profile.networks {
+                for row in network.rows {
+                    for (c, speedup) in zip(e.configurations, row.speedups) where c.parallelism == .data {
+                        #expect(speedup <= Double(row.ranks) * (1 + 1e-12))
+                    }
+                }
+            }
+        }
+    }
+
+    /// GPU-speed ranks on 10 Gbit/s: hybrid's small traffic wins on a few ranks, data's constant traffic
+    /// per rank wins on 1024 (hybrid's feature exchange grows with K), and compressing data's gradients pays.
+    @Test func onGPUsHybridWinsSmallClustersAndCompressedDataWinsLargeOnes() throws {
+        let e = try #require(try Self.analysis().extrapolation)
+        func speedup(_ parallelism: ParallelPlan.Parallelism, _ codec: Codec, ranks: Int) throws -> Double {
+            let c = ScalingPoint.Configuration(parallelism: parallelism, scheme: .b, codec: codec)
+            return try #require(e.speedup(.gpu, bitsPerSecond: 10e9, ranks: ranks, configuration: c))
+        }
+        #expect(try speedup(.hybrid, .none, ranks: 4) > speedup(.data, .none, ranks: 4))
+        #expect(try speedup(.data, .none, ranks: 1024) > speedup(.hybrid, .none, ranks: 1024))
+        #expect(try speedup(.data, Self.bf16, ranks: 1024) > speedup(.data, .none, ranks: 1024))
+        #expect(e.speedup(.gpu, bitsPerSecond: 1e9, ranks: 4, configuration: e.configurations[0]) == nil)
+    }
+
+    /// Data before hybrid, then by scheme, then by codec name: the order of the report's rows and lines.
+    @Test func configurationsOrderDataFirstThenSchemeThenCodec() {
+        let data = ScalingPoint.Configuration(parallelism: .data, scheme: .c, codec: .none)
+        #expect(data.scheme == nil)
+        #expect(ScalingPoint.Configuration(parallelism: .hybrid, scheme: nil, codec: .none).scheme == .b)
+        let ordered: [ScalingPoint.Configuration] = [
+            .init(parallelism: .data, scheme: nil, codec: Self.bf16),
+            .init(parallelism: .data, scheme: nil, codec: .none),
+            .init(parallelism: .hybrid, scheme: .a, codec: .none),
+            .init(parallelism: .hybrid, scheme: .b, codec: Self.bf16),
+            .init(parallelism: .hybrid, scheme: .b, codec: .none),
+        ]
+        #expect(ordered.reversed().sorted() == ordered)
+    }
+}
