@@ -1,3 +1,4 @@
+import Collectives
 import Compute
 import Testing
 
@@ -43,5 +44,46 @@ import Testing
         let held = plans.reduce(0) { $0 + $1.parametersHeld }
         #expect(held == 62_378_344 + (ranks - 1) * plans[0].convParameters)
         if ranks == 1 { #expect(plans[0].transfers.isEmpty) }
+    }
+}
+
+/// Moving parameters between the whole model's layout and a rank's.
+@Suite struct ParallelPlanParameterTests {
+    /// The tensors' elements (not the alignment gaps between them, which neither layout carries).
+    static func tensors(_ arena: ParameterArena) -> [String: [Float]] {
+        Dictionary(uniqueKeysWithValues: arena.views.map { ($0.name, Array(arena.values[$0.range])) })
+    }
+
+    /// Each rank extracts its part (conv whole, FC rows of its shard); assembling every rank's part gives the
+    /// whole model back, with uneven shards (K = 3: fc8's 10 rows as 4, 3, 3).
+    @Test(arguments: [ParallelPlan.Parallelism.hybrid, .data])
+    func extractThenAssembleIsTheWholeModel(_ parallelism: ParallelPlan.Parallelism) throws {
+        let ranks = 3
+        let model = AlexNet.small
+        let whole = model.makeArena()
+        for i in whole.values.indices { whole.values[i] = Float(i % 9973) * 0.001 - 5 }
+        let original = Self.tensors(whole)
+        let assembled = try InProcessCommunicator.run(size: ranks) { comm -> ([String: [Float]], Bool) in
+            let plan = ParallelPlan(
+                model: model, ranks: ranks, rank: comm.rank, parallelism: parallelism, scheme: .b, batchPerRank: 4)
+            let part = ParameterArena(layout: plan.parameterLayout)
+            plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: part.values, layout: part)
+            // The rank's fc8 rows are the whole fc8's rows `rows(10, 3, rank)`.
+            let rows = parallelism == .hybrid ? ParallelPlan.rows(10, ranks: ranks, rank: comm.rank) : 0..<10
+            let fc8 = whole.view("fc8.weight"), mine = part.view("fc8.weight")
+            let width = fc8.shape[1]
+            let expectedRows = Array(
+                whole.values[(fc8.offset + rows.lowerBound * width)..<(fc8.offset + rows.upperBound * width)])
+            let rowsMatch = Array(part.values[mine.range]) == expectedRows
+            let back = model.makeArena()
+            try plan.assemble(
+                UnsafeBufferPointer(part.values), layout: part, into: back.values, layout: back, communicator: comm)
+            return (Self.tensors(back), rowsMatch)
+        }
+        for (values, rowsMatch) in assembled {
+            #expect(rowsMatch)
+            let differing = original.keys.filter { values[$0] != original[$0] }.sorted()
+            #expect(values.count == original.count && differing.isEmpty, "tensors differing: \(differing)")
+        }
     }
 }
