@@ -95,34 +95,3 @@ public struct TrainingBenchmark: Sendable {
             trace: trace)
     }
 }
-
-/// The figures of one benchmarked configuration (JSON keys in snake case).
-public struct TrainingBenchmarkResult: Codable, Sendable {
-    /// "owt hybrid (b), 4 ranks × 32, codec none".
-    public var title: String {
-        "\(variant) \(parallelism)\(scheme.map { " (\($0))" } ?? ""), \(ranks) ranks × \(batchPerRank), codec \(codec)"
-    }
-
-    public var variant: String
-    public var parallelism: ParallelPlan.Parallelism
-    public var scheme: ParallelPlan.Scheme?
-    public var codec: Codec
-    public var ranks: Int
-    public var batchPerRank: Int
-    public var threadsPerRank: Int
-    /// Where the images came from ("synthetic").
-    public var images: String
-    public var warmup: Int
-    public var steps: Int
-    /// Per timed step, the slowest rank's time.
-    public var stepSeconds: [Double]
-    public var medianStepSeconds: Double
-    /// K·B over the median step time.
-    public var imagesPerSecond: Double
-    /// Every rank's bytes per step, in rank order.
-    public var traffic: [TrafficReport]
-    /// Every rank's step phases (mean over the timed steps), in rank order.
-    public var phases: [StepPhases]
-    /// The last timed step's spans on every rank, in rank order, in seconds from that rank's step start.
-    public var trace: [[Timeline.Span]]
-}

@@ -69,21 +69,6 @@ extension Communicator {
     }
 }
 
-/// A collective that could not be carried out, named by rank and collective.
-public struct CollectiveError: Error, CustomStringConvertible, Equatable {
-    public let rank: Int
-    public let collective: String
-    public let problem: String
-
-    public init(rank: Int, collective: String, problem: String) {
-        self.rank = rank
-        self.collective = collective
-        self.problem = problem
-    }
-
-    public var description: String { "rank \(rank), \(collective): \(problem)" }
-}
-
 /// `count` elements split into `parts` contiguous segments whose sizes differ by at most one (the first
 /// `count % parts` segments are one longer): the segment each rank owns in an allreduce, in every
 /// implementation.

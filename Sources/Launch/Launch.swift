@@ -70,9 +70,3 @@ public enum Launch: Equatable, Sendable {
         }
     }
 }
-
-/// A launch that cannot go ahead (one line, for the user).
-public struct LaunchError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -110,11 +110,3 @@ private func isTopK(_ values: Codec.Values) -> Bool {
     if case .topk = values { return true }
     return false
 }
-
-/// A codec name that does not parse.
-public struct CodecError: Error, CustomStringConvertible, Equatable {
-    public let name: String
-    public let problem: String
-
-    public var description: String { "unknown codec '\(name)' (\(problem)); expected \(Codec.grammar)" }
-}

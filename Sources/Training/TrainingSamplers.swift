@@ -1,0 +1,26 @@
+import Compute
+import Datasets
+
+/// The samplers of a run: the training set less a held-out validation tail, the validation tail and the
+/// test set, all normalised with the training part's channel statistics.
+public struct TrainingSamplers: Sendable {
+    public let train: BatchSampler
+    public let validation: BatchSampler?
+    public let test: BatchSampler
+
+    public init(_ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages) {
+        let fitCount = train.count - c.validationCount
+        let fit = c.validationCount > 0 ? train.slice(0..<fitCount) : train
+        let normalization = fit.channelStatistics()
+        self.train = BatchSampler(
+            data: fit, normalization: normalization, augmentation: c.augmentation, shuffle: true, seed: c.seed)
+        validation =
+            c.validationCount > 0
+            ? BatchSampler(
+                data: train.slice(fitCount..<train.count), normalization: normalization, shuffle: false, seed: c.seed)
+            : nil
+        self.test = BatchSampler(data: test, normalization: normalization, shuffle: false, seed: c.seed)
+    }
+
+    public var normalization: Normalization { train.normalization }
+}
