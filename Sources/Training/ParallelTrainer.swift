@@ -163,7 +163,8 @@ public final class ParallelTrainer {
         measuredSteps > 0 ? TrafficReport(plan: plan, measured: measuredTraffic, steps: measuredSteps) : nil
     }
 
-    /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`. A collective.
+    /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`; under data
+    /// parallelism the rank's own arena. A collective.
     public func gatherModel() throws -> ParameterArena { try model.gatherModel() }
 
     // MARK: - One step

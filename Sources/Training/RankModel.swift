@@ -38,9 +38,14 @@ final class RankModel {
         self.channels = channels
         self.timeline = timeline
         arena = ParameterArena(layout: plan.parameterLayout)
-        let whole = c.model.makeArena()
-        c.initialization.apply(to: whole, model: c.model, seed: c.seed)
-        plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
+        if plan.parallelism == .data {
+            // The rank holds the whole model in the model's own layout: draw it in place.
+            c.initialization.apply(to: arena, model: c.model, seed: c.seed)
+        } else {
+            let whole = c.model.makeArena()
+            c.initialization.apply(to: whole, model: c.model, seed: c.seed)
+            plan.extract(UnsafeBufferPointer(whole.values), layout: whole, into: arena.values, layout: arena)
+        }
         optimizer = SGD(arena: arena, momentum: c.momentum, weightDecay: c.weightDecay)
 
         let convLayers = Set(c.model.features.map(\.name))
@@ -70,8 +75,11 @@ final class RankModel {
         return values.indices.map { i in all.reduce(0) { $0 + $1[i] } }
     }
 
-    /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`. A collective.
+    /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`. A collective
+    /// under hybrid; under data parallelism every rank already holds the whole model, and this is its own
+    /// arena (not a copy: read it, do not keep it across steps).
     func gatherModel() throws -> ParameterArena {
+        if plan.parallelism == .data { return arena }
         let whole = configuration.training.model.makeArena()
         try plan.assemble(
             UnsafeBufferPointer(arena.values), layout: arena, into: whole.values, layout: whole,
