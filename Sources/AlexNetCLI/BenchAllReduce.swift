@@ -34,7 +34,7 @@ struct BenchAllReduce: ParsableCommand {
     @Option(help: "Elements per pipeline chunk.") var chunkElements = 1 << 20
     @Flag(help: "Run the collectives on the calling thread (no overlap with compression).") var noOverlap = false
     @Option(help: "Use the gradients of real training steps of this variant (small, paper, owt) as the payload.")
-    var gradients: String?
+    var gradients: AlexNet.Variant?
     @Option(help: "Training steps before the gradient is captured (with --gradients).") var gradientSteps = 2
     @Option(help: "Examples per step (with --gradients).") var gradientBatch = 16
     @Option(help: "Fashion-MNIST directory (with --gradients).") var data = FashionMNIST.defaultDirectory
@@ -53,9 +53,6 @@ struct BenchAllReduce: ParsableCommand {
             throw ValidationError("--warmup must be ≥ 0 and --repetitions ≥ 1, got \(warmup) and \(repetitions)")
         }
         guard chunkElements >= 1 else { throw ValidationError("--chunk-elements must be ≥ 1, got \(chunkElements)") }
-        if let gradients, AlexNet.named(gradients) == nil {
-            throw ValidationError("--gradients: unknown variant '\(gradients)'; expected small, paper or owt")
-        }
         guard gradientSteps >= 1, gradientBatch >= 1 else {
             throw ValidationError("--gradient-steps and --gradient-batch must be ≥ 1")
         }
@@ -90,7 +87,7 @@ struct BenchAllReduce: ParsableCommand {
 
     /// The captured gradient of `rank`, or nil for synthetic payloads.
     private func capture(rank: Int) throws -> [Float]? {
-        guard let gradients, let model = AlexNet.named(gradients) else { return nil }
+        guard let gradients, let model = AlexNet.make(gradients) else { return nil }
         let images = try FashionMNIST.load(split: .train, directory: data)
         printError(
             "capturing the gradient of \(model.name) after \(gradientSteps) steps of \(gradientBatch) (rank \(rank))")
@@ -111,7 +108,7 @@ struct BenchAllReduce: ParsableCommand {
         let payload =
             captured == nil
             ? "synthetic normal(0, 1e-3)"
-            : "gradients of \(gradients!) after \(gradientSteps) steps of \(gradientBatch)"
+            : "gradients of \(gradients!.rawValue) after \(gradientSteps) steps of \(gradientBatch)"
         let counts = captured.map { [$0.count] } ?? sizes.values
         if world.rank == 0 {
             print(

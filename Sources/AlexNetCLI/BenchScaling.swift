@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import Compute
 import Experiments
 import Foundation
 import Reports
@@ -19,7 +20,7 @@ struct BenchScaling: ParsableCommand {
             """)
 
     @Option(help: "Results folder (created; existing points are kept).") var output = "runs/scaling"
-    @Option(help: "Variant: paper, owt or small.") var variant = "owt"
+    @Option(help: "Variant: paper, owt or small.") var variant: AlexNet.Variant = .owt
     @Option(help: "Examples per rank per step.") var batchSize = 32
     @Option(help: "Compute threads per rank (ranks share this machine's cores).") var threads = 1
     @Option(help: "Untimed steps per point.") var warmup = 1
@@ -43,10 +44,7 @@ struct BenchScaling: ParsableCommand {
 
     func sweep() throws -> ScalingSweep {
         var sweep = ScalingSweep()
-        guard ["paper", "owt", "small"].contains(variant) else {
-            throw ValidationError("--variant must be paper, owt or small, got '\(variant)'")
-        }
-        sweep.variant = variant
+        sweep.variant = variant.rawValue
         sweep.batchPerRank = batchSize
         sweep.threadsPerRank = threads
         sweep.warmup = warmup

@@ -9,7 +9,7 @@ struct Evaluate: ParsableCommand {
         abstract: "Report top-1/top-5 error and mean cross-entropy of a model file on a test set.")
 
     @Argument(help: "Model file written by `train` (safetensors).") var model: String
-    @Option(help: "Reject the file unless it holds this variant.") var variant: Variant?
+    @Option(help: "Reject the file unless it holds this variant.") var variant: AlexNet.Variant?
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var dataOptions: TestDataOptions
     @Option(help: "Examples per forward pass.") var batchSize: Int = 256

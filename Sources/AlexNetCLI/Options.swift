@@ -5,14 +5,12 @@ import Datasets
 import Foundation
 import Training
 
-enum Variant: String, CaseIterable, ExpressibleByArgument {
-    case paper, owt, small
-}
+extension AlexNet.Variant: ExpressibleByArgument {}
 
 /// Which network: `--variant`, `--groups`.
 struct ModelOptions: ParsableArguments {
     @Option(help: "AlexNet variant: paper (2012, 3×227×227), owt (2014, 3×224×224) or small (1×28×28, 10 classes).")
-    var variant: Variant = .small
+    var variant: AlexNet.Variant = .small
 
     @Option(
         help:
@@ -27,7 +25,7 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    var model: AlexNet { AlexNet.named(variant.rawValue, groups: groups)! }
+    var model: AlexNet { AlexNet.make(variant, groups: groups)! }
 }
 
 /// Compute threads: `--threads`.

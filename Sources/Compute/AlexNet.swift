@@ -30,16 +30,25 @@ public struct AlexNet: Sendable, Equatable {
     /// The initialisation used unless another is asked for.
     public var defaultInitialization: Initialization
 
+    /// The variants, by the names flags and files use: the one list of them.
+    public enum Variant: String, CaseIterable, Sendable {
+        case paper, owt, small
+    }
+
     /// Variant names accepted by `named(_:groups:)`.
-    public static let names = ["paper", "owt", "small"]
+    public static let names = Variant.allCases.map(\.rawValue)
+
+    /// The variant `variant`; `groups` 2 only for `paper` (nil otherwise).
+    public static func make(_ variant: Variant, groups: Int = 1) -> AlexNet? {
+        switch variant {
+        case .paper: return .paper(groups: groups)
+        case .owt: return groups == 1 ? .owt : nil
+        case .small: return groups == 1 ? .small : nil
+        }
+    }
 
     public static func named(_ name: String, groups: Int = 1) -> AlexNet? {
-        switch name {
-        case "paper": return .paper(groups: groups)
-        case "owt": return groups == 1 ? .owt : nil
-        case "small": return groups == 1 ? .small : nil
-        default: return nil
-        }
+        Variant(rawValue: name).flatMap { make($0, groups: groups) }
     }
 
     /// Krizhevsky, Sutskever & Hinton 2012: 3×227×227, conv 96-256-384-384-256, LRN after conv1 and conv2

@@ -84,6 +84,8 @@ func expectOneLineError(
         (["evaluate", "m.safetensors", "--train-images", "x.idx"], "--train-images"),
         (["train", "--codec", "lz4"], "unknown codec 'lz4'"),
         (["bench", "allreduce", "--codecs", "none,,bf16"], "unknown codec ''"),
+        (["bench", "allreduce", "--gradients", "vgg"], "vgg"),
+        (["bench", "scaling", "--variant", "resnet"], "resnet"),
     ])
     func nonsenseFlagsGiveOneLineErrors(_ arguments: [String], _ fragment: String) throws {
         try expectOneLineError(arguments, mentioning: fragment)
