@@ -5,32 +5,31 @@ extension TrainingConfiguration {
     /// Checks a configuration against the data: image shape, classes, validation split, crop padding and a
     /// step of `globalBatch` examples.
     public func validate(train: LabeledImages, test: LabeledImages, globalBatch: Int) throws {
-        let c = self
-        let expected = c.model.inputShape
+        let expected = model.inputShape
         for data in [train, test] {
             guard data.imageShape == expected else {
                 throw TrainingError(
-                    "\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")); variant \(c.model.name) expects \(expected.map(String.init).joined(separator: "×"))"
+                    "\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")); variant \(model.name) expects \(expected.map(String.init).joined(separator: "×"))"
                 )
             }
-            guard data.classes <= c.model.classes else {
+            guard data.classes <= model.classes else {
                 throw TrainingError(
-                    "\(data.source): \(data.classes) classes; variant \(c.model.name) has \(c.model.classes) outputs")
+                    "\(data.source): \(data.classes) classes; variant \(model.name) has \(model.classes) outputs")
             }
         }
-        guard c.validationCount >= 0, c.validationCount < train.count else {
-            throw TrainingError("--validation \(c.validationCount) must be below the \(train.count) training examples")
+        guard validationCount >= 0, validationCount < train.count else {
+            throw TrainingError("--validation \(validationCount) must be below the \(train.count) training examples")
         }
-        guard c.augmentation.cropPadding < expected[1] else {
+        guard augmentation.cropPadding < expected[1] else {
             throw TrainingError(
-                "crop padding \(c.augmentation.cropPadding) must be below the image size \(expected[1])")
+                "crop padding \(augmentation.cropPadding) must be below the image size \(expected[1])")
         }
-        let fitCount = train.count - c.validationCount
+        let fitCount = train.count - validationCount
         guard fitCount >= globalBatch else {
             throw TrainingError(
-                globalBatch == c.batchSize
-                    ? "batch size \(c.batchSize) exceeds the \(fitCount) training examples"
-                    : "a step takes \(globalBatch) examples (\(globalBatch / c.batchSize) ranks × batch size \(c.batchSize)), more than the \(fitCount) training examples"
+                globalBatch == batchSize
+                    ? "batch size \(batchSize) exceeds the \(fitCount) training examples"
+                    : "a step takes \(globalBatch) examples (\(globalBatch / batchSize) ranks × batch size \(batchSize)), more than the \(fitCount) training examples"
             )
         }
     }

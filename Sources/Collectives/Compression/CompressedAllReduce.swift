@@ -188,7 +188,7 @@ public final class CompressedAllReduce {
         let status: [String]
         do {
             status = try communicator.allGatherBytes(
-                Array((firstError.map(describe) ?? "").utf8), collective: collective
+                Array((firstError.map(CollectiveStatement.reason) ?? "").utf8), collective: collective
             ).map { String(decoding: $0, as: UTF8.self) }
         } catch { throw firstError ?? error }
         if let firstError { throw firstError }
@@ -351,9 +351,4 @@ public final class CompressedAllReduce {
         residuals[tensor] = buffer
         return buffer
     }
-}
-
-private func describe(_ error: Error) -> String {
-    if let e = error as? CollectiveError { return e.problem }
-    return "\(error)"
 }
