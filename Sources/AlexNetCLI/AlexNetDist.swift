@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collectives
 import Foundation
 
 @main
@@ -12,19 +13,47 @@ struct AlexNetDist: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, Describe.self, Bench.self, Report.self, SelfCheck.self],
         defaultSubcommand: Train.self)
 
-    /// Parses and runs; any error is reported on one line of stderr with a non-zero exit status.
+    /// Parses and runs; any error is reported on one line of stderr with a non-zero exit status (the
+    /// statuses of `ExitStatus` for runs that end early; README, "When things go wrong").
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let error as RunEndingError {
+            let line = error.description.split(separator: "\n").first.map(String.init) ?? ""
+            printError("alexnet-dist: \(error.exitStatus == 0 ? "" : "error: ")\(line)")
+            Foundation.exit(error.exitStatus)
+        } catch let code as ExitCode where code.rawValue == ExitStatus.stopped {
+            Foundation.exit(code.rawValue)  // the trainer has said where it stopped and how to continue
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
             let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("alexnet-dist: error: \(message)\n".utf8))
+            FileHandle.standardError.write(Data("alexnet-dist: error: \(launcherRank)\(message)\n".utf8))
             let code = exitCode(for: error)
             Foundation.exit(code == .success ? 1 : code.rawValue)
         }
     }
+}
+
+/// "rank R: " when an MPI launcher started this process as rank R of several, else nothing: errors raised
+/// before the ranks connect (bad flags, a missing data file) are each rank's own. Every rank but 0 waits a
+/// moment first, so that when every rank fails alike the launcher has ended the job with rank 0's line
+/// alone (Note [every rank's errors]).
+private var launcherRank: String {
+    let environment = ProcessInfo.processInfo.environment
+    guard let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap({ environment[$0] }).first,
+        let size = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"].lazy.compactMap({ environment[$0] }).first.flatMap({ Int($0) }),
+        size > 1
+    else { return "" }
+    if rank != "0" { Thread.sleep(forTimeInterval: 1) }
+    return "rank \(rank): "
+}
+
+/// Whether this process is rank 0 of an MPI launch, or not launched by MPI at all: the process that speaks
+/// for the job before the ranks connect.
+var speaksForTheJob: Bool {
+    let environment = ProcessInfo.processInfo.environment
+    return ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap({ environment[$0] }).first ?? "0" == "0"
 }
 
 /// Prints a line on stderr (progress and diagnostics; results go to stdout).

@@ -54,7 +54,7 @@ struct BenchTraining: ParsableCommand {
         }
         let benchmarks = modes.map { TrainingBenchmark(configuration: $0, warmup: warmup, steps: steps) }
         let results = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) {
-            try BenchTraining.measure(benchmarks, communicator: $0, overlap: $1)
+            try BenchTraining.measure(benchmarks, communicator: $0, overlap: $1.overlap)
         }
         guard let results else { return }
         if results.count == 2 && results[0].ranks > 1 { BenchTraining.compare(hybrid: results[0], data: results[1]) }

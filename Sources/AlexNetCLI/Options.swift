@@ -160,7 +160,19 @@ extension Initialization: ExpressibleByArgument {}
 /// Creates the parent directory of an output file when missing.
 func ensureParentDirectory(of path: String) throws {
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    } catch {
+        // The nearest existing ancestor says why.
+        var ancestor = URL(fileURLWithPath: directory)
+        var isDirectory: ObjCBool = false
+        while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), ancestor.path != "/" {
+            ancestor.deleteLastPathComponent()
+        }
+        let reason =
+            isDirectory.boolValue ? "\(ancestor.path) is not writable" : "\(ancestor.path) is a file, not a directory"
+        throw TrainingError("cannot write \(path): its directory \(directory) cannot be created (\(reason))")
+    }
 }
 
 /// Writes `value` as pretty, sorted, snake-case JSON to `path`, atomically (creating the directory).

@@ -74,11 +74,14 @@ struct Train: ParsableCommand {
     )
     var checkpoint: String?
     @Option(help: "Steps between checkpoints (0: write none, not even at the end).") var checkpointEvery: Int = 1000
+    @Option(help: "Checkpoints kept on disk (the newest; older ones are removed as new ones are written).")
+    var keepCheckpoints: Int = 2
     @Option(
         help:
-            "Continue from a checkpoint, exactly (the same flags and seed; any number of ranks: the FC layers are re-sharded)."
+            "Continue from a checkpoint, exactly (the same flags and seed; any number of ranks: the FC layers are re-sharded): a file, or auto for the newest of this run's --checkpoint series that loads (none: start from the beginning)."
     )
     var resume: String?
+    @OptionGroup(title: "When things go wrong") var guards: GuardOptions
 
     enum ScheduleKind: String, CaseIterable, ExpressibleByArgument { case constant, step, plateau }
 
@@ -117,6 +120,12 @@ struct Train: ParsableCommand {
         guard evaluateEvery >= 1 else {
             throw ValidationError("--evaluate-every must be at least 1, got \(evaluateEvery)")
         }
+        guard keepCheckpoints >= 1 else {
+            throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)")
+        }
+        if resume == "auto" && checkpointEvery == 0 {
+            throw ValidationError("--resume auto looks for this run's checkpoints, but --checkpoint-every 0 writes none")
+        }
     }
 
     func run() throws {
@@ -144,24 +153,46 @@ struct Train: ParsableCommand {
             c.checkpointPath = checkpoint ?? "runs/\(model.name)/checkpoint.safetensors"
             c.checkpointEvery = checkpointEvery
         }
-        c.resumePath = resume
+        c.keepCheckpoints = keepCheckpoints
+        c.resume = resume.map { $0 == "auto" ? .newest : .file($0) }
         for path in [c.metricsPath, c.outputPath, c.checkpointPath].compactMap({ $0 }) {
             try ensureParentDirectory(of: path)
         }
 
         let data = try dataOptions.load(imageShape: model.inputShape)
         c.classNames = data.classNames
-        let configuration = parallel.configuration(c)
+        var configured = parallel.configuration(c)
+        try guards.apply(to: &configured)
+        let configuration = configured
         let batchSize = batchSize, learningRate = learningRate
-        let result = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) { comm, overlap in
+        StopRequest.installSignalHandlers(guards.stopSignals.values, announce: speaksForTheJob ? printError : { _ in })
+        let result = try parallel.launch.run(
+            threads: compute.threads, overlap: parallel.overlap, watchdog: guards.watchdog
+        ) { comm, launched in
             var c = configuration
-            c.overlap = overlap
+            c.overlap = launched.overlap
             c.training.applyRecipeDefaults(ranks: comm.size, batchSize: batchSize, learningRate: learningRate)
             return try ParallelTrainer(
-                configuration: c, communicator: comm, train: data.train, test: data.test, progress: printError
+                configuration: c, communicator: comm, train: data.train, test: data.test,
+                supervision: launched.supervision, progress: printError
             ).run()
         }
-        if let result { report(result, model: model) }
+        guard let result else { return }
+        if result.stopped != nil {
+            printError("to continue, run the same command with --resume auto: \(resumeCommand)")
+            throw ExitCode(ExitStatus.stopped)
+        }
+        report(result, model: model)
+    }
+
+    /// This command line with `--resume auto` in place of any `--resume`.
+    private var resumeCommand: String {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let i = arguments.firstIndex(of: "--resume") {
+            arguments.removeSubrange(i..<min(i + 2, arguments.count))
+        }
+        arguments.removeAll { $0.hasPrefix("--resume=") }
+        return (["alexnet-dist"] + arguments + ["--resume", "auto"]).joined(separator: " ")
     }
 
     private func report(_ result: TrainingResult, model: AlexNet) {
@@ -236,3 +267,69 @@ struct ParallelOptions: ParsableArguments {
 
 extension ParallelTrainingConfiguration.FullyConnectedUpdate: ExpressibleByArgument {}
 extension ParallelTrainingConfiguration.LearningRateScaling: ExpressibleByArgument {}
+
+/// The watchdog, the stop signals and the replica check: `--collective-timeout`, `--stop-signals`,
+/// `--replica-check-every`, and the hidden fault injections that test them.
+struct GuardOptions: ParsableArguments {
+    @Option(
+        help:
+            "Seconds a rank may wait in one collective before the job is aborted, naming the ranks that have not arrived (a warning at half of it, at most 60 s; 3× for the first step, evaluation and checkpoints)."
+    )
+    var collectiveTimeout: Double = CollectiveWatchdog.Settings.defaultTimeout
+    @Option(
+        help:
+            "Signals that stop the run after the current step with a checkpoint (exit status 75; a second INT exits at once): names from TERM, INT, USR1, USR2, HUP, comma-separated."
+    )
+    var stopSignals: SignalList = SignalList(argument: "TERM,INT,USR1")!
+    @Option(help: "Steps between comparisons of the ranks' replicated layers (also before every checkpoint).")
+    var replicaCheckEvery: Int = 100
+    @Option(help: .hidden) var injectStall: String?
+    @Option(help: .hidden) var injectReplicaDivergence: String?
+
+    func validate() throws {
+        guard collectiveTimeout >= 1, collectiveTimeout.isFinite else {
+            throw ValidationError("--collective-timeout must be at least 1 second, got \(collectiveTimeout)")
+        }
+        guard replicaCheckEvery >= 1 else {
+            throw ValidationError("--replica-check-every must be at least 1, got \(replicaCheckEvery)")
+        }
+        var c = ParallelTrainingConfiguration(training: TrainingConfiguration(model: .small))
+        try apply(to: &c)
+    }
+
+    var watchdog: CollectiveWatchdog.Settings { CollectiveWatchdog.Settings(timeout: collectiveTimeout) }
+
+    func apply(to c: inout ParallelTrainingConfiguration) throws {
+        c.replicaCheckEvery = replicaCheckEvery
+        c.faults.stall = try injectStall.map { try Self.rankAndStep($0, "--inject-stall") }
+        c.faults.replicaDivergence = try injectReplicaDivergence.map {
+            try Self.rankAndStep($0, "--inject-replica-divergence")
+        }
+    }
+
+    /// `RANK@STEP`.
+    private static func rankAndStep(_ text: String, _ flag: String) throws -> (rank: Int, step: Int) {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, let rank = Int(parts[0]), let step = Int(parts[1]), rank >= 0, step >= 1 else {
+            throw ValidationError("\(flag): expected RANK@STEP (a rank ≥ 0 and a step ≥ 1), got '\(text)'")
+        }
+        return (rank, step)
+    }
+}
+
+/// A comma-separated list of signal names (`TERM,INT,USR1`), or `none`.
+struct SignalList: ExpressibleByArgument {
+    let values: [String]
+    init?(argument: String) {
+        if argument == "none" {
+            values = []
+            return
+        }
+        let names = argument.split(separator: ",", omittingEmptySubsequences: false).map {
+            String($0.uppercased().trimmingPrefix("SIG"))
+        }
+        guard !names.isEmpty, names.allSatisfy({ StopRequest.signalNumbers[$0] != nil }) else { return nil }
+        values = names
+    }
+    var defaultValueDescription: String { values.joined(separator: ",") }
+}

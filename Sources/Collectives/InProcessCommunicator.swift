@@ -25,7 +25,10 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
     }
 
     /// Runs `body` on `size` threads, one communicator each, and returns their results in rank order.
-    /// Rethrows the first error by rank after every thread has finished.
+    /// After every thread has finished, throws rank 0's error if it failed (as under MPI, where rank 0
+    /// reports first), else the error of the rank that failed first (the others' collectives then fail
+    /// for its sake): as a `RankError` naming the rank, unless every rank raised it alike (Note [every
+    /// rank's errors]).
     public static func run<T>(size: Int, _ body: @escaping @Sendable (InProcessCommunicator) throws -> T) throws -> [T]
     {
         precondition(size >= 1, "in-process group: size must be at least 1, got \(size)")
@@ -40,7 +43,9 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
                 // instead of waiting for it forever (as MPI aborts a job when a process exits early).
                 switch result {
                 case .success: group.abandon(rank: r, reason: "finished")
-                case .failure(let error): group.abandon(rank: r, reason: "stopped with an error: \(error)")
+                case .failure(let error):
+                    results.failed(r, error)
+                    group.abandon(rank: r, reason: "stopped with an error: \(error)")
                 }
                 results.set(r, result)
                 done.leave()
@@ -49,6 +54,10 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
             thread.start()
         }
         done.wait()
+        if let (rank, error) = results.reported {
+            if size == 1 || (error as? RunEndingError)?.sharedByEveryRank == true { throw error }
+            throw RankError(rank: rank, error)
+        }
         return try results.values().map { try $0.get() }
     }
 
@@ -330,7 +339,24 @@ final class ResultSlots<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result<T, Error>?]
 
+    private var firstFailure: (rank: Int, error: Error)?
+    private var rankZeroFailure: Error?
+
+    /// The failure to report: rank 0's, else the first in time.
+    var reported: (rank: Int, error: Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return rankZeroFailure.map { (0, $0) } ?? firstFailure
+    }
+
     init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func failed(_ rank: Int, _ error: Error) {
+        lock.lock()
+        if firstFailure == nil { firstFailure = (rank, error) }
+        if rank == 0 { rankZeroFailure = error }
+        lock.unlock()
+    }
 
     func set(_ index: Int, _ result: Result<T, Error>) {
         lock.lock()

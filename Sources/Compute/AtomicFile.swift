@@ -63,6 +63,35 @@ public enum AtomicFile {
         unlink(probe)
     }
 
+    /// Removes the temporary and probe files that writers of files in `directory` named as `name` accepts left
+    /// behind when they were killed (their process no longer runs). Returns the paths removed.
+    @discardableResult
+    public static func removeLeftovers(in directory: String, name: (String) -> Bool) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed: [String] = []
+        for entry in entries where entry.hasPrefix(".") {
+            for marker in [".tmp-", ".probe-"] {
+                guard let range = entry.range(of: marker, options: .backwards),
+                    let pid = Int32(entry[range.upperBound...]), pid > 0,
+                    name(String(entry[entry.index(after: entry.startIndex)..<range.lowerBound]))
+                else { continue }
+                // Signal 0 checks that the process exists; ESRCH: it is gone.
+                if kill(pid, 0) != 0 && errno == ESRCH, unlink("\(directory)/\(entry)") == 0 {
+                    removed.append("\(directory)/\(entry)")
+                }
+            }
+        }
+        return removed
+    }
+
+    /// Removes the leftovers (`removeLeftovers`) of writers of `path`.
+    @discardableResult
+    public static func removeLeftovers(of path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let name = url.lastPathComponent
+        return removeLeftovers(in: url.deletingLastPathComponent().path) { $0 == name }
+    }
+
     /// Writes `data` as the new content of `path`.
     public static func write(_ path: String, data: [UInt8]) throws {
         try data.withUnsafeBytes { try write(path, chunks: [$0]) }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Momentum SGD with weight decay in the update form of Krizhevsky et al. 2012:
 ///
@@ -14,6 +15,22 @@ public final class SGD: @unchecked Sendable {
     public let arena: ParameterArena
     /// v, laid out like the arena (optimiser state for checkpoints).
     public let velocity: UnsafeMutableBufferPointer<Float>
+    private let lock = NSLock()
+    private var nonFinite = false
+
+    /// Whether an update since the last `resetFiniteCheck` wrote a NaN or an infinity into the weights
+    /// (Note [the non-finite guard]: a NaN or infinite gradient or momentum always reaches the weight).
+    public var sawNonFinite: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return nonFinite
+    }
+
+    public func resetFiniteCheck() {
+        lock.lock()
+        nonFinite = false
+        lock.unlock()
+    }
 
     public init(arena: ParameterArena, momentum: Float = 0.9, weightDecay: Float = 0.0005) {
         self.arena = arena
@@ -27,18 +44,29 @@ public final class SGD: @unchecked Sendable {
 
     deinit { velocity.baseAddress!.deallocate() }
 
-    /// Updates `range` of the arena (all of it by default) from the gradients in the gradient arena.
+    /// Updates `range` of the arena (all of it by default) from the gradients in the gradient arena, and
+    /// notes whether any updated weight is not finite (`sawNonFinite`): the largest exponent field written
+    /// is kept in the same pass (an integer maximum the loop vectorises), all ones only for NaN and ±∞.
     public func step(learningRate: Float, range: Range<Int>? = nil) {
         let range = range ?? 0..<arena.count
         let w = SendablePointer(arena.values.baseAddress!), g = SendablePointer(arena.gradients.baseAddress!)
         let v = SendablePointer(velocity.baseAddress!)
         let mu = momentum, decay = weightDecay * learningRate, lr = learningRate
-        parallelChunks(range) { chunk in
+        let exponent: UInt32 = 0x7F80_0000
+        parallelChunks(range) { [self] chunk in
             let w = w.pointer, g = g.pointer, v = v.pointer
+            var largest: UInt32 = 0
             for i in chunk {
                 let vi = mu * v[i] - decay * w[i] - lr * g[i]
                 v[i] = vi
-                w[i] += vi
+                let wi = w[i] + vi
+                w[i] = wi
+                largest = max(largest, wi.bitPattern & exponent)
+            }
+            if largest == exponent {
+                lock.lock()
+                nonFinite = true
+                lock.unlock()
             }
         }
     }

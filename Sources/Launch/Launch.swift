@@ -36,37 +36,110 @@ public enum Launch: Equatable, Sendable {
         max(1, cores / max(1, ranksOnThisMachine))
     }
 
+    /// What `run` gives each rank's body besides its communicator.
+    public struct Rank: Sendable {
+        /// Whether collectives may run on transfer threads (if the MPI library allows it).
+        public let overlap: Bool
+        /// The rank's status for the collective watchdog and the process's stop request.
+        public let supervision: Supervision
+    }
+
     /// Runs `body` on every rank: on the calling thread (`single`), on K threads of this process, or as this
     /// process's rank of the MPI job, which must have at least 2 ranks (a one-rank job is the single case,
     /// run without mpirun). Each rank computes with `threads` compute threads (default `defaultThreads`).
-    /// `body` gets whether collectives may run on transfer threads (`overlap`, if the MPI library allows
-    /// it). Returns rank 0's result, nil on the other MPI ranks.
+    /// Across ranks, every collective is watched (Note [collective watchdog]) with `watchdog`'s settings, and
+    /// errors follow Note [every rank's errors]. Returns rank 0's result, nil on the other MPI ranks.
     public func run<T>(
-        threads: Int?, overlap: Bool, _ body: @escaping @Sendable (Communicator, _ overlap: Bool) throws -> T
+        threads: Int?, overlap: Bool, watchdog: CollectiveWatchdog.Settings? = nil,
+        _ body: @escaping @Sendable (Communicator, Rank) throws -> T
     ) throws -> T? {
+        let settings = watchdog ?? CollectiveWatchdog.Settings(timeout: CollectiveWatchdog.Settings.defaultTimeout)
         switch self {
         case .single:
             ComputeEngine.threadCount = threads ?? Launch.defaultThreads(ranksOnThisMachine: 1)
-            return try body(InProcessCommunicator.alone(), overlap)
+            let status = RankStatus(rank: 0)
+            return try body(
+                InProcessCommunicator.alone(),
+                Rank(overlap: overlap, supervision: Supervision(status: status, stop: .process)))
         case .simulated(let k):
             let threads = threads ?? Launch.defaultThreads(ranksOnThisMachine: k)
+            let statuses = (0..<k).map { RankStatus(rank: $0) }
+            let dog = CollectiveWatchdog(
+                settings: settings, local: statuses, worldSize: k, board: SharedBoard(statuses), warn: Launch.say
+            ) { message in
+                Launch.say("alexnet-dist: error: \(message)")
+                exit(ExitStatus.collectiveTimeout)
+            }
+            dog.start()
+            defer { dog.stop() }
             return try InProcessCommunicator.run(size: k) { comm in
                 // OpenMP's thread count is per thread: each rank sets its own.
                 ComputeEngine.threadCount = threads
-                return try body(comm, overlap)
+                let status = statuses[comm.rank]
+                return try body(
+                    WatchedCommunicator(wrapping: comm, status: status),
+                    Rank(overlap: overlap, supervision: Supervision(status: status, stop: .process)))
             }[0]
         case .mpi:
             let world = try MPICommunicator.world()
-            defer { MPICommunicator.finalize() }
             guard world.size >= 2 else {
+                MPICommunicator.finalize()
                 throw LaunchError(
                     "mpirun started 1 rank: a run across ranks needs at least 2 (mpirun -n 4 …); to run in one process, start alexnet-dist without mpirun"
                 )
             }
             ComputeEngine.threadCount =
                 threads ?? Launch.defaultThreads(ranksOnThisMachine: MPICommunicator.localRanks())
-            let result = try body(world, overlap && world.allowsConcurrentCalls)
-            return world.rank == 0 ? result : nil
+            let status = RankStatus(rank: world.rank)
+            do {
+                let dog = try Launch.startWatchdog(settings, world: world, status: status)
+                let result = try body(
+                    WatchedCommunicator(wrapping: world, status: status),
+                    Rank(
+                        overlap: overlap && world.allowsConcurrentCalls,
+                        supervision: Supervision(status: status, stop: .process)))
+                dog.stop()
+                MPICommunicator.finalize()
+                return world.rank == 0 ? result : nil
+            } catch let error as RunEndingError where error.sharedByEveryRank {
+                // Every rank raised it from agreed figures: rank 0 reports it, every rank leaves alike.
+                MPICommunicator.finalize()
+                if world.rank == 0 { throw error }
+                exit(error.exitStatus)
+            } catch {
+                // One rank's error: it alone knows, so it ends the job (Note [every rank's errors]). Rank 0
+                // reports at once; another rank waits a moment, so that when every rank fails alike the
+                // job ends with rank 0's message only.
+                if world.rank != 0 { Thread.sleep(forTimeInterval: 1) }
+                Launch.say("alexnet-dist: error: \(RankError(rank: world.rank, error))")
+                MPICommunicator.abort(status: (error as? RunEndingError)?.exitStatus ?? ExitStatus.failure)
+            }
         }
+    }
+
+    /// The watchdog of an MPI rank: heartbeats over UDP between the ranks' processes (their addresses
+    /// exchanged once over MPI), aborting the whole job on a timeout.
+    private static func startWatchdog(
+        _ settings: CollectiveWatchdog.Settings, world: MPICommunicator, status: RankStatus
+    ) throws -> CollectiveWatchdog {
+        let heartbeats = try UDPHeartbeats()
+        let addresses = try world.allGatherBytes(heartbeats.address, collective: "watchdog addresses")
+        // A token every rank derives alike from what they exchanged: this job's heartbeats only.
+        var token: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in addresses.joined() { token = (token ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        heartbeats.connect(addresses: addresses, rank: world.rank, token: token)
+        let dog = CollectiveWatchdog(
+            settings: settings, local: [status], worldSize: world.size, board: heartbeats, warn: say
+        ) { message in
+            say("alexnet-dist: error: \(message)")
+            MPICommunicator.abort(status: ExitStatus.collectiveTimeout)
+        }
+        dog.start()
+        return dog
+    }
+
+    /// A line on stderr.
+    @Sendable static func say(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }

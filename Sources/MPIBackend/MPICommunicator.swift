@@ -87,6 +87,13 @@ public final class MPICommunicator: SegmentedCommunicator {
         if finalized == 0 { MPI_Finalize() }
     }
 
+    /// Ends every process of the job with `status` (`MPI_Abort` on the world: Open MPI's runtime kills the
+    /// other ranks, stopped ones included). Callable from any thread, inside or outside a collective.
+    public static func abort(status: Int32) -> Never {
+        MPI_Abort(cmpi_comm_world(), status)
+        exit(status)
+    }
+
     var arguments: CollectiveArguments { CollectiveArguments(rank: rank, size: size) }
 
     // MARK: Collectives

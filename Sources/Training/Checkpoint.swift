@@ -109,6 +109,9 @@ public enum Checkpoint {
             try velocity.withUnsafeMutableBufferPointer {
                 try loaded.file.read(name, into: UnsafeMutableBufferPointer(rebasing: $0[view.range]))
             }
+            guard velocity[view.range].allSatisfy(\.isFinite) else {
+                throw problem("tensor \(name) holds a non-finite value: a checkpoint must hold finite momentum")
+            }
         }
         let residualRanks = try loaded.metadata["topk_residual_ranks"].map { text in
             guard let ranks = Int(text), ranks >= 1 else {

@@ -142,7 +142,8 @@ final class HybridSchedule: StepSchedule {
         timeline.record("\(StepPhases.updateStage)conv", .compute) {
             optimizer.step(learningRate: rates.convolutional, range: m.convolutionalRange)
         }
-        return lossSum / Double(k * b)
+        // Every rank computed the whole sum (the classifier's loss covers all K·B rows): rank 0's is the share.
+        return rank == 0 ? lossSum : 0
     }
 
     /// Adds this round's FC gradients to the step's sum (in round order, the same on every rank).

@@ -89,6 +89,13 @@ public enum ModelFile {
                 )
             }
             try file.read(view.name, into: arena.values(of: view))
+            if let bad = arena.values(of: view).firstIndex(where: { !$0.isFinite }) {
+                throw LoadError(
+                    path: path,
+                    problem:
+                        "tensor \(view.name) holds a non-finite value (\(arena.values(of: view)[bad]) at element \(bad)): the run that wrote it diverged; a model must hold finite weights"
+                )
+            }
         }
         let unexpected = Set(
             file.shapes.keys.filter { name in !Checkpoint.statePrefixes.contains { name.hasPrefix($0) } }

@@ -32,8 +32,11 @@ public final class ParallelTrainer {
     let schedule: StepSchedule
     let loop: TrainingLoop
     let start: TrainingPosition
+    /// The checkpoint the run continues from, if any.
+    let resumedFrom: String?
     let metrics: MetricsLog
     let progress: (String) -> Void
+    let supervision: Supervision
 
     /// This rank's parameters (the FC layers' row shards under hybrid).
     public var arena: ParameterArena { model.arena }
@@ -45,10 +48,11 @@ public final class ParallelTrainer {
     /// communicator).
     /// - Parameters:
     ///   - communicator: the ranks of the run (one rank: single-process training).
+    ///   - supervision: the rank's watchdog status and stop request (`Launch` gives each rank its own).
     ///   - progress: receives rank 0's progress lines (every rank's with `verboseRanks`, prefixed).
     public init(
         configuration: ParallelTrainingConfiguration, communicator: Communicator, train: LabeledImages,
-        test: LabeledImages, progress: @escaping (String) -> Void = { _ in }
+        test: LabeledImages, supervision: Supervision = Supervision(), progress: @escaping (String) -> Void = { _ in }
     ) throws {
         let k = communicator.size, rank = communicator.rank
         // One rank has nothing to overlap, compress or shard (see `plan(ranks:rank:)`).
@@ -62,6 +66,7 @@ public final class ParallelTrainer {
         try configuration.validate(plan: plan)
         try c.validate(train: train, test: test, globalBatch: k * c.batchSize)
         self.configuration = configuration
+        self.supervision = supervision
         if configuration.verboseRanks {
             self.progress = { progress("[rank \(rank)] \($0)") }
         } else {
@@ -78,13 +83,50 @@ public final class ParallelTrainer {
         case .hybrid: schedule = HybridSchedule(model)
         }
 
-        let resumed = try c.resumePath.map { try Checkpoint.load($0, for: c) }
-        start = resumed?.position ?? TrainingPosition()
+        let resumed = try ParallelTrainer.findCheckpoint(c, progress: self.progress)
+        start = resumed?.checkpoint.position ?? TrainingPosition()
+        resumedFrom = resumed?.path
+        try loop.check(start, of: resumed?.path)
+        // Every rank must continue from the same step (a run directory that is not shared, say).
+        let steps = try channels.classifier.allGatherDoubles([Double(start.step)], collective: "resume position")
+        if let q = steps.indices.first(where: { steps[$0] != steps[0] }) {
+            throw TrainingError(
+                "rank \(rank) resumes at step \(start.step), rank \(q) at step \(Int(steps[q][0])), rank 0 at step \(Int(steps[0][0])): every rank must see the same checkpoints"
+            )
+        }
         if rank == 0 {
+            // What writers killed while writing left behind, then whether this run can write at all.
+            for path in [c.outputPath, c.metricsPath].compactMap({ $0 }) { AtomicFile.removeLeftovers(of: path) }
+            if let template = c.checkpointPath { CheckpointSeries(template: template).removeLeftovers() }
             for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         }
         metrics = try MetricsLog(path: rank == 0 ? c.metricsPath : nil)
-        if let checkpoint = resumed { try restore(checkpoint) }
+        if let checkpoint = resumed?.checkpoint { try restore(checkpoint) }
+    }
+
+    /// The checkpoint to continue from: the file named, or the newest of the run's series that loads (a
+    /// damaged one is skipped with a warning); nil for a fresh start.
+    static func findCheckpoint(
+        _ c: TrainingConfiguration, progress: (String) -> Void
+    ) throws -> (path: String, checkpoint: Checkpoint.Loaded)? {
+        switch c.resume {
+        case nil: return nil
+        case .file(let path): return (path, try Checkpoint.load(path, for: c))
+        case .newest:
+            guard let template = c.checkpointPath else {
+                throw TrainingError("--resume auto needs the run's checkpoints: --checkpoint-every is 0")
+            }
+            let series = CheckpointSeries(template: template)
+            for file in series.existing() {
+                do {
+                    return (file.path, try Checkpoint.load(file.path, for: c))
+                } catch {
+                    progress("warning: skipping checkpoint \(file.path): \(error)")
+                }
+            }
+            progress("--resume auto: no checkpoint \(series.path(step: 0).replacingOccurrences(of: "-step0.", with: "-step<N>.")) to resume, starting from the beginning")
+            return nil
+        }
     }
 
     /// Steps per epoch: whole global batches of K·B only.
@@ -93,17 +135,35 @@ public final class ParallelTrainer {
     /// Trains every epoch (or `maxSteps`), evaluating as configured, and writes the gathered model (rank 0).
     public func run() throws -> TrainingResult {
         let c = configuration.training
+        if let reason = loop.nothingToDo(from: start) { throw RunEnded.nothingToDo(reason) }
         let reporter = TrainingProgress(
             totalSteps: loop.totalSteps(from: start), imagesPerStep: ranks * c.batchSize, logEvery: c.logEvery,
             metrics: metrics, extraFields: ["ranks": ranks], output: progress)
         for line in startLines { progress(line) }
+        let status = supervision.status
         let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate in
             try self.step(examples: examples, epoch: epoch, step: step, rate: rate)
         } evaluate: {
-            try schedule.evaluate($0)
+            status?.set(phase: .evaluating)
+            return try schedule.evaluate($0)
         } checkpoint: { position in
-            guard let path = c.checkpointPath else { return }
+            guard let template = c.checkpointPath else { return }
+            status?.set(phase: .checkpointing)
+            try checkReplicas(step: position.step)
+            let series = CheckpointSeries(template: template)
+            let path = series.path(step: position.step)
             try saveCheckpoint(path, position: position)
+            if rank == 0 {
+                lastCheckpoint = path
+                for removed in series.prune(written: position.step, keep: c.keepCheckpoints) {
+                    progress("removed \(removed) (--keep-checkpoints \(c.keepCheckpoints))")
+                }
+            }
+        }
+        status?.set(phase: .finishing)
+        if let stop = result.stopped {
+            progress(stopLine(stop, at: result.position))
+            return result
         }
         if let path = c.outputPath {
             let whole = try model.gatherModel()
@@ -131,6 +191,17 @@ public final class ParallelTrainer {
         return result
     }
 
+    /// The newest checkpoint this run wrote (rank 0).
+    public private(set) var lastCheckpoint: String?
+
+    /// What rank 0 says when the run stops on a signal.
+    private func stopLine(_ reason: String, at position: TrainingPosition) -> String {
+        let written =
+            lastCheckpoint.map { "checkpoint \($0) written" }
+            ?? "no checkpoint written (--checkpoint-every 0)"
+        return "stopped (\(reason)) after step \(position.step): \(written)"
+    }
+
     /// What the run says before its first step.
     private var startLines: [String] {
         let c = configuration.training, total = loop.totalSteps(from: start)
@@ -148,7 +219,7 @@ public final class ParallelTrainer {
                     "training \(c.model.name) on \(loop.samplers.train.data.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(c.batchSize), \(total) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(fcUpdate)"
                 ]
         }
-        if let path = c.resumePath {
+        if let path = resumedFrom {
             lines.append("resuming from \(path) at step \(start.step) (epoch \(start.epoch + 1))")
         }
         return lines
@@ -171,8 +242,17 @@ public final class ParallelTrainer {
 
     /// One training step on the step's K·B examples (indices into the training data, in batch order: rank r
     /// takes the r-th block of B) at base learning rate `rate` (scaled per `learningRateFactors`). Returns
-    /// the mean loss over the K·B examples, the same on every rank. A collective.
-    public func step(examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float) throws -> Double {
+    /// the mean loss over the K·B examples and whether the ranks agreed to stop, the same on every rank.
+    /// Throws `RunEnded` when the loss or an updated weight is not finite (Note [the non-finite guard]) or
+    /// the replicas differ (Note [replica check]). A collective.
+    public func step(examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float) throws
+        -> TrainingLoop.StepOutcome
+    {
+        supervision.status?.set(step: step, phase: step == start.step ? .starting : .training)
+        if let stall = configuration.faults.stall, stall.rank == rank, stall.step == step + 1 {
+            progress("injected fault: rank \(rank) stalls at step \(step + 1)")
+            while true { Thread.sleep(forTimeInterval: 3600) }
+        }
         let b = configuration.training.batchSize
         precondition(
             examples.count == ranks * b,
@@ -186,14 +266,21 @@ public final class ParallelTrainer {
         }
         let factors = configuration.learningRateFactors(ranks: ranks)
         let before = traffic.snapshot
-        let loss = try schedule.step(
+        model.optimizer.resetFiniteCheck()
+        let share = try schedule.step(
             labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
+        if let fault = configuration.faults.replicaDivergence, fault.rank == rank, fault.step == step + 1 {
+            let first = model.convolutionalRange.lowerBound
+            arena.values[first] = arena.values[first].nextUp
+        }
+        let outcome = try agree(afterStep: step, lossShare: share)
         for (channel, counts) in TrafficMeter.difference(traffic.snapshot, before) {
             measuredTraffic[channel, default: TrafficMeter.Counts()] =
                 measuredTraffic[channel, default: .init()] + counts
         }
         measuredSteps += 1
-        return loss
+        if ranks > 1, (step + 1) % configuration.replicaCheckEvery == 0 { try checkReplicas(step: step + 1) }
+        return outcome
     }
 
     /// The model's figures on every example of `sampler` (a collective; every rank the same figures).

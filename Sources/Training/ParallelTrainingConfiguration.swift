@@ -46,6 +46,25 @@ public struct ParallelTrainingConfiguration: Sendable {
     public var overlap = true
     /// Progress lines from every rank, not only rank 0.
     public var verboseRanks = false
+    /// Steps between comparisons of the ranks' replicated layers (Note [replica check]; also before every
+    /// checkpoint).
+    public var replicaCheckEvery = 100
+    /// Faults injected on purpose, for tests of the guards (hidden flags).
+    public var faults = InjectedFaults()
+
+    /// Faults a run can be told to commit, each at one rank and step (1-based, as progress lines count).
+    public struct InjectedFaults: Sendable, Equatable {
+        /// The rank stops doing anything at the start of the step, as a stopped or hung process would.
+        public var stall: (rank: Int, step: Int)?
+        /// The rank's first replicated weight is nudged after the step's update.
+        public var replicaDivergence: (rank: Int, step: Int)?
+        public init() {}
+        public static func == (a: Self, b: Self) -> Bool {
+            a.stall?.rank == b.stall?.rank && a.stall?.step == b.stall?.step
+                && a.replicaDivergence?.rank == b.replicaDivergence?.rank
+                && a.replicaDivergence?.step == b.replicaDivergence?.step
+        }
+    }
 
     public init(training: TrainingConfiguration) {
         self.training = training

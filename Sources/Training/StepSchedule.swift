@@ -8,8 +8,9 @@ import Datasets
 /// `Communicator`).
 protocol StepSchedule: AnyObject {
     /// One training step on the B examples in the rank's `network.input` with their `labels`: forward,
-    /// backward, gradient synchronisation and the update at the given learning rates. Returns the mean
-    /// loss over the step's K·B examples (every rank the same value).
+    /// backward, gradient synchronisation and the update at the given learning rates. Returns this rank's
+    /// share of the loss summed over the step's K·B examples: the trainer adds the shares in rank order in
+    /// the step's one reduction of figures (`ParallelTrainer.step`).
     func step(labels: [Int32], step: Int, rates: (convolutional: Float, fullyConnected: Float)) throws -> Double
 
     /// The figures of the model on every example of `sampler` (every rank the same figures).

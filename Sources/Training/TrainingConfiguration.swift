@@ -26,13 +26,23 @@ public struct TrainingConfiguration: Sendable {
     public var evaluateEvery = 1
     public var metricsPath: String?
     public var outputPath: String?
-    /// Where checkpoints go (model, momentum, position), written atomically every `checkpointEvery` steps
-    /// and at the end.
+    /// The template of the run's checkpoint files (`CheckpointSeries`: model, momentum, position), written
+    /// atomically every `checkpointEvery` steps, on a stop and at the end.
     public var checkpointPath: String?
     /// Steps between checkpoints (nil: only at the end).
     public var checkpointEvery: Int?
+    /// Checkpoints of the series kept on disk (the newest).
+    public var keepCheckpoints = 2
+    /// Where to continue from.
+    public var resume: ResumeSource?
+
     /// A checkpoint to continue from.
-    public var resumePath: String?
+    public enum ResumeSource: Sendable, Equatable {
+        /// This file.
+        case file(String)
+        /// The newest checkpoint of the run's series that loads (`--resume auto`); none: a fresh start.
+        case newest
+    }
     /// Class names in label order, recorded in the model file (JPEG folders).
     public var classNames: [String]?
 

@@ -26,15 +26,64 @@ public struct TrainingLoop {
         return min(position.epoch < c.epochs ? epochs : position.step, c.maxSteps ?? Int.max)
     }
 
+    /// Why a run from `position` would train nothing (`--max-steps` counts from the start of the run), or
+    /// nil.
+    public func nothingToDo(from position: TrainingPosition) -> String? {
+        if position.epoch >= configuration.epochs {
+            return "the checkpoint is at epoch \(position.epoch) (step \(position.step)), the end of --epochs \(configuration.epochs)"
+        }
+        if let maxSteps = configuration.maxSteps, position.step >= maxSteps {
+            return "the checkpoint is at step \(position.step), and --max-steps \(maxSteps) counts from the start of the run"
+        }
+        return nil
+    }
+
+    /// Checks that a checkpoint's position (read from `path`) lies within the data and the schedule.
+    public func check(_ position: TrainingPosition, of path: String?) throws {
+        let count = samplers.train.data.count, s = position.scheduler
+        func problem(_ field: String, _ value: CustomStringConvertible, _ expected: String) -> TrainingError {
+            TrainingError("\(path ?? "checkpoint"): training position \(field) is \(value), expected \(expected)")
+        }
+        guard position.step >= 0 else { throw problem("step", position.step, "≥ 0") }
+        guard position.epoch >= 0 else { throw problem("epoch", position.epoch, "≥ 0") }
+        guard (0...count).contains(position.exampleInEpoch) else {
+            throw problem(
+                "exampleInEpoch", position.exampleInEpoch, "0…\(count) (the examples of the training set)")
+        }
+        let maxDecays: Int
+        if case .plateau(_, _, let most) = configuration.schedule { maxDecays = most } else { maxDecays = 0 }
+        guard (0...maxDecays).contains(s.decays) else {
+            throw problem("scheduler.decays", s.decays, "0…\(maxDecays) under this --schedule")
+        }
+        guard s.evaluationsSinceBest >= 0 else {
+            throw problem("scheduler.evaluationsSinceBest", s.evaluationsSinceBest, "≥ 0")
+        }
+        guard !s.bestError.isNaN, s.bestError >= 0 else {
+            throw problem("scheduler.bestError", s.bestError, "an error rate ≥ 0 (or inf before the first)")
+        }
+    }
+
+    /// What a step reports to the loop.
+    public struct StepOutcome {
+        /// The mean loss over the step's examples.
+        public var loss: Double
+        /// Why the ranks agreed to stop after this step (Note [stopping on a signal]), or nil.
+        public var stop: String?
+        public init(loss: Double, stop: String? = nil) {
+            self.loss = loss
+            self.stop = stop
+        }
+    }
+
     /// Runs every step from `start`.
     /// - Parameters:
     ///   - step: trains on the step's examples (indices into the training sampler's data, in batch order) at
-    ///     `rate`; returns the mean loss.
+    ///     `rate`; returns the mean loss and whether to stop (the run then checkpoints and returns at once).
     ///   - evaluate: the figures on a sampler's whole data set.
     ///   - checkpoint: saves the run at a position (every `checkpointEvery` steps and at the end).
     public func run(
         progress: TrainingProgress, from start: TrainingPosition = TrainingPosition(),
-        step train: (_ examples: ArraySlice<Int>, _ epoch: Int, _ step: Int, _ rate: Float) throws -> Double,
+        step train: (_ examples: ArraySlice<Int>, _ epoch: Int, _ step: Int, _ rate: Float) throws -> StepOutcome,
         evaluate: (BatchSampler) throws -> EvaluationResult,
         checkpoint: (TrainingPosition) throws -> Void = { _ in }
     ) throws -> TrainingResult {
@@ -51,15 +100,22 @@ public struct TrainingLoop {
             let order = samplers.train.order(epoch: epoch)
             while position.exampleInEpoch + examplesPerStep <= count && position.step < totalSteps {
                 let first = position.exampleInEpoch
-                let loss = try train(order[first..<(first + examplesPerStep)], epoch, position.step, rate)
-                guard loss.isFinite else {
-                    throw TrainingError(
-                        "training diverged at step \(position.step) (epoch \(epoch + 1)): the loss is \(loss); try a lower --lr"
-                    )
-                }
+                let outcome = try train(order[first..<(first + examplesPerStep)], epoch, position.step, rate)
                 position.step += 1
                 position.exampleInEpoch += examplesPerStep
-                try progress.stepFinished(step: position.step, epoch: epoch, loss: loss, rate: rate)
+                try progress.stepFinished(step: position.step, epoch: epoch, loss: outcome.loss, rate: rate)
+                if let stop = outcome.stop {
+                    // At an epoch's last step the position stays in the epoch: the resumed run evaluates it,
+                    // as the uninterrupted run would have.
+                    position.scheduler = scheduler.state
+                    try checkpoint(position)
+                    var result = TrainingResult(
+                        steps: position.step, epochs: position.epoch + (position.exampleInEpoch > 0 ? 1 : 0),
+                        seconds: progress.elapsed, finalLoss: progress.lastLoss, test: test, validation: validation,
+                        position: position)
+                    result.stopped = stop
+                    return result
+                }
                 if let every = c.checkpointEvery, position.step % every == 0, position.step < totalSteps {
                     position.scheduler = scheduler.state
                     try checkpoint(position)

@@ -23,4 +23,7 @@ public struct TrainingResult: Sendable {
     public var finalLoss: Double
     public var test: EvaluationResult
     public var validation: EvaluationResult?
+    /// Why the run stopped before its end (a signal, Note [stopping on a signal]); nil for a finished run,
+    /// whose `test` figures are then the final evaluation.
+    public var stopped: String?
 }

@@ -11,7 +11,9 @@ import Training
 
     /// The bytes every rank sends in real training steps, counted in the collectives, are the plan's
     /// arithmetic to the byte, channel by channel, with 3 ranks (uneven shards and segments). Besides the
-    /// plan, only the compressed allreduce's small control messages (and, data-parallel, the loss sum).
+    /// plan, only small control messages: the compressed allreduce's, and the step's figures (loss share,
+    /// stop request, non-finite guard: 24 bytes per rank, on the classifier's channel, which data
+    /// parallelism counts with the gradients).
     @Test(arguments: 0..<4)
     func measuredBytesAreThePlansArithmetic(_ mode: Int) throws {
         let (parallelism, scheme) = Self.modes[mode]
@@ -23,7 +25,7 @@ import Training
                 #expect(ranked.fp32Bytes[channel] == planned, "rank \(ranked.rank), \(channel)")
                 let control = ranked.encodedBytes[channel]!
                 #expect(control < 1_000, "rank \(ranked.rank), \(channel): \(control) bytes besides the plan")
-                #expect(channel == "gradients" || control == 0, "rank \(ranked.rank), \(channel)")
+                #expect(channel != "features" || control == 0, "rank \(ranked.rank), \(channel)")
             }
         }
         #expect(result.traffic.allSatisfy { $0.plannedTotal > 0 })

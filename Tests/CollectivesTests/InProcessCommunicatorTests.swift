@@ -185,6 +185,6 @@ func rankOrderSum(size: Int, count: Int) -> [Float] {
                 if comm.rank == 0 { throw Stop() }
                 try comm.barrier()
             }
-        } throws: { "\($0)" == "disk full" }
+        } throws: { "\($0)" == "rank 0: disk full" }
     }
 }

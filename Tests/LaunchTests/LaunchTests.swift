@@ -36,11 +36,11 @@ import Testing
     /// collectives are copies.
     @Test func singleRunsOneRankOnTheCallingThread() throws {
         let caller = Thread.current.description
-        let result = try Launch.single.run(threads: 1, overlap: true) { comm, overlap in
+        let result = try Launch.single.run(threads: 1, overlap: true) { comm, launched in
             var values: [Float] = [1.5, -2]
             try values.withUnsafeMutableBufferPointer { try comm.allReduce($0) }
             return
-                "\(comm.rank)/\(comm.size) \(overlap) \(values) \(Thread.current.description == caller) \(ComputeEngine.threadCount)"
+                "\(comm.rank)/\(comm.size) \(launched.overlap) \(values) \(Thread.current.description == caller) \(ComputeEngine.threadCount)"
         }
         #expect(result == "0/1 true [1.5, -2.0] true 1")
     }

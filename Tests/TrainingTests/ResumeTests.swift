@@ -14,7 +14,13 @@ import Training
         FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)-\(name)").path
     }
 
-    /// K ranks: steps up to `steps` (from `resume` when given), writing a checkpoint to `checkpoint`.
+    /// The file of the checkpoint at `step` of the series `template` names.
+    static func file(_ template: String, step: Int) -> String {
+        CheckpointSeries(template: template).path(step: step)
+    }
+
+    /// K ranks: steps up to `steps` (from the file `resume` when given), writing checkpoints of the series
+    /// `checkpoint` names.
     static func run(
         ranks: Int, steps: Int, batch: Int = 16, checkpoint: String? = nil, resume: String? = nil,
         codec: Codec = .none
@@ -23,7 +29,7 @@ import Training
             ranks: ranks,
             {
                 $0.training.checkpointPath = checkpoint
-                $0.training.resumePath = resume
+                $0.training.resume = resume.map { .file($0) }
                 $0.codec = codec
             }, batch: batch, steps: steps, data: data
         ).values
@@ -37,18 +43,19 @@ import Training
         let uninterrupted = try Self.run(ranks: 2, steps: 8)
         let firstHalf = try Self.run(ranks: 2, steps: 4, checkpoint: checkpoint)
         #expect(firstHalf != uninterrupted)
-        let resumed = try Self.run(ranks: 2, steps: 8, resume: checkpoint)
+        let resumed = try Self.run(ranks: 2, steps: 8, resume: Self.file(checkpoint, step: 4))
         #expect(resumed == uninterrupted)
     }
 
     /// With top-k's error feedback, each rank's residuals are checkpointed too, so resuming is still exact;
     /// on another number of ranks their sum goes to rank 0. The file still reads as a model.
     @Test func topKResidualsAreCheckpointedSoResumingIsExact() throws {
-        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 4)
         defer { try? FileManager.default.removeItem(atPath: checkpoint) }
         let topk = try Codec(parsing: "topk:0.05")
         let uninterrupted = try Self.run(ranks: 2, steps: 8, codec: topk)
-        _ = try Self.run(ranks: 2, steps: 4, checkpoint: checkpoint, codec: topk)
+        _ = try Self.run(ranks: 2, steps: 4, checkpoint: template, codec: topk)
         let file = try SafeTensors.File(path: checkpoint)
         #expect(file.metadata["topk_residual_ranks"] == "2")
         var residual = [Float](repeating: 0, count: file.shapes["topk_residual.r1.conv2.weight"]!.reduce(1, *))
@@ -57,11 +64,19 @@ import Training
         #expect(file.shapes["topk_residual.r0.fc6.weight"] == nil, "FC layers are sharded, not allreduced")
         _ = try ModelFile.load(checkpoint)
         #expect(try Self.run(ranks: 2, steps: 8, resume: checkpoint, codec: topk) == uninterrupted)
-        // On 3 ranks, rank 0 carries the two ranks' residuals summed in rank order and the others none: a
-        // resumed run with no steps left writes them back as it found them.
+        // On 3 ranks, rank 0 carries the two ranks' residuals summed in rank order and the others none: the
+        // resumed trainers write them back as they found them.
         let resharded = Self.temporaryPath("resharded.safetensors")
         defer { try? FileManager.default.removeItem(atPath: resharded) }
-        _ = try Self.run(ranks: 3, steps: 4, checkpoint: resharded, resume: checkpoint, codec: topk)
+        var c = ParallelTrainingConfiguration(training: recipe(batch: 16, steps: 4))
+        c.codec = topk
+        c.training.resume = .file(checkpoint)
+        let configuration = c
+        _ = try InProcessCommunicator.run(size: 3) { comm in
+            let trainer = try ParallelTrainer(
+                configuration: configuration, communicator: comm, train: Self.data, test: Self.data.prefix(40))
+            try trainer.saveCheckpoint(resharded, position: trainer.start)
+        }
         let again = try SafeTensors.File(path: resharded)
         #expect(again.metadata["topk_residual_ranks"] == "3")
         for name in ["conv1.weight", "conv2.weight", "conv5.bias"] {
@@ -80,10 +95,11 @@ import Training
     /// A checkpoint whose residuals do not cover the ranks its metadata names is refused on load (which
     /// every rank does), naming the file and the rank, rather than leaving some ranks waiting.
     @Test func aCheckpointWithMissingResidualsIsRefused() throws {
-        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 1)
         let damaged = Self.temporaryPath("damaged.safetensors")
         defer { for path in [checkpoint, damaged] { try? FileManager.default.removeItem(atPath: path) } }
-        _ = try Self.run(ranks: 2, steps: 1, checkpoint: checkpoint, codec: try Codec(parsing: "topk"))
+        _ = try Self.run(ranks: 2, steps: 1, checkpoint: template, codec: try Codec(parsing: "topk"))
         let file = try SafeTensors.File(path: checkpoint)
         let buffers = try file.shapes.sorted { $0.key < $1.key }.map { name, shape in
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: shape.reduce(1, *))
@@ -106,30 +122,36 @@ import Training
     /// A checkpoint written by 4 ranks holds the whole model: resumed on 2 ranks, or in one process, the run
     /// starts from exactly those weights (re-sharded), and goes on training.
     @Test func aFourRankCheckpointResumesOnTwoRanksAndOnOne() throws {
-        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 3)
         defer { try? FileManager.default.removeItem(atPath: checkpoint) }
-        let written = try Self.run(ranks: 4, steps: 3, batch: 8, checkpoint: checkpoint)
+        let written = try Self.run(ranks: 4, steps: 3, batch: 8, checkpoint: template)
         let saved = try ModelFile.load(checkpoint).arena.valueArray
         #expect(saved == written)
-        // No steps left: the resumed model is the checkpoint's.
-        #expect(try Self.run(ranks: 2, steps: 3, batch: 8, resume: checkpoint) == written)
+        // No steps left (--max-steps counts from the start of the run): nothing to do, said so.
+        #expect {
+            try Self.run(ranks: 2, steps: 3, batch: 8, resume: checkpoint)
+        } throws: {
+            "\($0)" == "nothing to do: the checkpoint is at step 3, and --max-steps 3 counts from the start of the run"
+        }
         let further = try Self.run(ranks: 2, steps: 5, batch: 8, resume: checkpoint)
         #expect(further != written)
 
+        // Resumed on one rank, the run starts from exactly those weights.
         var c = recipe(batch: 8, steps: 3)
-        c.resumePath = checkpoint
+        c.resume = .file(checkpoint)
         let single = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40))
-        _ = try single.run()
         #expect(single.arena.valueArray == written)
     }
 
     /// A checkpoint of another variant, or trained with another seed, is refused, naming the file.
     @Test func aCheckpointOfAnotherVariantOrSeedIsRefused() throws {
-        let checkpoint = Self.temporaryPath("checkpoint.safetensors")
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 1)
         defer { try? FileManager.default.removeItem(atPath: checkpoint) }
-        _ = try Self.run(ranks: 2, steps: 1, checkpoint: checkpoint)
+        _ = try Self.run(ranks: 2, steps: 1, checkpoint: template)
         var paper = TrainingConfiguration(model: .paper())
-        paper.resumePath = checkpoint
+        paper.resume = .file(checkpoint)
         #expect {
             try Checkpoint.load(checkpoint, for: paper)
         } throws: { "\($0)".contains(checkpoint) && "\($0)".contains("holds variant 'small', expected 'paper'") }

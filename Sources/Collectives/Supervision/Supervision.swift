@@ -1,0 +1,12 @@
+/// What watches over one rank of a run: its status (read by the collective watchdog, Note [collective
+/// watchdog]) and the stop request it honours (Note [stopping on a signal]). A trainer built without one
+/// is watched by nothing and never asked to stop.
+public struct Supervision: Sendable {
+    public var status: RankStatus?
+    public var stop: StopRequest
+
+    public init(status: RankStatus? = nil, stop: StopRequest = StopRequest()) {
+        self.status = status
+        self.stop = stop
+    }
+}
