@@ -165,7 +165,8 @@ struct Train: ParsableCommand {
         try guards.apply(to: &configured)
         let configuration = configured
         let batchSize = batchSize, learningRate = learningRate
-        StopRequest.installSignalHandlers(guards.stopSignals.values, announce: speaksForTheJob ? printError : { _ in })
+        let speaks = speaksForTheJob
+        StopRequest.installSignalHandlers(guards.stopSignals.values) { line in if speaks { printError(line) } }
         let result = try parallel.launch.run(
             threads: compute.threads, overlap: parallel.overlap, watchdog: guards.watchdog
         ) { comm, launched in
