@@ -51,11 +51,11 @@ func trainInProcess(
 
 /// The trainer on one rank, as plain `alexnet-dist train` runs it.
 func oneRankTrainer(
-    _ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages
+    _ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages, progress: @escaping (String) -> Void = { _ in }
 ) throws -> ParallelTrainer {
     try ParallelTrainer(
         configuration: ParallelTrainingConfiguration(training: c), communicator: InProcessCommunicator.alone(),
-        train: train, test: test)
+        train: train, test: test, progress: progress)
 }
 
 func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
