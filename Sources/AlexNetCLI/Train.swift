@@ -29,7 +29,11 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Parallel training (under mpirun, or with --simulate)") var parallel: ParallelOptions
 
     @Option(help: "Epochs to train.") var epochs: Int = 30
-    @Option(help: "Stop after this many steps (for quick checks).") var maxSteps: Int?
+    @Option(
+        help:
+            "Stop after this many steps, counted from the start of the run (a resumed run trains up to it; at or past it there is nothing to do)."
+    )
+    var maxSteps: Int?
     @Option(
         help:
             "Examples per rank per step. Default: the recipe's global batch of 128 split over the ranks (⌊128/K⌋; 128 in one process)."
@@ -124,7 +128,8 @@ struct Train: ParsableCommand {
             throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)")
         }
         if resume == "auto" && checkpointEvery == 0 {
-            throw ValidationError("--resume auto looks for this run's checkpoints, but --checkpoint-every 0 writes none")
+            throw ValidationError(
+                "--resume auto looks for this run's checkpoints, but --checkpoint-every 0 writes none")
         }
     }
 

@@ -124,7 +124,9 @@ public final class ParallelTrainer {
                     progress("warning: skipping checkpoint \(file.path): \(error)")
                 }
             }
-            progress("--resume auto: no checkpoint \(series.path(step: 0).replacingOccurrences(of: "-step0.", with: "-step<N>.")) to resume, starting from the beginning")
+            progress(
+                "--resume auto: no checkpoint \(series.path(step: 0).replacingOccurrences(of: "-step0.", with: "-step<N>.")) to resume, starting from the beginning"
+            )
             return nil
         }
     }
@@ -245,7 +247,9 @@ public final class ParallelTrainer {
     /// the mean loss over the K·B examples and whether the ranks agreed to stop, the same on every rank.
     /// Throws `RunEnded` when the loss or an updated weight is not finite (Note [the non-finite guard]) or
     /// the replicas differ (Note [replica check]). A collective.
-    public func step(examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float) throws
+    public func step(
+        examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float
+    ) throws
         -> TrainingLoop.StepOutcome
     {
         supervision.status?.set(step: step, phase: step == start.step ? .starting : .training)

@@ -30,10 +30,12 @@ public struct TrainingLoop {
     /// nil.
     public func nothingToDo(from position: TrainingPosition) -> String? {
         if position.epoch >= configuration.epochs {
-            return "the checkpoint is at epoch \(position.epoch) (step \(position.step)), the end of --epochs \(configuration.epochs)"
+            return
+                "the checkpoint is at epoch \(position.epoch) (step \(position.step)), the end of --epochs \(configuration.epochs)"
         }
         if let maxSteps = configuration.maxSteps, position.step >= maxSteps {
-            return "the checkpoint is at step \(position.step), and --max-steps \(maxSteps) counts from the start of the run"
+            return
+                "the checkpoint is at step \(position.step), and --max-steps \(maxSteps) counts from the start of the run"
         }
         return nil
     }

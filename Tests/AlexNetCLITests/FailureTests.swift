@@ -39,7 +39,8 @@ import Testing
         let errors = outcome.errorLines.filter { $0.hasPrefix("alexnet-dist: error: ") }
         #expect(errors.count == 1, "stderr: \(outcome.stderr)")
         #expect(
-            errors.first?.contains("longer than --collective-timeout 4 s: rank 2 is training at step 3, outside any collective")
+            errors.first?.contains(
+                "longer than --collective-timeout 4 s: rank 2 is training at step 3, outside any collective")
                 == true, "stderr: \(outcome.stderr)")
         #expect(seconds < 60, "the job took \(seconds) s")
     }
@@ -74,7 +75,9 @@ import Testing
         #expect(process.terminationStatus == 75, "stderr: \(text)")
         #expect(text.contains("to continue, run the same command with --resume auto: alexnet-dist train"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/model.safetensors"), "a stopped run writes no model")
-        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("checkpoint-step") }
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+            $0.hasPrefix("checkpoint-step")
+        }
         #expect(checkpoints.count == 1, "\(checkpoints)")
 
         let resumed = try runTool(Self.flags(dir, steps: 40) + ["--resume", "auto"])
@@ -89,7 +92,8 @@ import Testing
         #expect(again.status == 0)
         #expect(
             again.stderr.contains(
-                "alexnet-dist: nothing to do: the checkpoint is at step 40, and --max-steps 40 counts from the start of the run"),
+                "alexnet-dist: nothing to do: the checkpoint is at step 40, and --max-steps 40 counts from the start of the run"
+            ),
             "stderr: \(again.stderr)")
     }
 
@@ -122,7 +126,9 @@ import Testing
         FileManager.default.createFile(atPath: "\(dir)/file", contents: Data())
         try expectOneLineError(
             Self.flags(dir, steps: 1) + ["--output", "\(dir)/file/model.safetensors"],
-            mentioning: "cannot write \(dir)/file/model.safetensors: its directory \(dir)/file cannot be created (\(dir)/file is a file, not a directory)")
+            mentioning:
+                "cannot write \(dir)/file/model.safetensors: its directory \(dir)/file cannot be created (\(dir)/file is a file, not a directory)"
+        )
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
         #expect(left.isEmpty, "\(left)")
     }

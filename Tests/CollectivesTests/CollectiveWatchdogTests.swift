@@ -46,7 +46,8 @@ import Testing
         #expect(warnings.all.count == 1, "one warning per wait: \(warnings.all)")
         Thread.sleep(forTimeInterval: 0.25)
         let message = try #require(dog.check())
-        #expect(message.hasPrefix("rank 0 waited 0 s in allReduce at step 7 (training), longer than --collective-timeout"))
+        #expect(
+            message.hasPrefix("rank 0 waited 0 s in allReduce at step 7 (training), longer than --collective-timeout"))
         #expect(message.contains("rank 1 has not been heard from for 30 s (stopped, hung or unreachable)"))
         #expect(message.contains("rank 3 is training at step 6, outside any collective"))
         #expect(!message.contains("rank 2"), "\(message)")

@@ -12,12 +12,15 @@ import Testing
         let series = CheckpointSeries(template: "\(dir)/checkpoint.safetensors")
         #expect(series.path(step: 120) == "\(dir)/checkpoint-step120.safetensors")
         #expect(series.step(ofFile: "checkpoint-step120.safetensors") == 120)
-        for name in ["checkpoint-step.safetensors", "checkpoint-step012.safetensors", "checkpoint-step1.json",
-            "other-step1.safetensors", "checkpoint-step-1.safetensors"]
-        {
+        for name in [
+            "checkpoint-step.safetensors", "checkpoint-step012.safetensors", "checkpoint-step1.json",
+            "other-step1.safetensors", "checkpoint-step-1.safetensors",
+        ] {
             #expect(series.step(ofFile: name) == nil, "\(name)")
         }
-        for step in [10, 20, 30, 40] { FileManager.default.createFile(atPath: series.path(step: step), contents: Data()) }
+        for step in [10, 20, 30, 40] {
+            FileManager.default.createFile(atPath: series.path(step: step), contents: Data())
+        }
         // Written at step 20 (a resumed run): the later steps belong to a branch it has left.
         let removed = series.prune(written: 20, keep: 1)
         #expect(Set(removed) == Set([10, 30, 40].map(series.path(step:))))

@@ -110,7 +110,9 @@ import Testing
         c.resume = .newest
         let lines = Lines()
         _ = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40), progress: lines.add)
-        #expect(lines.all.contains { $0.hasPrefix("--resume auto: no checkpoint") && $0.contains("ck-step<N>.safetensors") })
+        #expect(
+            lines.all.contains { $0.hasPrefix("--resume auto: no checkpoint") && $0.contains("ck-step<N>.safetensors") }
+        )
         c.resume = nil
         _ = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40)).run()
         let series = CheckpointSeries(template: template)

@@ -51,7 +51,8 @@ func trainInProcess(
 
 /// The trainer on one rank, as plain `alexnet-dist train` runs it.
 func oneRankTrainer(
-    _ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages, progress: @escaping (String) -> Void = { _ in }
+    _ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages,
+    progress: @escaping (String) -> Void = { _ in }
 ) throws -> ParallelTrainer {
     try ParallelTrainer(
         configuration: ParallelTrainingConfiguration(training: c), communicator: InProcessCommunicator.alone(),

@@ -19,7 +19,9 @@ public final class SharedBoard: PeerBoard, @unchecked Sendable {
     }
 }
 
-/// The collective watchdog (Note [collective watchdog]).
+/// The collective watchdog.
+///
+/// ## Note [collective watchdog]
 ///
 /// A thread per process that, every `interval`, publishes what its ranks are doing (step, phase, the
 /// collective they wait in) and reads what every other rank last published. A rank that has waited in a

@@ -18,9 +18,18 @@ public enum ExitStatus {
 /// An error that ends the whole run with its own exit status.
 ///
 /// `sharedByEveryRank`: every rank raises it at the same point, from values they agreed on in a collective
-/// (a divergence seen in the step's reduced figures, a stop, replicas found different). Such an error is
-/// reported by rank 0 alone and every rank leaves normally; any other error is one rank's, reported with
-/// its rank, and ends the others (Note [every rank's errors]).
+/// (a divergence seen in the step's figures, replicas found different, nothing to do).
+///
+/// ## Note [every rank's errors]
+///
+/// An error on any rank ends every rank within seconds, printed once, naming the rank. A shared error
+/// (above) is reported by rank 0 alone and every rank leaves normally with its status. Any other error is
+/// one rank's: under MPI that rank prints `alexnet-dist: error: rank R: …` and calls `MPI_Abort`, which
+/// ends the other processes even while they wait in a collective or are stopped; rank 0 does so at once and
+/// the others after a second, so that when every rank fails alike only rank 0's line appears. Errors raised
+/// before the ranks connect (flags, input files) follow the same rule through the launcher. In one process
+/// (`--simulate`) a rank that fails leaves its group, so the others' collectives fail instead of waiting,
+/// and the run reports rank 0's error, else the first to fail.
 public protocol RunEndingError: Error, CustomStringConvertible {
     var exitStatus: Int32 { get }
     var sharedByEveryRank: Bool { get }

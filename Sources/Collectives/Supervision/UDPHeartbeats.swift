@@ -15,17 +15,24 @@ public final class UDPHeartbeats: PeerBoard, @unchecked Sendable {
     /// Opens a UDP socket on every interface, on a port the system picks.
     public init() throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard socket >= 0 else { throw CollectiveError(rank: -1, collective: "watchdog", problem: "no UDP socket: \(String(cString: strerror(errno)))") }
+        guard socket >= 0 else {
+            throw CollectiveError(
+                rank: -1, collective: "watchdog", problem: "no UDP socket: \(String(cString: strerror(errno)))")
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = INADDR_ANY
         address.sin_port = 0
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else {
             close(socket)
-            throw CollectiveError(rank: -1, collective: "watchdog", problem: "cannot bind a UDP port: \(String(cString: strerror(errno)))")
+            throw CollectiveError(
+                rank: -1, collective: "watchdog", problem: "cannot bind a UDP port: \(String(cString: strerror(errno)))"
+            )
         }
         _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
     }
@@ -68,7 +75,9 @@ public final class UDPHeartbeats: PeerBoard, @unchecked Sendable {
                 var target = sockaddr_in()
                 target.sin_family = sa_family_t(AF_INET)
                 target.sin_port = port
-                target.sin_addr.s_addr = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+                target.sin_addr.s_addr = bytes.withUnsafeBytes {
+                    $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+                }
                 targets.append(target)
             }
         }
@@ -101,7 +110,9 @@ public final class UDPHeartbeats: PeerBoard, @unchecked Sendable {
                 _ = packet.bytes.withUnsafeBytes { data in
                     withUnsafePointer(to: &target) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            sendto(socket, data.baseAddress, data.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                            sendto(
+                                socket, data.baseAddress, data.count, Int32(MSG_DONTWAIT), $0,
+                                socklen_t(MemoryLayout<sockaddr_in>.size))
                         }
                     }
                 }

@@ -69,6 +69,7 @@ public final class WatchedCommunicator: Communicator {
     }
 
     public func split(color: Int, key: Int) throws -> Communicator {
-        WatchedCommunicator(wrapping: try watched("split") { try wrapped.split(color: color, key: key) }, status: status)
+        WatchedCommunicator(
+            wrapping: try watched("split") { try wrapped.split(color: color, key: key) }, status: status)
     }
 }
