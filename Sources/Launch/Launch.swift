@@ -91,18 +91,21 @@ public enum Launch: Equatable, Sendable {
             ComputeEngine.threadCount =
                 threads ?? Launch.defaultThreads(ranksOnThisMachine: MPICommunicator.localRanks())
             let status = RankStatus(rank: world.rank)
+            var dog: CollectiveWatchdog?
+            defer { dog?.stop() }
             do {
-                let dog = try Launch.startWatchdog(settings, world: world, status: status)
+                dog = try Launch.startWatchdog(settings, world: world, status: status)
                 let result = try body(
                     WatchedCommunicator(wrapping: world, status: status),
                     Rank(
                         overlap: overlap && world.allowsConcurrentCalls,
                         supervision: Supervision(status: status, stop: .process)))
-                dog.stop()
+                dog?.stop()
                 MPICommunicator.finalize()
                 return world.rank == 0 ? result : nil
             } catch let error as RunEndingError where error.sharedByEveryRank {
                 // Every rank raised it from agreed figures: rank 0 reports it, every rank leaves alike.
+                dog?.stop()
                 MPICommunicator.finalize()
                 if world.rank == 0 { throw error }
                 exit(error.exitStatus)

@@ -38,10 +38,12 @@ extension ParallelTrainer {
         let loss = figures.reduce(0) { $0 + $1[0] } / Double(ranks * configuration.training.batchSize)
         let bad = figures.indices.filter { figures[$0][2] >= 0 }
         if !bad.isEmpty || !loss.isFinite {
-            var what = "the loss is \(loss)"
+            let lossText = loss.isNaN ? "nan" : "\(loss)"
+            var what = "the loss is \(lossText)"
             if let q = bad.first {
                 let name = arena.views[Int(figures[q][2])].name
-                what = "\(name) holds NaN or infinite values after the update (first on rank \(q)); the loss is \(loss)"
+                let whose = ranks > 1 ? " (first on rank \(q))" : ""
+                what = "\(name) holds NaN or infinite values after the update\(whose); the loss is \(lossText)"
             }
             throw RunEnded.diverged(
                 "training diverged at step \(step + 1): \(what). Nothing was written at this step: \(lastGood); try a lower --lr"
