@@ -12,6 +12,8 @@ let shims: [Target] = [
         name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
     // oneDNN 2.6 has no pkg-config file; the module map names the header and links `dnnl`.
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    // PNG decoding through libpng's full API (its errors longjmp, which C can catch and Swift cannot).
+    .target(name: "CPNGDecode", linkerSettings: [.linkedLibrary("png16")]),
     // The codecs' element-wise loops (byte shuffle, bf16/fp16 casts with F16C chosen at run time, top-k).
     .target(name: "CCodecKernels", cSettings: [.unsafeFlags(["-O3"])], cxxSettings: [.unsafeFlags(["-O3"])]),
 ]
@@ -25,7 +27,7 @@ let libraries: [Target] = [
     // the optimiser and the safetensors format.
     .target(name: "Compute", dependencies: ["CDNNL", "Timing"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
-    .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG"]),
+    .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG", "CPNGDecode"]),
     // The Communicator protocol, its in-process implementation, metering, timelines and the compressed
     // allreduce.
     .target(name: "Collectives", dependencies: ["CCodecKernels", "CZstd", "CZlib", "Timing"]),
