@@ -63,6 +63,64 @@ public enum AtomicFile {
         unlink(probe)
     }
 
+    /// Writes a file too large to hold in memory (a data shard) the same way: `append` streams to the
+    /// temporary file, `commit` flushes and renames it over `path`; a writer dropped without `commit`
+    /// removes its temporary file.
+    public final class Writer {
+        public let path: String
+        private let temporary: String
+        private let directory: String
+        private var fd: Int32
+        private var committed = false
+        /// Bytes appended so far.
+        public private(set) var count = 0
+
+        public init(_ path: String) throws {
+            self.path = path
+            let url = URL(fileURLWithPath: path)
+            directory = url.deletingLastPathComponent().path
+            temporary = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())"
+            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else {
+                throw WriteError(path: path, problem: "cannot create \(temporary): \(AtomicFile.errnoText())")
+            }
+        }
+
+        deinit {
+            if fd >= 0 { close(fd) }
+            if !committed { unlink(temporary) }
+        }
+
+        public func append(_ bytes: UnsafeRawBufferPointer) throws {
+            var offset = 0
+            while offset < bytes.count {
+                let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                guard n > 0 else { throw WriteError(path: path, problem: "write failed: \(errnoText())") }
+                offset += n
+            }
+            count += bytes.count
+        }
+
+        public func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
+
+        /// Flushes the file to disk and renames it over `path` (then flushes the directory).
+        public func commit() throws {
+            guard fsync(fd) == 0 else { throw WriteError(path: path, problem: "fsync failed: \(errnoText())") }
+            let status = close(fd)
+            fd = -1
+            guard status == 0 else { throw WriteError(path: path, problem: "close failed: \(errnoText())") }
+            guard rename(temporary, path) == 0 else {
+                throw WriteError(path: path, problem: "rename failed: \(errnoText())")
+            }
+            committed = true
+            let dirfd = open(directory, O_RDONLY)
+            if dirfd >= 0 {
+                fsync(dirfd)
+                close(dirfd)
+            }
+        }
+    }
+
     /// Removes the temporary and probe files that writers of files in `directory` named as `name` accepts left
     /// behind when they were killed (their process no longer runs). Returns the paths removed.
     @discardableResult
@@ -97,5 +155,5 @@ public enum AtomicFile {
         try data.withUnsafeBytes { try write(path, chunks: [$0]) }
     }
 
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
+    fileprivate static func errnoText() -> String { String(cString: strerror(errno)) }
 }
