@@ -12,40 +12,14 @@ public enum AtomicFile {
 
     /// Writes `chunks` one after another as the new content of `path`.
     public static func write(_ path: String, chunks: [UnsafeRawBufferPointer]) throws {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw WriteError(path: path, problem: "directory \(directory) does not exist")
         }
-        let temporary = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw WriteError(path: path, problem: "cannot create \(temporary): \(errnoText())") }
-        var isOpen = true, renamed = false
-        defer {
-            if isOpen { close(fd) }
-            if !renamed { unlink(temporary) }
-        }
-        for chunk in chunks {
-            var offset = 0
-            while offset < chunk.count {
-                let n = Foundation.write(fd, chunk.baseAddress! + offset, chunk.count - offset)
-                guard n > 0 else { throw WriteError(path: path, problem: "write failed: \(errnoText())") }
-                offset += n
-            }
-        }
-        guard fsync(fd) == 0 else { throw WriteError(path: path, problem: "fsync failed: \(errnoText())") }
-        isOpen = false
-        guard close(fd) == 0 else { throw WriteError(path: path, problem: "close failed: \(errnoText())") }
-        guard rename(temporary, path) == 0 else {
-            throw WriteError(path: path, problem: "rename failed: \(errnoText())")
-        }
-        renamed = true
-        let dirfd = open(directory, O_RDONLY)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
-        }
+        let writer = try Writer(path)
+        for chunk in chunks { try writer.append(chunk) }
+        try writer.commit()
     }
 
     /// Checks, before long work, that `path` can be written: its directory exists and accepts a new file,
