@@ -27,7 +27,7 @@ let libraries: [Target] = [
     // the optimiser and the safetensors format.
     .target(name: "Compute", dependencies: ["CDNNL", "Timing"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
-    .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG", "CPNGDecode"]),
+    .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG", "CPNGDecode", "Timing"]),
     // The Communicator protocol, its in-process implementation, metering, timelines and the compressed
     // allreduce.
     .target(name: "Collectives", dependencies: ["CCodecKernels", "CZstd", "CZlib", "Timing"]),

@@ -7,7 +7,8 @@ import Foundation
 /// `Image.open(f).convert("RGB")` gives: libjpeg-turbo's accurate integer IDCT and smooth upsampling (what
 /// Pillow's libjpeg-turbo uses), grey replicated, CMYK converted by Pillow's formula, PNG palettes
 /// expanded and alpha dropped. One decoder per thread (it holds a TurboJPEG handle).
-public final class ImageDecoder {
+/// Used by one thread at a time (each worker its own), hence `@unchecked Sendable`.
+public final class ImageDecoder: @unchecked Sendable {
     public enum Format: String, Sendable { case jpeg = "JPEG", png = "PNG" }
 
     private let jpeg: tjhandle
@@ -52,7 +53,10 @@ public final class ImageDecoder {
         guard tjDecompressHeader3(jpeg, base, UInt(raw.count), &width, &height, &subsampling, &colorspace) == 0 else {
             throw DatasetError(path, "not a readable JPEG image (\(String(cString: tjGetErrorStr2(jpeg))))")
         }
-        guard width >= 1, height >= 1, width <= ImageDecoder.maximumSide, height <= ImageDecoder.maximumSide else {
+        guard width >= 1, height >= 1 else {
+            throw DatasetError(path, "not a readable JPEG image (no frame header: truncated or corrupt)")
+        }
+        guard width <= ImageDecoder.maximumSide, height <= ImageDecoder.maximumSide else {
             throw DatasetError(path, "JPEG of \(width)×\(height) pixels, expected 1…\(ImageDecoder.maximumSide) a side")
         }
         let w = Int(width), h = Int(height)

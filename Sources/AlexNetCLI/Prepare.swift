@@ -1,0 +1,63 @@
+import ArgumentParser
+import Datasets
+import Foundation
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn class folders of JPEG/PNG images into shards for training (decoded, resized, stored once).",
+        discussion: """
+            SOURCE is either class folders (SOURCE/<class>/<image>; classes are the sorted folder names, \
+            extensions .jpg .jpeg .png in any case, the format read from the content), or an ImageNet-style \
+            root with train/ and val/ (or validation/) class-folder trees. Each image's short side is resized \
+            to --size with Pillow's anti-aliased bilinear filter and centre-cropped square (--keep-aspect: not \
+            cropped), stored as JPEG (--quality) or raw, in shards of about --shard-mb MiB: DEST/meta.json, \
+            DEST/<split>-NNNNN.data and .index. meta.json also holds the training images' per-channel mean \
+            and std and the RGB covariance's eigenvalues and eigenvectors (the paper's PCA lighting). An \
+            interrupted prepare resumes after its last complete shard.
+            """)
+
+    @Argument(help: "Class folders, or a root with train/ and val/.") var source: String
+    @Argument(help: "Directory for the shards and meta.json.") var destination: String
+    @Option(help: "Short side after resizing, in pixels.") var size: Int = 256
+    @Flag(help: "Keep the aspect ratio (short side --size) instead of centre-cropping square.") var keepAspect = false
+    @Option(help: "JPEG quality 1…100 of the stored images.") var quality: Int = 90
+    @Flag(help: "Store raw RGB instead of JPEG (larger, no re-encoding loss).") var raw = false
+    @Option(help: "Shard size in MiB.") var shardMb: Int = 1024
+    @Option(help: "Decoding threads. Default: the cores.") var threads: Int?
+    @Option(help: "An unreadable image: skip (reported by path) or fail.") var onBadImage: BadImage = .skip
+
+    enum BadImage: String, ExpressibleByArgument, CaseIterable { case skip, fail }
+
+    func validate() throws {
+        guard (16...4096).contains(size) else { throw ValidationError("--size must be 16…4096, got \(size)") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1…100, got \(quality)") }
+        guard (1...65536).contains(shardMb) else { throw ValidationError("--shard-mb must be 1…65536, got \(shardMb)") }
+        if let threads, !(1...256).contains(threads) {
+            throw ValidationError("--threads must be 1…256, got \(threads)")
+        }
+    }
+
+    func run() throws {
+        let images = try ImageSource(root: source)
+        for note in images.notes { printError(note) }
+        var options = Preparer.Options()
+        options.size = size
+        options.square = !keepAspect
+        options.quality = raw ? nil : quality
+        options.shardBytes = shardMb << 20
+        options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        options.skipBadImages = onBadImage == .skip
+        let set = try Preparer(source: images, destination: destination, options: options).run(say: printError)
+        let counts = set.splits.keys.sorted().map { "\($0) \(set.splits[$0]!.map(\.records).reduce(0, +))" }
+        print("prepared \(counts.joined(separator: ", ")) images of \(set.classes.count) classes in \(destination)")
+        func list(_ values: [Double]) -> String { values.map { String(format: "%.4f", $0) }.joined(separator: ", ") }
+        print("mean (RGB, 0…1): \(list(set.mean))   (ImageNet, commonly used: 0.4850, 0.4560, 0.4060)")
+        print("std:             \(list(set.std))   (ImageNet: 0.2290, 0.2240, 0.2250)")
+        print("PCA eigenvalues: \(list(set.eigenvalues))   (ImageNet, AlexNet's lighting: 0.2175, 0.0188, 0.0045)")
+        for (i, row) in set.eigenvectors.enumerated() {
+            let reference = [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]][i]
+            print("eigenvectors[\(i)]: \(list(row))   (ImageNet: \(list(reference)))")
+        }
+        print("(eigenvectors are the columns; each column's sign is arbitrary)")
+    }
+}
