@@ -63,7 +63,7 @@ let executables: [Target] = [
 
 let tests: [Target] = [
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG", "CZlib"]),
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
     .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives"]),
     .testTarget(name: "LaunchTests", dependencies: ["Launch", "Collectives"]),

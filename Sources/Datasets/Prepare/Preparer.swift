@@ -20,6 +20,8 @@ public final class Preparer: Sendable {
         public var threads = 2
         /// Skip an unreadable image (reported by path) instead of stopping.
         public var skipBadImages = true
+        /// Tests: stop (with an error) once this many shards of a split are complete, as a killed run would.
+        var interruptAfterShards: Int?
         public init() {}
     }
 
@@ -136,6 +138,9 @@ public final class Preparer: Sendable {
                         progress.sums.add(pending)
                         pending = PixelSums()
                         try AtomicFile.write(progressPath, data: Array(try JSONEncoder().encode(progress)))
+                        if let stop = options.interruptAfterShards, writer.shards.count >= stop {
+                            throw DatasetError(destination, "interrupted after \(stop) shards")
+                        }
                     }
                 }
                 next += block.count
