@@ -145,6 +145,41 @@ import Testing
         try? FileManager.default.removeItem(atPath: "\(root)-out")
     }
 
+    /// ImageNet's layout: train/<wnid>/ class folders and a flat val/ labelled by Kaggle's
+    /// LOC_val_solution.csv (or Caffe's val.txt), said which.
+    @Test func imageNetLayoutWithAFlatValidationFolder() throws {
+        let classes = try Self.tree()
+        let root = classes + "-imagenet"
+        defer { for dir in [classes, root] { try? FileManager.default.removeItem(atPath: dir) } }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(root)/val", withIntermediateDirectories: true)
+        try fm.moveItem(atPath: classes, toPath: "\(root)/train")
+        try fm.removeItem(atPath: "\(root)/train/class1/corrupt.jpg")
+        var csv = "ImageId,PredictionString\n"
+        for (i, c) in [0, 2, 1].enumerated() {
+            let name = "ILSVRC2012_val_0000000\(i + 1)"
+            try fm.copyItem(atPath: "\(root)/train/class\(c)/0.jpg", toPath: "\(root)/val/\(name).JPEG")
+            csv += "\(name),class\(c) 1 2 3 4 class\(c) 5 6 7 8\n"
+        }
+        fm.createFile(atPath: "\(root)/LOC_val_solution.csv", contents: Data(csv.utf8))
+        let source = try ImageSource(root: root)
+        #expect(source.splits.map(\.name) == ["train", "val"])
+        #expect(source.splits[1].items.map(\.label) == [0, 2, 1])
+        #expect(
+            source.notes.contains {
+                $0.contains("flat validation folder, 3 images labelled by \(root)/LOC_val_solution.csv")
+            })
+        // Caffe's val.txt, by index.
+        try fm.removeItem(atPath: "\(root)/LOC_val_solution.csv")
+        let text = "ILSVRC2012_val_00000001.JPEG 0\nILSVRC2012_val_00000002.JPEG 2\nILSVRC2012_val_00000003.JPEG 1\n"
+        fm.createFile(atPath: "\(root)/val/val.txt", contents: Data(text.utf8))
+        #expect(try ImageSource(root: root).splits[1].items.map(\.label) == [0, 2, 1])
+        fm.createFile(atPath: "\(root)/val/val.txt", contents: Data("ILSVRC2012_val_00000001.JPEG 9\n".utf8))
+        #expect { try ImageSource(root: root) } throws: {
+            "\($0)" == "\(root)/val/val.txt: line 1: '9' is neither a class folder name nor a class index below 4"
+        }
+    }
+
     /// The eigen-decomposition of a known covariance.
     @Test func eigenDecompositionOfASymmetricMatrix() {
         let (values, vectors) = SymmetricEigen.decompose3([[2, 1, 0], [1, 2, 0], [0, 0, 5]])
