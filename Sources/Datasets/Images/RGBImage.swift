@@ -31,8 +31,8 @@ public struct RGBImage: Sendable, Equatable {
     /// half to even, as Python's `round`).
     public func centreCropped(to size: Int) -> RGBImage {
         precondition(size <= width && size <= height, "RGBImage: centre crop larger than the image")
-        func offset(_ extent: Int) -> Int { Int((Double(extent - size) / 2).rounded(.toNearestOrEven)) }
-        return cropped(x: offset(width), y: offset(height), width: size, height: size)
+        let window = EvaluationCrops.centre(width: width, height: height, size: size)
+        return cropped(x: window.x, y: window.y, width: size, height: size)
     }
 
     /// The size torchvision's `Resize(size)` gives: the shorter side `size`, the longer scaled and truncated.
