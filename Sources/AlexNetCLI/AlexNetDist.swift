@@ -10,7 +10,10 @@ struct AlexNetDist: ParsableCommand {
         discussion: """
             With no subcommand, `train` runs with its defaults: the `small` variant on Fashion-MNIST.
             """,
-        subcommands: [Train.self, Evaluate.self, Prepare.self, Describe.self, Bench.self, Report.self, SelfCheck.self],
+        subcommands: [
+            Train.self, Evaluate.self, Predict.self, Prepare.self, Describe.self, Bench.self, Report.self,
+            SelfCheck.self,
+        ],
         defaultSubcommand: Train.self)
 
     /// Parses and runs; any error is reported on one line of stderr with a non-zero exit status (the
