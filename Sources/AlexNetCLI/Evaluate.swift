@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
             )
         }
         let sampler = BatchSampler(data: test, normalization: loaded.normalization, shuffle: false, seed: 0)
-        let result = Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
+        let result = try Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
             .evaluate(sampler)
         if json {
             let fields: [String: Any] = [

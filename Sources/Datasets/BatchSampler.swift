@@ -15,36 +15,61 @@ public struct Augmentation: Sendable, Equatable, Codable {
     }
 }
 
-/// Turns a data set into batches: a seeded per-epoch order, normalisation and augmentation.
+/// Examples a sampler can draw from: decoded images in memory (`ImageExamples`) or, later, prepared shards.
+/// `fill` writes examples, normalised and, while training, augmented as a pure function of (seed, epoch,
+/// example), so the same example gets the same pixels whichever batch, rank or process draws it.
+public protocol ExampleSource: Sendable {
+    var count: Int { get }
+    var classes: Int { get }
+    /// One example as `fill` writes it: (C, H, W).
+    var exampleShape: [Int] { get }
+    /// The normalisation `fill` applies (recorded in model files).
+    var normalization: Normalization { get }
+    /// Examples `range` as a source of their own (the shards of a sharded evaluation).
+    func slice(_ range: Range<Int>) -> any ExampleSource
+    /// Writes examples `indices` into `images` (N, C, H, W) and `labels` (N), N = indices.count; augmented
+    /// when `training`.
+    func fill<Indices: Collection<Int>>(
+        _ indices: Indices, epoch: Int, training: Bool, seed: UInt64,
+        images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>) throws
+}
+
+/// Turns an example source into batches: a seeded per-epoch order over it, and `fill`.
 ///
-/// Everything random is a pure function of (seed, epoch, example index): the order of epoch e is a
-/// Fisher–Yates shuffle driven by `SplitMix64(seed ⊕ e)`, and an example's crop and flip come from a
-/// counter-based hash of (seed, epoch, example). So the same example gets the same pixels whichever
-/// batch, rank or process draws it.
+/// The order of epoch e is a Fisher–Yates shuffle driven by `SplitMix64(seed ⊕ e)`; augmentation is the
+/// source's, counter-based on (seed, epoch, example).
 public struct BatchSampler: Sendable {
-    public let data: LabeledImages
-    public let normalization: Normalization
-    public let augmentation: Augmentation
+    public let source: any ExampleSource
     public let shuffle: Bool
     public let seed: UInt64
 
-    public init(
-        data: LabeledImages, normalization: Normalization, augmentation: Augmentation = .none,
-        shuffle: Bool, seed: UInt64
-    ) {
-        precondition(
-            normalization.mean.count == data.imageShape[0] && normalization.std.count == data.imageShape[0],
-            "normalisation has \(normalization.mean.count) channels, the data \(data.imageShape[0])")
-        self.data = data
-        self.normalization = normalization
-        self.augmentation = augmentation
+    public init(source: any ExampleSource, shuffle: Bool, seed: UInt64) {
+        self.source = source
         self.shuffle = shuffle
         self.seed = seed
     }
 
+    /// Decoded images in memory.
+    public init(
+        data: LabeledImages, normalization: Normalization, augmentation: Augmentation = .none,
+        shuffle: Bool, seed: UInt64
+    ) {
+        self.init(
+            source: ImageExamples(images: data, normalization: normalization, augmentation: augmentation),
+            shuffle: shuffle, seed: seed)
+    }
+
+    public var count: Int { source.count }
+    public var normalization: Normalization { source.normalization }
+
+    /// Examples `range`, in order (evaluation shards).
+    public func slice(_ range: Range<Int>) -> BatchSampler {
+        BatchSampler(source: source.slice(range), shuffle: false, seed: seed)
+    }
+
     /// The example indices of `epoch` in the order they are visited.
     public func order(epoch: Int) -> [Int] {
-        var order = Array(0..<data.count)
+        var order = Array(0..<count)
         guard shuffle else { return order }
         var rng = SplitMix64(seed: mix64(seed ^ 0x5EED_0F_0DE5) ^ UInt64(epoch))
         for i in stride(from: order.count - 1, to: 0, by: -1) {
@@ -59,7 +84,39 @@ public struct BatchSampler: Sendable {
     public func fill(
         _ indices: some Collection<Int>, epoch: Int, training: Bool,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
+    ) throws {
+        try source.fill(indices, epoch: epoch, training: training, seed: seed, images: images, labels: labels)
+    }
+}
+
+/// Decoded images held in memory (IDX files, small JPEG folders), with padding crops and flips.
+public struct ImageExamples: ExampleSource {
+    public let images: LabeledImages
+    public let normalization: Normalization
+    public let augmentation: Augmentation
+
+    public init(images: LabeledImages, normalization: Normalization, augmentation: Augmentation = .none) {
+        precondition(
+            normalization.mean.count == images.imageShape[0] && normalization.std.count == images.imageShape[0],
+            "normalisation has \(normalization.mean.count) channels, the data \(images.imageShape[0])")
+        self.images = images
+        self.normalization = normalization
+        self.augmentation = augmentation
+    }
+
+    public var count: Int { images.count }
+    public var classes: Int { images.classes }
+    public var exampleShape: [Int] { images.imageShape }
+
+    public func slice(_ range: Range<Int>) -> any ExampleSource {
+        ImageExamples(images: images.slice(range), normalization: normalization, augmentation: augmentation)
+    }
+
+    public func fill<Indices: Collection<Int>>(
+        _ indices: Indices, epoch: Int, training: Bool, seed: UInt64,
+        images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) {
+        let data = self.images
         let shape = data.imageShape
         let (c, h, w) = (shape[0], shape[1], shape[2])
         let size = data.imageSize

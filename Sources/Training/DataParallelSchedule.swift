@@ -31,13 +31,10 @@ final class DataParallelSchedule: StepSchedule {
     /// Rank r evaluates the r-th of K contiguous shards of the data set with the whole model; the tallies
     /// are summed.
     func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult {
-        let data = sampler.data, m = model
-        let shardSizes = segmentCounts(data.count, parts: m.ranks)
+        let m = model
+        let shardSizes = segmentCounts(sampler.count, parts: m.ranks)
         let first = shardSizes[..<m.rank].reduce(0, +)
-        let shard = BatchSampler(
-            data: data.slice(first..<(first + shardSizes[m.rank])), normalization: sampler.normalization,
-            shuffle: false, seed: sampler.seed)
-        let tally = evaluator.tally(shard)
+        let tally = try evaluator.tally(sampler.slice(first..<(first + shardSizes[m.rank])))
         let sums = try m.sumOverRanks([
             Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum,
         ])

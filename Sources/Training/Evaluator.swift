@@ -27,19 +27,18 @@ public final class Evaluator {
         return network
     }
 
-    public func evaluate(_ sampler: BatchSampler) -> EvaluationResult { tally(sampler).result }
+    public func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult { try tally(sampler).result }
 
     /// The counts over every example of `sampler`, in batches of `batchSize` (the last one smaller).
-    public func tally(_ sampler: BatchSampler) -> EvaluationTally {
-        let data = sampler.data
+    public func tally(_ sampler: BatchSampler) throws -> EvaluationTally {
         var tally = EvaluationTally()
         var labels = [Int32](repeating: 0, count: batchSize)
         var start = 0
-        while start < data.count {
-            let n = min(batchSize, data.count - start)
+        while start < sampler.count {
+            let n = min(batchSize, sampler.count - start)
             let net = network(batch: n)
-            labels.withUnsafeMutableBufferPointer { l in
-                sampler.fill(
+            try labels.withUnsafeMutableBufferPointer { l in
+                try sampler.fill(
                     start..<(start + n), epoch: 0, training: false, images: net.input.floats,
                     labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]))
             }

@@ -189,8 +189,8 @@ final class HybridSchedule: StepSchedule {
     /// stage on up to B of its examples, the features and labels are all-gathered, and every rank evaluates
     /// the sharded FC stack on all of them (so every rank tallies the same rows).
     func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult {
-        let data = sampler.data, m = model, k = m.ranks, b = m.batch, rank = m.rank
-        let shardSizes = segmentCounts(data.count, parts: k)
+        let m = model, k = m.ranks, b = m.batch, rank = m.rank
+        let shardSizes = segmentCounts(sampler.count, parts: k)
         let first = shardSizes[..<rank].reduce(0, +)
         var tally = EvaluationTally()
         let roundCount = (shardSizes.max()! + b - 1) / b
@@ -203,8 +203,8 @@ final class HybridSchedule: StepSchedule {
             if mine > 0 {
                 let net = evaluationNetwork(batch: mine)
                 let start = first + s * b
-                labels.withUnsafeMutableBufferPointer { l in
-                    sampler.fill(
+                try labels.withUnsafeMutableBufferPointer { l in
+                    try sampler.fill(
                         start..<(start + mine), epoch: 0, training: false, images: net.input.floats,
                         labels: UnsafeMutableBufferPointer(rebasing: l[0..<mine]))
                 }

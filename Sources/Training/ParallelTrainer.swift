@@ -210,7 +210,7 @@ public final class ParallelTrainer {
         var lines: [String]
         if ranks == 1 {
             lines = [
-                "training \(c.model.name) (\(arena.parameterCount) parameters) on \(loop.samplers.train.data.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(total) steps, \(ComputeEngine.threadCount) threads"
+                "training \(c.model.name) (\(arena.parameterCount) parameters) on \(loop.samplers.train.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(total) steps, \(ComputeEngine.threadCount) threads"
             ]
         } else {
             let factors = configuration.learningRateFactors(ranks: ranks)
@@ -218,7 +218,7 @@ public final class ParallelTrainer {
                 plan.parallelism == .hybrid ? ", FC updated per \(configuration.fullyConnectedUpdate.rawValue)" : ""
             lines =
                 plan.summary + [
-                    "training \(c.model.name) on \(loop.samplers.train.data.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(c.batchSize), \(total) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(fcUpdate)"
+                    "training \(c.model.name) on \(loop.samplers.train.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(c.batchSize), \(total) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(fcUpdate)"
                 ]
         }
         if let path = resumedFrom {
@@ -263,8 +263,8 @@ public final class ParallelTrainer {
             "ParallelTrainer.step: \(examples.count) examples, expected K·B = \(ranks) × \(b)")
         let first = examples.startIndex + rank * b
         let network = model.network
-        let labels = [Int32](unsafeUninitializedCapacity: b) { l, count in
-            loop.samplers.train.fill(
+        let labels = try [Int32](unsafeUninitializedCapacity: b) { l, count in
+            try loop.samplers.train.fill(
                 examples[first..<(first + b)], epoch: epoch, training: true, images: network.input.floats, labels: l)
             count = b
         }

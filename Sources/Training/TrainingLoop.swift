@@ -15,12 +15,12 @@ public struct TrainingLoop {
     }
 
     /// Whole steps only: the examples left over change every epoch with the shuffle.
-    public var stepsPerEpoch: Int { samplers.train.data.count / examplesPerStep }
+    public var stepsPerEpoch: Int { samplers.train.count / examplesPerStep }
 
     /// Steps of a run that starts at `position`: the rest of its epoch and the remaining epochs, at most
     /// `maxSteps` in all.
     public func totalSteps(from position: TrainingPosition = TrainingPosition()) -> Int {
-        let c = configuration, count = samplers.train.data.count
+        let c = configuration, count = samplers.train.count
         let rest = max(0, count - position.exampleInEpoch) / examplesPerStep
         let epochs = position.step + rest + max(0, c.epochs - position.epoch - 1) * stepsPerEpoch
         return min(position.epoch < c.epochs ? epochs : position.step, c.maxSteps ?? Int.max)
@@ -42,7 +42,7 @@ public struct TrainingLoop {
 
     /// Checks that a checkpoint's position (read from `path`) lies within the data and the schedule.
     public func check(_ position: TrainingPosition, of path: String?) throws {
-        let count = samplers.train.data.count, s = position.scheduler
+        let count = samplers.train.count, s = position.scheduler
         func problem(_ field: String, _ value: CustomStringConvertible, _ expected: String) -> TrainingError {
             TrainingError("\(path ?? "checkpoint"): training position \(field) is \(value), expected \(expected)")
         }
@@ -89,7 +89,7 @@ public struct TrainingLoop {
         evaluate: (BatchSampler) throws -> EvaluationResult,
         checkpoint: (TrainingPosition) throws -> Void = { _ in }
     ) throws -> TrainingResult {
-        let c = configuration, count = samplers.train.data.count
+        let c = configuration, count = samplers.train.count
         let totalSteps = totalSteps(from: start)
         var scheduler = LearningRateScheduler(base: c.learningRate, schedule: c.schedule)
         scheduler.state = start.scheduler

@@ -9,11 +9,11 @@ func tinySet() -> LabeledImages {
 }
 
 func fill(_ sampler: BatchSampler, _ indices: [Int], epoch: Int, training: Bool) -> ([Float], [Int32]) {
-    var images = [Float](repeating: .nan, count: indices.count * sampler.data.imageSize)
+    var images = [Float](repeating: .nan, count: indices.count * sampler.source.exampleShape.reduce(1, *))
     var labels = [Int32](repeating: -1, count: indices.count)
     images.withUnsafeMutableBufferPointer { i in
         labels.withUnsafeMutableBufferPointer { l in
-            sampler.fill(indices, epoch: epoch, training: training, images: i, labels: l)
+            try! sampler.fill(indices, epoch: epoch, training: training, images: i, labels: l)
         }
     }
     return (images, labels)
