@@ -1,0 +1,144 @@
+import Compute
+import Dispatch
+import Foundation
+
+/// Prepared shards as an `ExampleSource`: each example decoded from its shard when a batch needs it (on
+/// `threads` threads, one decoder each; the bytes written do not depend on the thread count), then, while
+/// training, the paper's augmentation (`PaperAugmentation`: a random `crop` window, a flip, PCA lighting
+/// from meta.json's eigenvectors) and otherwise the centre window, normalised with meta.json's mean and std.
+public final class ShardExamples: ExampleSource, @unchecked Sendable {
+    public let shardSet: ShardSet
+    public let split: String
+    public let augmentation: PaperAugmentation
+    public let normalization: Normalization
+    public let threads: Int
+    /// The shards' readers (memory maps), shared by slices; read-only after init.
+    private let readers: [ShardReader]
+    /// The first global example of each shard, and the total.
+    private let starts: [Int]
+    /// The examples of the split this source covers (a slice covers part).
+    private let range: Range<Int>
+
+    /// Opens `directory`'s `split` shards (checking each index against its data file and meta.json).
+    public init(directory: String, split: String, crop: Int, lighting: Double = 0.1, threads: Int = 1) throws {
+        let metaPath = "\(directory)/meta.json"
+        guard let data = FileManager.default.contents(atPath: metaPath) else {
+            throw DatasetError(metaPath, "cannot be read (prepare the data set with alexnet-dist prepare)")
+        }
+        let set: ShardSet
+        do { set = try JSONDecoder().decode(ShardSet.self, from: data) } catch {
+            throw DatasetError(metaPath, "not a shard set description: \(error)")
+        }
+        guard set.format == "alexnet-dist shards", set.version == ShardSet.formatVersion else {
+            throw DatasetError(
+                metaPath,
+                "format '\(set.format)' version \(set.version), expected 'alexnet-dist shards' version \(ShardSet.formatVersion)"
+            )
+        }
+        guard let shards = set.splits[split], !shards.isEmpty else {
+            throw DatasetError(
+                metaPath, "no split '\(split)' (it has \(set.splits.keys.sorted().joined(separator: ", ")))")
+        }
+        guard set.mean.count == 3, set.std.count == 3, set.std.allSatisfy({ $0 > 0 && $0.isFinite }),
+            set.eigenvalues.count == 3, set.eigenvectors.count == 3, set.eigenvectors.allSatisfy({ $0.count == 3 })
+        else { throw DatasetError(metaPath, "mean, std, eigenvalues or eigenvectors are not 3 finite values each") }
+        guard crop <= set.size else {
+            throw DatasetError(metaPath, "images of \(set.size) pixels are smaller than the \(crop)-pixel crop")
+        }
+        shardSet = set
+        self.split = split
+        readers = try shards.map { try ShardReader(directory: directory, shard: $0, classes: set.classes.count) }
+        var starts = [0]
+        for reader in readers { starts.append(starts.last! + reader.records.count) }
+        self.starts = starts
+        range = 0..<starts.last!
+        var augmentation = PaperAugmentation(crop: crop, eigenvalues: set.eigenvalues, eigenvectors: set.eigenvectors)
+        augmentation.lighting = lighting
+        self.augmentation = augmentation
+        normalization = Normalization(mean: set.mean.map(Float.init), std: set.std.map(Float.init))
+        self.threads = max(1, threads)
+    }
+
+    private init(_ parent: ShardExamples, range: Range<Int>) {
+        shardSet = parent.shardSet
+        split = parent.split
+        augmentation = parent.augmentation
+        normalization = parent.normalization
+        threads = parent.threads
+        readers = parent.readers
+        starts = parent.starts
+        self.range = range
+    }
+
+    public var count: Int { range.count }
+    public var classes: Int { shardSet.classes.count }
+    public var exampleShape: [Int] { [3, augmentation.crop, augmentation.crop] }
+
+    public func slice(_ range: Range<Int>) -> any ExampleSource {
+        ShardExamples(
+            self, range: (self.range.lowerBound + range.lowerBound)..<(self.range.lowerBound + range.upperBound))
+    }
+
+    /// The shard and record of example `i` of the split.
+    private func locate(_ i: Int) -> (shard: Int, record: Int) {
+        var low = 0, high = readers.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if starts[mid] <= i { low = mid } else { high = mid - 1 }
+        }
+        return (low, i - starts[low])
+    }
+
+    public func fill<Indices: Collection<Int>>(
+        _ indices: Indices, epoch: Int, training: Bool, seed: UInt64,
+        images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
+    ) throws {
+        let examples = indices.map { range.lowerBound + $0 }
+        let size = exampleShape.reduce(1, *), crop = augmentation.crop
+        precondition(
+            images.count >= examples.count * size && labels.count >= examples.count,
+            "ShardExamples: batch buffers too small")
+        let failures = Failures()
+        let output = SendablePointer(images.baseAddress!), labelOutput = SendablePointer(labels.baseAddress!)
+        let workers = min(threads, max(1, examples.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            guard let decoder = try? ImageDecoder() else {
+                failures.add(DatasetError("libjpeg-turbo", "could not start a decoder"))
+                return
+            }
+            for slot in stride(from: w, to: examples.count, by: workers) {
+                let example = examples[slot]
+                let (shard, record) = locate(example)
+                let reader = readers[shard]
+                do {
+                    let image = try decoder.decode(
+                        Array(reader.bytes(of: record)), path: "\(reader.path) record \(record)")
+                    let out = output.pointer + slot * size
+                    if training {
+                        let draw = augmentation.draw(
+                            seed: seed, epoch: epoch, example: example, width: image.width, height: image.height)
+                        augmentation.apply(image, draw, normalization: normalization, into: out)
+                    } else {
+                        let window = EvaluationCrops.centre(width: image.width, height: image.height, size: crop)
+                        PaperAugmentation.write(
+                            image, x: window.x, y: window.y, size: crop, mirrored: false, normalization: normalization,
+                            into: out)
+                    }
+                    labelOutput.pointer[slot] = Int32(reader.records[record].label)
+                } catch { failures.add(error) }
+            }
+        }
+        if let error = failures.first { throw error }
+    }
+
+    /// The first error of a batch's workers.
+    private final class Failures: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var first: Error?
+        func add(_ error: Error) {
+            lock.lock()
+            if first == nil { first = error }
+            lock.unlock()
+        }
+    }
+}
