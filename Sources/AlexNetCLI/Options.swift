@@ -100,8 +100,22 @@ struct DataOptions: ParsableArguments {
     var trainFolder: String?
     @Option(help: "Use only the first N training examples.")
     var trainLimit: Int?
+    @Option(
+        help:
+            "A data set made by `alexnet-dist prepare`: train on its train split (the paper's augmentation: random crops of the variant's input size, flips, PCA lighting), test on its val split, normalised with its mean and std; overrides --data."
+    )
+    var shards: String?
+    @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
+    @Option(help: "The standard deviation of the PCA lighting's α (0 turns it off), for --shards.") var lighting:
+        Double = 0.1
 
     func validate() throws {
+        guard (1...256).contains(loaderThreads) else {
+            throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
+        }
+        guard lighting >= 0 && lighting.isFinite else {
+            throw ValidationError("--lighting must be ≥ 0, got \(lighting)")
+        }
         if (trainImages == nil) != (trainLabels == nil) {
             throw ValidationError("--train-images and --train-labels go together")
         }
@@ -111,6 +125,18 @@ struct DataOptions: ParsableArguments {
         if let trainLimit, trainLimit < 1 {
             throw ValidationError("--train-limit must be at least 1, got \(trainLimit)")
         }
+    }
+
+    /// The prepared shards' train and val splits for a network whose input is `imageShape` (C, H, W), with
+    /// the class names (nil without --shards).
+    func loadShards(imageShape: [Int]) throws -> (train: ShardExamples, test: ShardExamples, classNames: [String])? {
+        guard let shards else { return nil }
+        try requireSquareRGB(imageShape)
+        let train = try ShardExamples(
+            directory: shards, split: "train", crop: imageShape[1], lighting: lighting, threads: loaderThreads)
+        let test = try ShardExamples(
+            directory: shards, split: "val", crop: imageShape[1], lighting: 0, threads: loaderThreads)
+        return (train, test, train.shardSet.classes)
     }
 
     /// The training and test sets, for a network whose input is `imageShape` (C, H, W).

@@ -164,8 +164,9 @@ struct Train: ParsableCommand {
             try ensureParentDirectory(of: path)
         }
 
-        let data = try dataOptions.load(imageShape: model.inputShape)
-        c.classNames = data.classNames
+        let shards = try dataOptions.loadShards(imageShape: model.inputShape)
+        let data = shards == nil ? try dataOptions.load(imageShape: model.inputShape) : nil
+        c.classNames = shards?.classNames ?? data?.classNames
         var configured = parallel.configuration(c)
         try guards.apply(to: &configured)
         let configuration = configured
@@ -178,8 +179,14 @@ struct Train: ParsableCommand {
             var c = configuration
             c.overlap = launched.overlap
             c.training.applyRecipeDefaults(ranks: comm.size, batchSize: batchSize, learningRate: learningRate)
+            if let shards {
+                return try ParallelTrainer(
+                    configuration: c, communicator: comm, train: shards.train, test: shards.test,
+                    supervision: launched.supervision, progress: printError
+                ).run()
+            }
             return try ParallelTrainer(
-                configuration: c, communicator: comm, train: data.train, test: data.test,
+                configuration: c, communicator: comm, train: data!.train, test: data!.test,
                 supervision: launched.supervision, progress: printError
             ).run()
         }

@@ -25,6 +25,8 @@ public protocol ExampleSource: Sendable {
     var exampleShape: [Int] { get }
     /// The normalisation `fill` applies (recorded in model files).
     var normalization: Normalization { get }
+    /// Where the examples come from (a file or directory), for messages.
+    var origin: String { get }
     /// Examples `range` as a source of their own (the shards of a sharded evaluation).
     func slice(_ range: Range<Int>) -> any ExampleSource
     /// Writes examples `indices` into `images` (N, C, H, W) and `labels` (N), N = indices.count; augmented
@@ -106,6 +108,7 @@ public struct ImageExamples: ExampleSource {
 
     public var count: Int { images.count }
     public var classes: Int { images.classes }
+    public var origin: String { images.source }
     public var exampleShape: [Int] { images.imageShape }
 
     public func slice(_ range: Range<Int>) -> any ExampleSource {

@@ -50,9 +50,43 @@ public final class ParallelTrainer {
     ///   - communicator: the ranks of the run (one rank: single-process training).
     ///   - supervision: the rank's watchdog status and stop request (`Launch` gives each rank its own).
     ///   - progress: receives rank 0's progress lines (every rank's with `verboseRanks`, prefixed).
-    public init(
+    public convenience init(
         configuration: ParallelTrainingConfiguration, communicator: Communicator, train: LabeledImages,
         test: LabeledImages, supervision: Supervision = Supervision(), progress: @escaping (String) -> Void = { _ in }
+    ) throws {
+        // Checked before the samplers split off the validation tail and measure the normalisation.
+        let c = configuration.training
+        let unit = Normalization(
+            mean: Array(repeating: 0, count: train.imageShape[0]), std: Array(repeating: 1, count: train.imageShape[0]))
+        let testUnit = Normalization(
+            mean: Array(repeating: 0, count: test.imageShape[0]), std: Array(repeating: 1, count: test.imageShape[0]))
+        try c.validate(
+            train: ImageExamples(images: train, normalization: unit),
+            test: ImageExamples(images: test, normalization: testUnit),
+            globalBatch: communicator.size * c.batchSize)
+        try self.init(
+            configuration: configuration, communicator: communicator,
+            samplers: TrainingSamplers(c, train: train, test: test),
+            supervision: supervision, progress: progress)
+    }
+
+    /// Every rank builds its trainer over examples that bring their own normalisation (prepared shards).
+    public convenience init(
+        configuration: ParallelTrainingConfiguration, communicator: Communicator, train: any ExampleSource,
+        test: any ExampleSource, supervision: Supervision = Supervision(),
+        progress: @escaping (String) -> Void = { _ in }
+    ) throws {
+        let c = configuration.training
+        try c.validate(train: train, test: test, globalBatch: communicator.size * c.batchSize)
+        try self.init(
+            configuration: configuration, communicator: communicator,
+            samplers: TrainingSamplers(c, train: train, test: test),
+            supervision: supervision, progress: progress)
+    }
+
+    private init(
+        configuration: ParallelTrainingConfiguration, communicator: Communicator, samplers: TrainingSamplers,
+        supervision: Supervision, progress: @escaping (String) -> Void
     ) throws {
         let k = communicator.size, rank = communicator.rank
         // One rank has nothing to overlap, compress or shard (see `plan(ranks:rank:)`).
@@ -64,7 +98,6 @@ public final class ParallelTrainer {
         let c = configuration.training
         plan = configuration.plan(ranks: k, rank: rank)
         try configuration.validate(plan: plan)
-        try c.validate(train: train, test: test, globalBatch: k * c.batchSize)
         self.configuration = configuration
         self.supervision = supervision
         if configuration.verboseRanks {
@@ -73,7 +106,7 @@ public final class ParallelTrainer {
             self.progress = rank == 0 ? progress : { _ in }
         }
         loop = TrainingLoop(
-            configuration: c, samplers: TrainingSamplers(c, train: train, test: test), examplesPerStep: k * c.batchSize)
+            configuration: c, samplers: samplers, examplesPerStep: k * c.batchSize)
 
         let channels = try TrainingChannels(
             splitting: communicator, parallelism: plan.parallelism, meter: traffic, timeline: timeline)

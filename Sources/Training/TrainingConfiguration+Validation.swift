@@ -4,17 +4,17 @@ import Datasets
 extension TrainingConfiguration {
     /// Checks a configuration against the data: image shape, classes, validation split, crop padding and a
     /// step of `globalBatch` examples.
-    public func validate(train: LabeledImages, test: LabeledImages, globalBatch: Int) throws {
+    public func validate(train: any ExampleSource, test: any ExampleSource, globalBatch: Int) throws {
         let expected = model.inputShape
         for data in [train, test] {
-            guard data.imageShape == expected else {
+            guard data.exampleShape == expected else {
                 throw TrainingError(
-                    "\(data.source): images are \(data.imageShape.map(String.init).joined(separator: "×")); variant \(model.name) expects \(expected.map(String.init).joined(separator: "×"))"
+                    "\(data.origin): images are \(data.exampleShape.map(String.init).joined(separator: "×")); variant \(model.name) expects \(expected.map(String.init).joined(separator: "×"))"
                 )
             }
             guard data.classes <= model.classes else {
                 throw TrainingError(
-                    "\(data.source): \(data.classes) classes; variant \(model.name) has \(model.classes) outputs")
+                    "\(data.origin): \(data.classes) classes; variant \(model.name) has \(model.classes) outputs")
             }
         }
         guard validationCount >= 0, validationCount < train.count else {

@@ -8,6 +8,18 @@ public struct TrainingSamplers: Sendable {
     public let validation: BatchSampler?
     public let test: BatchSampler
 
+    /// Examples that bring their own normalisation (prepared shards): the validation tail and the test set
+    /// are drawn without augmentation.
+    public init(_ c: TrainingConfiguration, train: any ExampleSource, test: any ExampleSource) {
+        let fitCount = train.count - c.validationCount
+        self.train = BatchSampler(
+            source: c.validationCount > 0 ? train.slice(0..<fitCount) : train, shuffle: true, seed: c.seed)
+        validation =
+            c.validationCount > 0
+            ? BatchSampler(source: train.slice(fitCount..<train.count), shuffle: false, seed: c.seed) : nil
+        self.test = BatchSampler(source: test, shuffle: false, seed: c.seed)
+    }
+
     public init(_ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages) {
         let fitCount = train.count - c.validationCount
         let fit = c.validationCount > 0 ? train.slice(0..<fitCount) : train

@@ -12,6 +12,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public let augmentation: PaperAugmentation
     public let normalization: Normalization
     public let threads: Int
+    public let directory: String
     /// The shards' readers (memory maps), shared by slices; read-only after init.
     private let readers: [ShardReader]
     /// The first global example of each shard, and the total.
@@ -47,6 +48,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         }
         shardSet = set
         self.split = split
+        self.directory = directory
         readers = try shards.map { try ShardReader(directory: directory, shard: $0, classes: set.classes.count) }
         var starts = [0]
         for reader in readers { starts.append(starts.last! + reader.records.count) }
@@ -62,6 +64,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     private init(_ parent: ShardExamples, range: Range<Int>) {
         shardSet = parent.shardSet
         split = parent.split
+        directory = parent.directory
         augmentation = parent.augmentation
         normalization = parent.normalization
         threads = parent.threads
@@ -71,6 +74,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     }
 
     public var count: Int { range.count }
+    public var origin: String { "\(directory) (\(split))" }
     public var classes: Int { shardSet.classes.count }
     public var exampleShape: [Int] { [3, augmentation.crop, augmentation.crop] }
 
