@@ -26,6 +26,12 @@ struct BenchTraining: ParsableCommand {
     @Option(help: "Examples per rank per step.") var batchSize: Int = 128
     @Option(help: "Untimed steps first.") var warmup: Int = 1
     @Option(help: "Timed steps (the median is reported).") var steps: Int = 3
+    @Option(
+        help:
+            "Train on prepared shards (made by `prepare`) instead of synthetic images: their decoding and augmentation are then part of every step."
+    )
+    var shards: String?
+    @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
     @Flag(inversion: .prefixedNo, help: "After a hybrid run, run the data-parallel baseline too and compare.")
     var baseline = true
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
@@ -52,7 +58,12 @@ struct BenchTraining: ParsableCommand {
             data.parallelism = .data
             modes.append(data)
         }
-        let benchmarks = modes.map { TrainingBenchmark(configuration: $0, warmup: warmup, steps: steps) }
+        let benchmarks = modes.map {
+            var benchmark = TrainingBenchmark(configuration: $0, warmup: warmup, steps: steps)
+            benchmark.shards = shards
+            benchmark.loaderThreads = loaderThreads
+            return benchmark
+        }
         let results = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) {
             try BenchTraining.measure(benchmarks, communicator: $0, overlap: $1.overlap)
         }

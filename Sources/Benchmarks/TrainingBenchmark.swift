@@ -15,6 +15,10 @@ public struct TrainingBenchmark: Sendable {
     public var warmup: Int
     /// Timed steps.
     public var steps: Int
+    /// Prepared shards to train on instead of synthetic images (their decoding and augmentation, on
+    /// `loaderThreads` threads, is then part of every step), or nil.
+    public var shards: String?
+    public var loaderThreads = 1
 
     public init(configuration: ParallelTrainingConfiguration, warmup: Int = 1, steps: Int = 3) {
         precondition(warmup >= 0 && steps >= 1, "TrainingBenchmark: warmup ≥ 0 and steps ≥ 1, got \(warmup), \(steps)")
@@ -42,10 +46,19 @@ public struct TrainingBenchmark: Sendable {
         -> TrainingBenchmarkResult
     {
         let c = configuration.training, k = communicator.size
-        let images = TrainingBenchmark.syntheticImages(model: c.model, count: k * c.batchSize, seed: c.seed)
-        let trainer = try ParallelTrainer(
-            configuration: configuration, communicator: communicator, train: images,
-            test: images.prefix(c.batchSize), progress: progress)
+        let trainer: ParallelTrainer
+        if let shards {
+            let source = try ShardExamples(
+                directory: shards, split: "train", crop: c.model.inputShape[1], threads: loaderThreads)
+            trainer = try ParallelTrainer(
+                configuration: configuration, communicator: communicator, train: source,
+                test: source.slice(0..<min(source.count, c.batchSize)), progress: progress)
+        } else {
+            let images = TrainingBenchmark.syntheticImages(model: c.model, count: k * c.batchSize, seed: c.seed)
+            trainer = try ParallelTrainer(
+                configuration: configuration, communicator: communicator, train: images,
+                test: images.prefix(c.batchSize), progress: progress)
+        }
         for line in trainer.plan.summary { progress(line) }
         let examples = Array(0..<(k * c.batchSize))[...]
         var seconds: [Double] = []
