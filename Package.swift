@@ -12,6 +12,8 @@ let shims: [Target] = [
         name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
     // oneDNN 2.6 has no pkg-config file; the module map names the header and links `dnnl`.
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    // Flush-to-zero / denormals-are-zero on the OpenMP threads oneDNN computes on (libgomp).
+    .target(name: "CFloatMode", linkerSettings: [.linkedLibrary("gomp")]),
     // PNG decoding through libpng's full API (its errors longjmp, which C can catch and Swift cannot).
     .target(name: "CPNGDecode", linkerSettings: [.linkedLibrary("png16")]),
     // The codecs' element-wise loops (byte shuffle, bf16/fp16 casts with F16C chosen at run time, top-k).
@@ -25,7 +27,7 @@ let libraries: [Target] = [
     .target(name: "Timing"),
     // Tensors, layers (forward and backward side by side), the AlexNet variants, the parameter arena,
     // the optimiser and the safetensors format.
-    .target(name: "Compute", dependencies: ["CDNNL", "Timing"]),
+    .target(name: "Compute", dependencies: ["CDNNL", "CFloatMode", "Timing"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
     .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG", "CPNGDecode", "Timing"]),
     // The Communicator protocol, its in-process implementation, metering, timelines and the compressed

@@ -1,4 +1,5 @@
 import CDNNL
+import CFloatMode
 
 // Thin Swift wrappers over oneDNN's C API: the engine, streams, memory descriptors and primitives.
 // Layers use these; nothing outside this module sees a oneDNN handle.
@@ -29,6 +30,8 @@ public final class ComputeEngine: @unchecked Sendable {
         set {
             precondition(newValue >= 1, "thread count must be at least 1, got \(newValue)")
             omp_set_num_threads(Int32(newValue))
+            // Every thread that computes flushes denormals (each rank's thread sets its count, so its team too).
+            float_mode_flush_denormals(Int32(newValue))
         }
     }
 }
