@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # The last line is for scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue
 # for link delays) and the report's charts (gnuplot).
-packages=(libopenmpi-dev openmpi-bin libzstd-dev libdnnl-dev libturbojpeg0-dev libpng-dev zlib1g-dev
+packages=(libopenmpi-dev openmpi-bin libzstd-dev libdnnl-dev libturbojpeg0-dev libpng-dev libgcc-12-dev zlib1g-dev
           dataset-fashion-mnist pkg-config
           iproute2 iptables libnetfilter-queue-dev gnuplot-nox)
 missing=()
