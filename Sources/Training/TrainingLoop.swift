@@ -96,6 +96,12 @@ public struct TrainingLoop {
         var position = start
         var test = EvaluationResult(examples: 0, top1Error: 1, top5Error: 1, meanLoss: .nan)
         var validation: EvaluationResult?
+        func result(at position: TrainingPosition) -> TrainingResult {
+            TrainingResult(
+                steps: position.step, epochs: position.epoch + (position.exampleInEpoch > 0 ? 1 : 0),
+                seconds: progress.elapsed, finalLoss: progress.lastLoss, test: test, validation: validation,
+                position: position)
+        }
         while position.epoch < c.epochs && position.step < totalSteps {
             let epoch = position.epoch
             let rate = scheduler.rate(epoch: epoch)
@@ -111,12 +117,9 @@ public struct TrainingLoop {
                     // as the uninterrupted run would have.
                     position.scheduler = scheduler.state
                     try checkpoint(position)
-                    var result = TrainingResult(
-                        steps: position.step, epochs: position.epoch + (position.exampleInEpoch > 0 ? 1 : 0),
-                        seconds: progress.elapsed, finalLoss: progress.lastLoss, test: test, validation: validation,
-                        position: position)
-                    result.stopped = stop
-                    return result
+                    var stopped = result(at: position)
+                    stopped.stopped = stop
+                    return stopped
                 }
                 if let every = c.checkpointEvery, position.step % every == 0, position.step < totalSteps {
                     position.scheduler = scheduler.state
@@ -150,9 +153,6 @@ public struct TrainingLoop {
         }
         position.scheduler = scheduler.state
         try checkpoint(position)
-        return TrainingResult(
-            steps: position.step, epochs: position.epoch + (position.exampleInEpoch > 0 ? 1 : 0),
-            seconds: progress.elapsed, finalLoss: progress.lastLoss, test: test, validation: validation,
-            position: position)
+        return result(at: position)
     }
 }

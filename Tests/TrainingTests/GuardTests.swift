@@ -108,10 +108,10 @@ import Testing
         c.checkpointPath = template
         c.checkpointEvery = 2
         c.resume = .newest
-        let lines = Lines()
-        _ = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40), progress: lines.add)
+        var lines: [String] = []  // a one-rank trainer reports on the calling thread
+        _ = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40)) { lines.append($0) }
         #expect(
-            lines.all.contains { $0.hasPrefix("--resume auto: no checkpoint") && $0.contains("ck-step<N>.safetensors") }
+            lines.contains { $0.hasPrefix("--resume auto: no checkpoint") && $0.contains("ck-step<N>.safetensors") }
         )
         c.resume = nil
         _ = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40)).run()
@@ -122,10 +122,10 @@ import Testing
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: newest))
         c.resume = .newest
         c.maxSteps = 6
-        let warnings = Lines()
-        let trainer = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40), progress: warnings.add)
+        var warnings: [String] = []
+        let trainer = try oneRankTrainer(c, train: Self.data, test: Self.data.prefix(40)) { warnings.append($0) }
         #expect(trainer.start.step == 2)
-        #expect(warnings.all.contains { $0.hasPrefix("warning: skipping checkpoint \(newest): ") })
+        #expect(warnings.contains { $0.hasPrefix("warning: skipping checkpoint \(newest): ") })
     }
 
     /// A position outside the data or the schedule is an error naming the field.
@@ -147,21 +147,5 @@ import Testing
         position = TrainingPosition()
         position.epoch = 1000
         #expect(trainer.loop.nothingToDo(from: position)?.contains("epoch 1000") == true)
-    }
-}
-
-/// Lines collected from progress callbacks.
-final class Lines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func add(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
-    var all: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
     }
 }
