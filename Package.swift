@@ -73,7 +73,7 @@ let tests: [Target] = [
     .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),
-    .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
+    .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "Datasets"]),
 ]
 
 let package = Package(

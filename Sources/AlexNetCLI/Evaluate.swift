@@ -12,6 +12,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Reject the file unless it holds this variant.") var variant: AlexNet.Variant?
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var dataOptions: TestDataOptions
+    @Option(help: "With --shards: the split to evaluate (train or val).") var split = "val"
     @Option(help: "Examples per forward pass.") var batchSize: Int = 256
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -22,18 +23,28 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         compute.apply()
         let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
-        let test = try dataOptions.load(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
-        guard test.imageShape == loaded.model.inputShape, test.classes <= loaded.model.classes else {
-            throw ValidationError(
-                "\(test.source): images are \(test.imageShape.map(String.init).joined(separator: "×")) in \(test.classes) classes; the model (\(loaded.model.name)) takes \(loaded.model.inputShape.map(String.init).joined(separator: "×")) in at most \(loaded.model.classes)"
-            )
+        let test: any ExampleSource
+        if let shards = try dataOptions.loadShards(
+            imageShape: loaded.model.inputShape, split: split, normalization: loaded.normalization)
+        {
+            if let names = loaded.classNames, names != shards.shardSet.classes {
+                throw ValidationError(
+                    "\(shards.directory)/meta.json: classes \(shards.shardSet.classes.prefix(5).joined(separator: ", "))… differ from the model's (\(names.prefix(5).joined(separator: ", "))…)"
+                )
+            }
+            test = shards
+        } else {
+            let images = try dataOptions.load(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
+            try check(origin: images.source, shape: images.imageShape, classes: images.classes, loaded)
+            test = ImageExamples(images: images, normalization: loaded.normalization)
         }
-        let sampler = BatchSampler(data: test, normalization: loaded.normalization, shuffle: false, seed: 0)
+        try check(origin: test.origin, shape: test.exampleShape, classes: test.classes, loaded)
+        let sampler = BatchSampler(source: test, shuffle: false, seed: 0, prefetch: dataOptions.prefetch)
         let result = try Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
             .evaluate(sampler)
         if json {
             let fields: [String: Any] = [
-                "model": model, "variant": loaded.model.name, "examples": result.examples,
+                "model": model, "variant": loaded.model.name, "examples": result.examples, "views": test.views,
                 "top1_error": result.top1Error, "top5_error": result.top5Error,
                 "top1_accuracy": result.top1Accuracy, "mean_cross_entropy": result.meanLoss,
             ]
@@ -43,9 +54,19 @@ struct Evaluate: ParsableCommand {
             print(
                 String(
                     format:
-                        "%@ (%@) on %d examples: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, mean cross-entropy %.4f",
-                    model, loaded.model.name, result.examples, result.top1Error * 100, result.top1Accuracy * 100,
+                        "%@ (%@) on %d examples%@: top-1 error %.2f%% (accuracy %.2f%%), top-5 error %.2f%%, mean cross-entropy %.4f",
+                    model, loaded.model.name, result.examples, test.views > 1 ? " (ten crops)" : "",
+                    result.top1Error * 100, result.top1Accuracy * 100,
                     result.top5Error * 100, result.meanLoss))
+        }
+    }
+
+    /// The data's images and classes fit the model.
+    private func check(origin: String, shape: [Int], classes: Int, _ loaded: ModelFile.Loaded) throws {
+        guard shape == loaded.model.inputShape, classes <= loaded.model.classes else {
+            throw ValidationError(
+                "\(origin): images are \(shape.map(String.init).joined(separator: "×")) in \(classes) classes; the model (\(loaded.model.name)) takes \(loaded.model.inputShape.map(String.init).joined(separator: "×")) in at most \(loaded.model.classes)"
+            )
         }
     }
 }

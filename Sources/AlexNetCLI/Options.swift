@@ -18,14 +18,30 @@ struct ModelOptions: ParsableArguments {
     )
     var groups: Int = 1
 
+    @Option(
+        help:
+            "Outputs of the last layer (torchvision's num_classes). Default: the data set's classes with --shards or --train-folder, else the variant's (1000 for paper and owt, 10 for small)."
+    )
+    var classes: Int?
+
     func validate() throws {
         guard groups == 1 || groups == 2 else { throw ValidationError("--groups must be 1 or 2, got \(groups)") }
+        if let classes, !(1...AlexNet.maxClasses).contains(classes) {
+            throw ValidationError("--classes must be 1…\(AlexNet.maxClasses), got \(classes)")
+        }
         guard groups == 1 || variant == .paper else {
             throw ValidationError("--groups 2 applies to the paper variant only, not \(variant.rawValue)")
         }
     }
 
-    var model: AlexNet { AlexNet.make(variant, groups: groups)! }
+    var model: AlexNet { model(dataClasses: nil) }
+
+    /// The network, its last layer sized `--classes`, else `dataClasses` (a data set that names its classes),
+    /// else the variant's.
+    func model(dataClasses: Int?) -> AlexNet {
+        let variant = AlexNet.make(variant, groups: groups)!
+        return variant.withClasses(classes ?? dataClasses ?? variant.classes)
+    }
 }
 
 /// Compute threads: `--threads`.
@@ -57,8 +73,28 @@ struct TestDataOptions: ParsableArguments {
     var perClassLimit: Int?
     @Option(help: "Use only the first N test examples.")
     var testLimit: Int?
+    @Option(
+        help:
+            "A data set made by `alexnet-dist prepare`: train on its train split (the paper's augmentation: random crops of the variant's input size, flips, PCA lighting), test on its val split, normalised with its mean and std; overrides --data."
+    )
+    var shards: String?
+    @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
+    @Flag(
+        help:
+            "With --shards: test on the paper's ten windows of each image (the four corners and the centre, each mirrored), softmax outputs averaged, instead of the centre window."
+    )
+    var tenCrop = false
+    @Option(help: "Batches made ahead on a background thread while the current one computes (0: none).")
+    var prefetch: Int = 2
 
     func validate() throws {
+        guard (1...256).contains(loaderThreads) else {
+            throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
+        }
+        guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
+        if tenCrop && shards == nil {
+            throw ValidationError("--ten-crop needs --shards (prepared images of 256 pixels)")
+        }
         if (testImages == nil) != (testLabels == nil) {
             throw ValidationError("--test-images and --test-labels go together")
         }
@@ -66,6 +102,21 @@ struct TestDataOptions: ParsableArguments {
             throw ValidationError("--per-class-limit must be at least 1, got \(perClassLimit)")
         }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
+    }
+
+    /// The prepared shards' `split` (val: the test set) for a network whose input is `imageShape` (C, H, W),
+    /// centre or ten windows (nil without --shards).
+    /// - Parameter normalization: a model file's (nil: meta.json's).
+    func loadShards(
+        imageShape: [Int], split: String = "val", normalization: Normalization? = nil
+    ) throws
+        -> ShardExamples?
+    {
+        guard let shards else { return nil }
+        try requireSquareRGB(imageShape)
+        return try ShardExamples(
+            directory: shards, split: split, crop: imageShape[1], lighting: 0, threads: loaderThreads, tenCrop: tenCrop,
+            normalization: normalization)
     }
 
     /// The test set: a JPEG folder (labelled by `classNames`, when known) or IDX files, for a network whose
@@ -100,19 +151,10 @@ struct DataOptions: ParsableArguments {
     var trainFolder: String?
     @Option(help: "Use only the first N training examples.")
     var trainLimit: Int?
-    @Option(
-        help:
-            "A data set made by `alexnet-dist prepare`: train on its train split (the paper's augmentation: random crops of the variant's input size, flips, PCA lighting), test on its val split, normalised with its mean and std; overrides --data."
-    )
-    var shards: String?
-    @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
     @Option(help: "The standard deviation of the PCA lighting's α (0 turns it off), for --shards.") var lighting:
         Double = 0.1
 
     func validate() throws {
-        guard (1...256).contains(loaderThreads) else {
-            throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
-        }
         guard lighting >= 0 && lighting.isFinite else {
             throw ValidationError("--lighting must be ≥ 0, got \(lighting)")
         }
@@ -130,13 +172,11 @@ struct DataOptions: ParsableArguments {
     /// The prepared shards' train and val splits for a network whose input is `imageShape` (C, H, W), with
     /// the class names (nil without --shards).
     func loadShards(imageShape: [Int]) throws -> (train: ShardExamples, test: ShardExamples, classNames: [String])? {
-        guard let shards else { return nil }
+        guard let shards = test.shards else { return nil }
         try requireSquareRGB(imageShape)
         let train = try ShardExamples(
-            directory: shards, split: "train", crop: imageShape[1], lighting: lighting, threads: loaderThreads)
-        let test = try ShardExamples(
-            directory: shards, split: "val", crop: imageShape[1], lighting: 0, threads: loaderThreads)
-        return (train, test, train.shardSet.classes)
+            directory: shards, split: "train", crop: imageShape[1], lighting: lighting, threads: test.loaderThreads)
+        return (train, try test.loadShards(imageShape: imageShape)!, train.shardSet.classes)
     }
 
     /// The training and test sets, for a network whose input is `imageShape` (C, H, W).

@@ -159,6 +159,7 @@ struct Train: ParsableCommand {
             c.checkpointEvery = checkpointEvery
         }
         c.keepCheckpoints = keepCheckpoints
+        c.prefetch = dataOptions.test.prefetch
         c.resume = resume.map { $0 == "auto" ? .newest : .file($0) }
         for path in [c.metricsPath, c.outputPath, c.checkpointPath].compactMap({ $0 }) {
             try ensureParentDirectory(of: path)
@@ -167,6 +168,7 @@ struct Train: ParsableCommand {
         let shards = try dataOptions.loadShards(imageShape: model.inputShape)
         let data = shards == nil ? try dataOptions.load(imageShape: model.inputShape) : nil
         c.classNames = shards?.classNames ?? data?.classNames
+        c.model = modelOptions.model(dataClasses: c.classNames?.count)
         var configured = parallel.configuration(c)
         try guards.apply(to: &configured)
         let configuration = configured

@@ -31,7 +31,7 @@ public func benchmarkInput(
             let start = monotonicSeconds()
             try images.withUnsafeMutableBufferPointer { i in
                 try labels.withUnsafeMutableBufferPointer { l in
-                    try sampler.fill(indices, epoch: 0, training: true, images: i, labels: l)
+                    try sampler.fill(indices, epoch: 0, use: .training, images: i, labels: l)
                 }
             }
             if b >= warmup { rates.append(Double(indices.count) / (monotonicSeconds() - start)) }

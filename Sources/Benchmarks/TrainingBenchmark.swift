@@ -70,7 +70,9 @@ public struct TrainingBenchmark: Sendable {
             try communicator.barrier()
             trainer.timeline.isRecording = step >= warmup
             let start = monotonicSeconds()
-            _ = try trainer.step(examples: examples, epoch: 0, step: step, rate: c.learningRate)
+            // Every step trains on the same examples: the next one's batch is made while this one computes.
+            let next = step + 1 < warmup + steps ? [TrainingLoop.Batch(epoch: 0, examples: examples)] : []
+            _ = try trainer.step(examples: examples, epoch: 0, step: step, rate: c.learningRate, upcoming: next)
             let end = monotonicSeconds()
             if step >= warmup {
                 seconds.append(end - start)

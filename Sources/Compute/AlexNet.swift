@@ -51,6 +51,21 @@ public struct AlexNet: Sendable, Equatable {
         Variant(rawValue: name).flatMap { make($0, groups: groups) }
     }
 
+    /// The most outputs a model may have (ImageNet-21k has 21,841 classes).
+    public static let maxClasses = 100_000
+
+    /// The same network with a last layer of `classes` outputs (torchvision's `num_classes`): fc8's rows
+    /// change, nothing else.
+    public func withClasses(_ classes: Int) -> AlexNet {
+        precondition(classes >= 1, "AlexNet: \(classes) classes")
+        var model = self
+        model.classes = classes
+        if case .linear(let name, _) = model.classifier.last {
+            model.classifier[model.classifier.count - 1] = .linear(name: name, outFeatures: classes)
+        }
+        return model
+    }
+
     /// Krizhevsky, Sutskever & Hinton 2012: 3×227×227, conv 96-256-384-384-256, LRN after conv1 and conv2
     /// (after ReLU), overlapping max-pooling, FC 4096-4096-1000 with dropout 0.5.
     /// - Parameter groups: 2 restricts conv2, conv4 and conv5 to half the input channels (the original

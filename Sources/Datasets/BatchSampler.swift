@@ -15,9 +15,21 @@ public struct Augmentation: Sendable, Equatable, Codable {
     }
 }
 
-/// Examples a sampler can draw from: decoded images in memory (`ImageExamples`) or, later, prepared shards.
-/// `fill` writes examples, normalised and, while training, augmented as a pure function of (seed, epoch,
-/// example), so the same example gets the same pixels whichever batch, rank or process draws it.
+/// What `ExampleSource.fill` writes an example for.
+public enum ExampleUse: Sendable, Hashable {
+    /// Augmented, as a pure function of (seed, epoch, example).
+    case training
+    /// Evaluation window `view` of the source's `views` (the centre when there is one).
+    case evaluation(view: Int)
+
+    /// The one evaluation window of a source with one view.
+    public static let centre = ExampleUse.evaluation(view: 0)
+}
+
+/// Examples a sampler can draw from: decoded images in memory (`ImageExamples`) or prepared shards
+/// (`ShardExamples`). `fill` writes examples, normalised and, while training, augmented as a pure function of
+/// (seed, epoch, example), so the same example gets the same pixels whichever batch, rank, thread or process
+/// draws it.
 public protocol ExampleSource: Sendable {
     var count: Int { get }
     var classes: Int { get }
@@ -27,13 +39,18 @@ public protocol ExampleSource: Sendable {
     var normalization: Normalization { get }
     /// Where the examples come from (a file or directory), for messages.
     var origin: String { get }
+    /// Evaluation windows per example (10 for the paper's ten-crop test, whose softmax outputs are averaged).
+    var views: Int { get }
     /// Examples `range` as a source of their own (the shards of a sharded evaluation).
     func slice(_ range: Range<Int>) -> any ExampleSource
-    /// Writes examples `indices` into `images` (N, C, H, W) and `labels` (N), N = indices.count; augmented
-    /// when `training`.
+    /// Writes examples `indices` into `images` (N, C, H, W) and `labels` (N), N = indices.count, for `use`.
     func fill<Indices: Collection<Int>>(
-        _ indices: Indices, epoch: Int, training: Bool, seed: UInt64,
+        _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>) throws
+}
+
+extension ExampleSource {
+    public var views: Int { 1 }
 }
 
 /// Turns an example source into batches: a seeded per-epoch order over it, and `fill`.
@@ -44,21 +61,25 @@ public struct BatchSampler: Sendable {
     public let source: any ExampleSource
     public let shuffle: Bool
     public let seed: UInt64
+    /// Batches its consumers (the trainer, evaluation) make ahead on a background thread
+    /// (Note [prefetching]); 0 makes each when it is needed.
+    public var prefetch: Int
 
-    public init(source: any ExampleSource, shuffle: Bool, seed: UInt64) {
+    public init(source: any ExampleSource, shuffle: Bool, seed: UInt64, prefetch: Int = 2) {
         self.source = source
         self.shuffle = shuffle
         self.seed = seed
+        self.prefetch = prefetch
     }
 
     /// Decoded images in memory.
     public init(
         data: LabeledImages, normalization: Normalization, augmentation: Augmentation = .none,
-        shuffle: Bool, seed: UInt64
+        shuffle: Bool, seed: UInt64, prefetch: Int = 2
     ) {
         self.init(
             source: ImageExamples(images: data, normalization: normalization, augmentation: augmentation),
-            shuffle: shuffle, seed: seed)
+            shuffle: shuffle, seed: seed, prefetch: prefetch)
     }
 
     public var count: Int { source.count }
@@ -66,7 +87,7 @@ public struct BatchSampler: Sendable {
 
     /// Examples `range`, in order (evaluation shards).
     public func slice(_ range: Range<Int>) -> BatchSampler {
-        BatchSampler(source: source.slice(range), shuffle: false, seed: seed)
+        BatchSampler(source: source.slice(range), shuffle: false, seed: seed, prefetch: prefetch)
     }
 
     /// The example indices of `epoch` in the order they are visited.
@@ -81,13 +102,13 @@ public struct BatchSampler: Sendable {
         return order
     }
 
-    /// Writes examples `indices` of `epoch` into `images` (N, C, H, W) and `labels` (N), N = indices.count.
-    /// - Parameter training: applies augmentation when true.
+    /// Writes examples `indices` of `epoch` into `images` (N, C, H, W) and `labels` (N), N = indices.count,
+    /// for `use`.
     public func fill(
-        _ indices: some Collection<Int>, epoch: Int, training: Bool,
+        _ indices: some Collection<Int>, epoch: Int, use: ExampleUse,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) throws {
-        try source.fill(indices, epoch: epoch, training: training, seed: seed, images: images, labels: labels)
+        try source.fill(indices, epoch: epoch, use: use, seed: seed, images: images, labels: labels)
     }
 }
 
@@ -116,10 +137,10 @@ public struct ImageExamples: ExampleSource {
     }
 
     public func fill<Indices: Collection<Int>>(
-        _ indices: Indices, epoch: Int, training: Bool, seed: UInt64,
+        _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) {
-        let data = self.images
+        let data = self.images, training = use == .training
         let shape = data.imageShape
         let (c, h, w) = (shape[0], shape[1], shape[2])
         let size = data.imageSize

@@ -85,6 +85,9 @@ public enum Checkpoint {
         guard loaded.groups == c.groups else {
             throw problem("the checkpoint has --groups \(loaded.groups), the run \(c.groups)")
         }
+        guard loaded.model.classes == c.model.classes else {
+            throw problem("the checkpoint's model has \(loaded.model.classes) classes, the run's \(c.model.classes)")
+        }
         guard let json = loaded.metadata["checkpoint"],
             let position = try? decoder.decode(TrainingPosition.self, from: Data(json.utf8))
         else {

@@ -1,5 +1,6 @@
 import Compute
 import Datasets
+import Foundation
 
 /// The counts behind an `EvaluationResult`; tallies of disjoint shards of a data set add up.
 public struct EvaluationTally: Sendable, Equatable {
@@ -19,6 +20,17 @@ public struct EvaluationTally: Sendable, Equatable {
         examples += labels.count
     }
 
+    /// Counts examples from their softmax outputs averaged over views (`average`, the paper's ten-crop test):
+    /// top-k of the averaged probabilities, loss −log of the label's.
+    public mutating func add(_ average: SoftmaxAverage, labels: some Collection<Int32>) {
+        let mean = average.mean
+        let scores = Tensor(plain: [average.rows, average.classes], values: mean.map(Float.init))
+        top1Correct += topKCorrect(logits: scores, labels: labels, k: 1)
+        top5Correct += topKCorrect(logits: scores, labels: labels, k: min(5, average.classes))
+        for (row, label) in labels.enumerated() { lossSum -= log(mean[row * average.classes + Int(label)]) }
+        examples += labels.count
+    }
+
     public static func += (total: inout EvaluationTally, other: EvaluationTally) {
         total.examples += other.examples
         total.top1Correct += other.top1Correct
@@ -32,4 +44,34 @@ public struct EvaluationTally: Sendable, Equatable {
             examples: examples, top1Error: 1 - Double(top1Correct) / count,
             top5Error: 1 - Double(top5Correct) / count, meanLoss: lossSum / count)
     }
+}
+
+/// Softmax outputs averaged over an example's views (the paper's ten-crop test), in Double.
+public struct SoftmaxAverage: Sendable {
+    public let rows: Int
+    public let classes: Int
+    private var sums: [Double]
+    public private(set) var views = 0
+
+    public init(rows: Int, classes: Int) {
+        self.rows = rows
+        self.classes = classes
+        sums = [Double](repeating: 0, count: rows * classes)
+    }
+
+    /// Adds one view's logits (rows, classes).
+    public mutating func add(logits: UnsafeBufferPointer<Float>) {
+        precondition(logits.count >= rows * classes, "SoftmaxAverage: \(logits.count) logits for \(rows) × \(classes)")
+        for row in 0..<rows {
+            let values = (0..<classes).map { Double(logits[row * classes + $0]) }
+            let top = values.max() ?? 0
+            let exps = values.map { exp($0 - top) }
+            let sum = exps.reduce(0, +)
+            for k in 0..<classes { sums[row * classes + k] += exps[k] / sum }
+        }
+        views += 1
+    }
+
+    /// The averaged probabilities (rows, classes).
+    public var mean: [Double] { sums.map { $0 / Double(max(views, 1)) } }
 }

@@ -29,22 +29,40 @@ public final class Evaluator {
 
     public func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult { try tally(sampler).result }
 
-    /// The counts over every example of `sampler`, in batches of `batchSize` (the last one smaller).
+    /// The counts over every example of `sampler`, in batches of `batchSize` (the last one smaller); with
+    /// several views per example (ten-crop), the softmax outputs of each example's views averaged. Batches are
+    /// made ahead (`sampler.prefetch`, Note [prefetching]).
     public func tally(_ sampler: BatchSampler) throws -> EvaluationTally {
         var tally = EvaluationTally()
         var labels = [Int32](repeating: 0, count: batchSize)
-        var start = 0
-        while start < sampler.count {
-            let n = min(batchSize, sampler.count - start)
+        let views = sampler.source.views
+        let requests = stride(from: 0, to: sampler.count, by: batchSize).flatMap { start in
+            (0..<views).map { view in
+                BatchPrefetcher.Request(
+                    start..<min(start + batchSize, sampler.count), epoch: 0, use: .evaluation(view: view))
+            }
+        }
+        let loader = BatchPrefetcher(sampler: sampler, depth: sampler.prefetch)
+        var average: SoftmaxAverage?
+        for (i, request) in requests.enumerated() {
+            let n = request.examples.count
             let net = network(batch: n)
             try labels.withUnsafeMutableBufferPointer { l in
-                try sampler.fill(
-                    start..<(start + n), epoch: 0, training: false, images: net.input.floats,
-                    labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]))
+                try loader.fill(
+                    request, images: net.input.floats, labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]))
             }
+            loader.prefetch(Array(requests[(i + 1)..<min(requests.count, i + 1 + sampler.prefetch)]))
             let logits = net.forward(training: false)
-            tally.add(logits: logits, labels: labels[0..<n], loss: net.loss)
-            start += n
+            if views == 1 {
+                tally.add(logits: logits, labels: labels[0..<n], loss: net.loss)
+                continue
+            }
+            if average == nil { average = SoftmaxAverage(rows: n, classes: model.classes) }
+            average!.add(logits: UnsafeBufferPointer(logits.floats))
+            if average!.views == views {
+                tally.add(average!, labels: labels[0..<n])
+                average = nil
+            }
         }
         return tally
     }

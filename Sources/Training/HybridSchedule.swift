@@ -187,36 +187,58 @@ final class HybridSchedule: StepSchedule {
 
     /// Rank r takes the r-th of K contiguous shards of the data set. In each round every rank runs its conv
     /// stage on up to B of its examples, the features and labels are all-gathered, and every rank evaluates
-    /// the sharded FC stack on all of them (so every rank tallies the same rows).
+    /// the sharded FC stack on all of them (so every rank tallies the same rows). With several views per
+    /// example (ten-crop) a round runs once per view and the softmax outputs are averaged.
     func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult {
-        let m = model, k = m.ranks, b = m.batch, rank = m.rank
+        let m = model, k = m.ranks, b = m.batch, rank = m.rank, views = sampler.source.views
         let shardSizes = segmentCounts(sampler.count, parts: k)
         let first = shardSizes[..<rank].reduce(0, +)
         var tally = EvaluationTally()
         let roundCount = (shardSizes.max()! + b - 1) / b
         let f = m.plan.model.featureWidth
         var labels = [Int32](repeating: 0, count: b)
+        // This rank's batches, round by round and view by view (none in rounds past its shard).
+        let requests = (0..<roundCount).flatMap { s in
+            let mine = max(0, min(b, shardSizes[rank] - s * b))
+            return mine == 0
+                ? []
+                : (0..<views).map { view in
+                    BatchPrefetcher.Request(
+                        (first + s * b)..<(first + s * b + mine), epoch: 0, use: .evaluation(view: view))
+                }
+        }
+        let loader = BatchPrefetcher(sampler: sampler, depth: sampler.prefetch)
+        var next = 0
         for s in 0..<roundCount {
             let counts = shardSizes.map { max(0, min(b, $0 - s * b)) }
-            let mine = counts[rank]
-            var features = UnsafeBufferPointer<Float>(start: nil, count: 0)
-            if mine > 0 {
-                let net = evaluationNetwork(batch: mine)
-                let start = first + s * b
-                try labels.withUnsafeMutableBufferPointer { l in
-                    try sampler.fill(
-                        start..<(start + mine), epoch: 0, training: false, images: net.input.floats,
-                        labels: UnsafeMutableBufferPointer(rebasing: l[0..<mine]))
+            let mine = counts[rank], n = counts.reduce(0, +)
+            var average = SoftmaxAverage(rows: n, classes: m.plan.model.classes)
+            var allLabels: [Int32] = []
+            for _ in 0..<views {
+                var features = UnsafeBufferPointer<Float>(start: nil, count: 0)
+                if mine > 0 {
+                    let net = evaluationNetwork(batch: mine)
+                    try labels.withUnsafeMutableBufferPointer { l in
+                        try loader.fill(
+                            requests[next], images: net.input.floats,
+                            labels: UnsafeMutableBufferPointer(rebasing: l[0..<mine]))
+                    }
+                    next += 1
+                    loader.prefetch(Array(requests[next..<min(requests.count, next + sampler.prefetch)]))
+                    features = UnsafeBufferPointer(net.forward(training: false).floats)
                 }
-                features = UnsafeBufferPointer(net.forward(training: false).floats)
+                let gathered = Tensor(plain: [n, f])
+                try m.channels.classifier.allGather(features, counts: counts.map { $0 * f }, into: gathered.floats)
+                if allLabels.isEmpty { allLabels = try gatherLabels(Array(labels[0..<mine]), counts: counts) }
+                let classifier = classifier(batch: n)
+                let logits = try classifier.forward(gathered, training: false)
+                if views == 1 {
+                    tally.add(logits: logits, labels: allLabels, loss: classifier.loss)
+                } else {
+                    average.add(logits: UnsafeBufferPointer(logits.floats))
+                }
             }
-            let n = counts.reduce(0, +)
-            let gathered = Tensor(plain: [n, f])
-            try m.channels.classifier.allGather(features, counts: counts.map { $0 * f }, into: gathered.floats)
-            let allLabels = try gatherLabels(Array(labels[0..<mine]), counts: counts)
-            let classifier = classifier(batch: n)
-            let logits = try classifier.forward(gathered, training: false)
-            tally.add(logits: logits, labels: allLabels, loss: classifier.loss)
+            if views > 1 { tally.add(average, labels: allLabels) }
         }
         return tally.result
     }

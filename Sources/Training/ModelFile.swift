@@ -34,6 +34,10 @@ public enum ModelFile {
         metadata["format"] = "alexnet-dist"
         metadata["variant"] = model.name
         metadata["groups"] = String(groups)
+        // Only when not the variant's (files of the variant's own head stay as they were).
+        if model.classes != AlexNet.named(model.name, groups: groups)?.classes {
+            metadata["classes"] = String(model.classes)
+        }
         metadata["parameters"] = String(arena.parameterCount)
         metadata["normalization_mean"] = jsonArray(normalization.mean)
         metadata["normalization_std"] = jsonArray(normalization.std)
@@ -70,9 +74,17 @@ public enum ModelFile {
         guard let groups = Int(meta["groups"] ?? "1"), groups == 1 || groups == 2 else {
             throw LoadError(path: path, problem: "metadata groups '\(meta["groups"] ?? "")' is not 1 or 2")
         }
-        guard let model = AlexNet.named(name, groups: groups) else {
+        guard let variant = AlexNet.named(name, groups: groups) else {
             throw LoadError(path: path, problem: "unknown variant '\(name)' with groups \(groups)")
         }
+        // Files from before `classes` was recorded have the variant's.
+        guard let classes = Int(meta["classes"] ?? String(variant.classes)), (1...AlexNet.maxClasses).contains(classes)
+        else {
+            throw LoadError(
+                path: path,
+                problem: "metadata classes '\(meta["classes"] ?? "")' is not a count 1…\(AlexNet.maxClasses)")
+        }
+        let model = variant.withClasses(classes)
         if let expectedVariant, expectedVariant != name {
             throw LoadError(path: path, problem: "the file holds variant '\(name)', expected '\(expectedVariant)'")
         }

@@ -28,6 +28,8 @@ public final class ParallelTrainer {
     /// This rank's spans (layers, collectives, codecs, waits), kept while `timeline.isRecording`: the
     /// material of `StepPhases` and of Chrome traces. Off by default.
     public let timeline = Timeline()
+    /// This rank's training batches, made ahead (Note [prefetching]).
+    private lazy var loader = BatchPrefetcher(sampler: loop.samplers.train, depth: loop.samplers.train.prefetch)
     let model: RankModel
     let schedule: StepSchedule
     let loop: TrainingLoop
@@ -176,8 +178,8 @@ public final class ParallelTrainer {
             metrics: metrics, extraFields: ["ranks": ranks], output: progress)
         for line in startLines { progress(line) }
         let status = supervision.status
-        let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate in
-            try self.step(examples: examples, epoch: epoch, step: step, rate: rate)
+        let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate, upcoming in
+            try self.step(examples: examples, epoch: epoch, step: step, rate: rate, upcoming: upcoming)
         } evaluate: {
             status?.set(phase: .evaluating)
             return try schedule.evaluate($0)
@@ -279,9 +281,10 @@ public final class ParallelTrainer {
     /// takes the r-th block of B) at base learning rate `rate` (scaled per `learningRateFactors`). Returns
     /// the mean loss over the K·B examples and whether the ranks agreed to stop, the same on every rank.
     /// Throws `RunEnded` when the loss or an updated weight is not finite (Note [the non-finite guard]) or
-    /// the replicas differ (Note [replica check]). A collective.
+    /// the replicas differ (Note [replica check]). A collective. `upcoming` names the next steps' examples:
+    /// this rank's blocks of them are made ahead while the step computes (Note [prefetching]).
     public func step(
-        examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float
+        examples: ArraySlice<Int>, epoch: Int, step: Int, rate: Float, upcoming: [TrainingLoop.Batch] = []
     ) throws
         -> TrainingLoop.StepOutcome
     {
@@ -294,13 +297,16 @@ public final class ParallelTrainer {
         precondition(
             examples.count == ranks * b,
             "ParallelTrainer.step: \(examples.count) examples, expected K·B = \(ranks) × \(b)")
-        let first = examples.startIndex + rank * b
         let network = model.network
+        func mine(_ examples: ArraySlice<Int>, epoch: Int) -> BatchPrefetcher.Request {
+            let first = examples.startIndex + rank * b
+            return BatchPrefetcher.Request(examples[first..<(first + b)], epoch: epoch, use: .training)
+        }
         let labels = try [Int32](unsafeUninitializedCapacity: b) { l, count in
-            try loop.samplers.train.fill(
-                examples[first..<(first + b)], epoch: epoch, training: true, images: network.input.floats, labels: l)
+            try loader.fill(mine(examples, epoch: epoch), images: network.input.floats, labels: l)
             count = b
         }
+        loader.prefetch(upcoming.map { mine($0.examples, epoch: $0.epoch) })
         let factors = configuration.learningRateFactors(ranks: ranks)
         let before = traffic.snapshot
         model.optimizer.resetFiniteCheck()

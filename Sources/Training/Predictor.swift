@@ -46,15 +46,11 @@ public final class Predictor {
         }
         let logits = network.forward(training: false).floats
         let classes = loaded.model.classes
-        var average = [Double](repeating: 0, count: classes)
+        var average = SoftmaxAverage(rows: 1, classes: classes)
         for row in 0..<windows.count {
-            let values = (0..<classes).map { Double(logits[row * classes + $0]) }
-            let top = values.max() ?? 0
-            let exps = values.map { exp($0 - top) }
-            let sum = exps.reduce(0, +)
-            for k in 0..<classes { average[k] += exps[k] / sum / Double(windows.count) }
+            average.add(logits: UnsafeBufferPointer(rebasing: logits[(row * classes)..<((row + 1) * classes)]))
         }
-        return average
+        return average.mean
     }
 
     /// The `count` most likely classes, most likely first, with names when the model file has them.

@@ -18,6 +18,8 @@ public struct TrainingConfiguration: Sendable {
     public var schedule: LearningRateSchedule = .constant
     public var seed: UInt64 = 1
     public var augmentation: Augmentation = .none
+    /// Batches made ahead of the step (and of evaluation) on a background thread (Note [prefetching]).
+    public var prefetch = 2
     /// Examples held out from the end of the training set to drive the plateau schedule (0: none).
     public var validationCount = 0
     /// Steps between progress lines and metrics records.

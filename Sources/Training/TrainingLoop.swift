@@ -77,15 +77,29 @@ public struct TrainingLoop {
         }
     }
 
+    /// A step's examples: indices into the training sampler's data of `epoch`, in batch order.
+    public struct Batch: Sendable, Equatable {
+        public var epoch: Int
+        public var examples: ArraySlice<Int>
+
+        public init(epoch: Int, examples: ArraySlice<Int>) {
+            self.epoch = epoch
+            self.examples = examples
+        }
+    }
+
     /// Runs every step from `start`.
     /// - Parameters:
     ///   - step: trains on the step's examples (indices into the training sampler's data, in batch order) at
-    ///     `rate`; returns the mean loss and whether to stop (the run then checkpoints and returns at once).
+    ///     `rate`, told the examples of the next steps (up to the training sampler's `prefetch`, to make
+    ///     ahead); returns the mean loss and whether to stop (the run then checkpoints and returns at once).
     ///   - evaluate: the figures on a sampler's whole data set.
     ///   - checkpoint: saves the run at a position (every `checkpointEvery` steps and at the end).
     public func run(
         progress: TrainingProgress, from start: TrainingPosition = TrainingPosition(),
-        step train: (_ examples: ArraySlice<Int>, _ epoch: Int, _ step: Int, _ rate: Float) throws -> StepOutcome,
+        step train:
+            (_ examples: ArraySlice<Int>, _ epoch: Int, _ step: Int, _ rate: Float, _ upcoming: [Batch]) throws
+            -> StepOutcome,
         evaluate: (BatchSampler) throws -> EvaluationResult,
         checkpoint: (TrainingPosition) throws -> Void = { _ in }
     ) throws -> TrainingResult {
@@ -102,13 +116,41 @@ public struct TrainingLoop {
                 seconds: progress.elapsed, finalLoss: progress.lastLoss, test: test, validation: validation,
                 position: position)
         }
+        // The orders of the epoch being trained and the next (the next steps may begin it).
+        var orders: [Int: [Int]] = [:]
+        func order(_ epoch: Int) -> [Int] {
+            if let known = orders[epoch] { return known }
+            orders = orders.filter { $0.key >= epoch - 1 }
+            let made = samplers.train.order(epoch: epoch)
+            orders[epoch] = made
+            return made
+        }
+        /// The batches of the steps after the one at `position`, as the loop below will take them.
+        func upcoming(after position: TrainingPosition) -> [Batch] {
+            var p = position, batches: [Batch] = []
+            p.step += 1
+            p.exampleInEpoch += examplesPerStep
+            while batches.count < samplers.train.prefetch && p.step < totalSteps {
+                if p.exampleInEpoch + examplesPerStep > count {
+                    p.epoch += 1
+                    p.exampleInEpoch = 0
+                }
+                guard p.epoch < c.epochs else { break }
+                let first = p.exampleInEpoch
+                batches.append(Batch(epoch: p.epoch, examples: order(p.epoch)[first..<(first + examplesPerStep)]))
+                p.exampleInEpoch += examplesPerStep
+                p.step += 1
+            }
+            return batches
+        }
         while position.epoch < c.epochs && position.step < totalSteps {
             let epoch = position.epoch
             let rate = scheduler.rate(epoch: epoch)
-            let order = samplers.train.order(epoch: epoch)
+            let order = order(epoch)
             while position.exampleInEpoch + examplesPerStep <= count && position.step < totalSteps {
                 let first = position.exampleInEpoch
-                let outcome = try train(order[first..<(first + examplesPerStep)], epoch, position.step, rate)
+                let outcome = try train(
+                    order[first..<(first + examplesPerStep)], epoch, position.step, rate, upcoming(after: position))
                 position.step += 1
                 position.exampleInEpoch += examplesPerStep
                 try progress.stepFinished(step: position.step, epoch: epoch, loss: outcome.loss, rate: rate)

@@ -13,11 +13,13 @@ public struct TrainingSamplers: Sendable {
     public init(_ c: TrainingConfiguration, train: any ExampleSource, test: any ExampleSource) {
         let fitCount = train.count - c.validationCount
         self.train = BatchSampler(
-            source: c.validationCount > 0 ? train.slice(0..<fitCount) : train, shuffle: true, seed: c.seed)
+            source: c.validationCount > 0 ? train.slice(0..<fitCount) : train, shuffle: true, seed: c.seed,
+            prefetch: c.prefetch)
         validation =
             c.validationCount > 0
-            ? BatchSampler(source: train.slice(fitCount..<train.count), shuffle: false, seed: c.seed) : nil
-        self.test = BatchSampler(source: test, shuffle: false, seed: c.seed)
+            ? BatchSampler(
+                source: train.slice(fitCount..<train.count), shuffle: false, seed: c.seed, prefetch: c.prefetch) : nil
+        self.test = BatchSampler(source: test, shuffle: false, seed: c.seed, prefetch: c.prefetch)
     }
 
     public init(_ c: TrainingConfiguration, train: LabeledImages, test: LabeledImages) {
@@ -25,13 +27,16 @@ public struct TrainingSamplers: Sendable {
         let fit = c.validationCount > 0 ? train.slice(0..<fitCount) : train
         let normalization = fit.channelStatistics()
         self.train = BatchSampler(
-            data: fit, normalization: normalization, augmentation: c.augmentation, shuffle: true, seed: c.seed)
+            data: fit, normalization: normalization, augmentation: c.augmentation, shuffle: true, seed: c.seed,
+            prefetch: c.prefetch)
         validation =
             c.validationCount > 0
             ? BatchSampler(
-                data: train.slice(fitCount..<train.count), normalization: normalization, shuffle: false, seed: c.seed)
+                data: train.slice(fitCount..<train.count), normalization: normalization, shuffle: false, seed: c.seed,
+                prefetch: c.prefetch)
             : nil
-        self.test = BatchSampler(data: test, normalization: normalization, shuffle: false, seed: c.seed)
+        self.test = BatchSampler(
+            data: test, normalization: normalization, shuffle: false, seed: c.seed, prefetch: c.prefetch)
     }
 
     public var normalization: Normalization { train.normalization }

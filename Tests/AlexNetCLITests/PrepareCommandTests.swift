@@ -1,8 +1,59 @@
+import Datasets
 import Foundation
 import Testing
 
-/// `prepare`, `train --shards`, `predict` and `bench input` on bad input: one line naming the file.
+/// The real data path as a user runs it (`prepare`, `train --shards`, `evaluate --shards --ten-crop`,
+/// `predict`), and `prepare`, `train --shards`, `predict` and `bench input` on bad input: one line naming the
+/// file.
 @Suite struct PrepareCommandTests {
+    /// An ImageNet-layout tree: train/ and val/ of 3 classes, 4 and 2 JPEGs of 300×260 each.
+    static func tree(at root: String) throws {
+        let encoder = try JPEGEncoder()
+        for (split, count) in [("train", 4), ("val", 2)] {
+            for (c, name) in ["cat", "dog", "owl"].enumerated() {
+                let dir = "\(root)/\(split)/\(name)"
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                for i in 0..<count {
+                    let (w, h) = (300, 260)
+                    let pixels = (0..<(w * h * 3)).map { k in
+                        UInt8(truncatingIfNeeded: (k / 3 % w) * (c + 1) + k % 3 * 60 + i * 7)
+                    }
+                    let bytes = try encoder.encode(RGBImage(width: w, height: h, pixels: pixels), quality: 90)
+                    FileManager.default.createFile(atPath: "\(dir)/\(i).jpg", contents: Data(bytes))
+                }
+            }
+        }
+    }
+
+    @Test func preparedShardsTrainEvaluateOnTenCropsAndPredict() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flow-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.tree(at: "\(dir)/images")
+        let prepared = try runTool(["prepare", "\(dir)/images", "\(dir)/shards", "--threads", "2"])
+        #expect(prepared.status == 0, "\(prepared.stderr)")
+        #expect(prepared.stdout.contains("prepared train 12, val 6 images of 3 classes"), "\(prepared.stdout)")
+        let trained = try runTool([
+            "train", "--variant", "owt", "--shards", "\(dir)/shards", "--batch-size", "4", "--max-steps", "2",
+            "--threads", "1", "--loader-threads", "2", "--ten-crop", "--output", "\(dir)/m.safetensors",
+            "--metrics", "\(dir)/metrics.jsonl",
+        ])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let evaluated = try runTool([
+            "evaluate", "\(dir)/m.safetensors", "--shards", "\(dir)/shards", "--ten-crop", "--json", "--threads", "1",
+        ])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let figures = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any]
+        #expect(figures?["views"] as? Int == 10 && figures?["examples"] as? Int == 6, "\(evaluated.stdout)")
+        let predicted = try runTool(["predict", "\(dir)/m.safetensors", "\(dir)/images/val/owl/1.jpg", "--json"])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let entries = try JSONSerialization.jsonObject(with: Data(predicted.stdout.utf8)) as? [[String: Any]]
+        let classes = (entries?.first?["top"] as? [[String: Any]])?.compactMap { $0["class"] as? String }
+        // The model has a head of the data set's 3 classes, named.
+        #expect(classes.map(Set.init) == ["cat", "dog", "owl"], "\(predicted.stdout)")
+        try expectOneLineError(
+            ["evaluate", "\(dir)/m.safetensors", "--ten-crop"], mentioning: "--ten-crop needs --shards")
+    }
+
     @Test func badInputIsOneLineNamingTheFile() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prep-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(dir)/empty-root", withIntermediateDirectories: true)

@@ -13,7 +13,7 @@ func fill(_ sampler: BatchSampler, _ indices: [Int], epoch: Int, training: Bool)
     var labels = [Int32](repeating: -1, count: indices.count)
     images.withUnsafeMutableBufferPointer { i in
         labels.withUnsafeMutableBufferPointer { l in
-            try! sampler.fill(indices, epoch: epoch, training: training, images: i, labels: l)
+            try! sampler.fill(indices, epoch: epoch, use: training ? .training : .centre, images: i, labels: l)
         }
     }
     return (images, labels)

@@ -22,7 +22,8 @@ import Testing
         var labels = [Int32](repeating: -1, count: indices.count)
         try images.withUnsafeMutableBufferPointer { i in
             try labels.withUnsafeMutableBufferPointer { l in
-                try source.fill(indices, epoch: epoch, training: training, seed: 3, images: i, labels: l)
+                try source.fill(
+                    indices, epoch: epoch, use: training ? .training : .centre, seed: 3, images: i, labels: l)
             }
         }
         return (images, labels)

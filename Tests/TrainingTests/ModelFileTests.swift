@@ -46,6 +46,22 @@ import Testing
         #expect(file.shapes.count == 16)
     }
 
+    /// A head of another size (`--classes`) is recorded and read back; the variant's own head adds nothing to
+    /// the file (files stay byte-identical to those written before `classes` existed).
+    @Test func recordsAHeadOfAnotherSize() throws {
+        let model = AlexNet.small.withClasses(3)
+        #expect(model.classes == 3 && model.parameterCount == AlexNet.small.parameterCount - 7 * 1025)
+        let arena = model.makeArena()
+        Initialization.he.apply(to: arena, model: model, seed: 4)
+        let path = dir + "/three.safetensors"
+        try ModelFile.save(
+            path, model: model, groups: 1, arena: arena, normalization: Normalization(mean: [0], std: [1]))
+        let loaded = try ModelFile.load(path)
+        #expect(loaded.model == model && loaded.metadata["classes"] == "3")
+        #expect(try SafeTensors.File(path: path).shapes["fc8.weight"] == [3, 1024])
+        #expect(try ModelFile.load(try savedSmallModel().path).metadata["classes"] == nil)
+    }
+
     @Test func rejectsAModelOfAnotherVariant() throws {
         let (path, _) = try savedSmallModel()
         let error = #expect(throws: ModelFile.LoadError.self) { try ModelFile.load(path, expectedVariant: "paper") }

@@ -60,4 +60,42 @@ import Testing
         let same = one == three
         #expect(same, "largest difference \(largestDifference(one, three))")
     }
+
+    /// Ten-crop evaluation (softmax averaged over the ten windows) across 2 hybrid ranks gives one process's
+    /// figures, and differs from the centre window's; a 3-class head (`withClasses`) trains on 3 classes.
+    @Test func tenCropEvaluationAcrossRanksEqualsOneProcess() throws {
+        let dir = try Self.shards()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = ParallelTrainingConfiguration(training: recipe(batch: 2, steps: 1))
+        c.training.model = AlexNet.owt.withClasses(3)
+        c.training.initialization = .paper
+        let configuration = c
+        let train = try ShardExamples(directory: dir, split: "train", crop: 224)
+        let centre = try ShardExamples(directory: dir, split: "val", crop: 224)
+        let ten = try ShardExamples(directory: dir, split: "val", crop: 224, threads: 2, tenCrop: true)
+        #expect(ten.views == 10 && centre.views == 1)
+        let results = try InProcessCommunicator.run(size: 2) { comm in
+            ComputeEngine.threadCount = 1
+            let trainer = try ParallelTrainer(
+                configuration: configuration, communicator: comm, train: train, test: centre)
+            _ = try trainer.run()
+            let whole = try trainer.gatherModel()
+            return (
+                sharded: try trainer.evaluate(BatchSampler(source: ten, shuffle: false, seed: 1, prefetch: 1)),
+                centre: try trainer.evaluate(BatchSampler(source: centre, shuffle: false, seed: 1)),
+                whole: whole.valueArray
+            )
+        }
+        let arena = configuration.training.model.makeArena()
+        _ = arena.values.update(fromContentsOf: results[0].whole)
+        ComputeEngine.threadCount = 1
+        let evaluator = Evaluator(model: configuration.training.model, arena: arena, batchSize: 4)
+        let alone = try evaluator.evaluate(BatchSampler(source: ten, shuffle: false, seed: 1, prefetch: 0))
+        let sharded = results[0].sharded
+        #expect(sharded.examples == 6 && alone.examples == 6)
+        #expect(sharded.top1Error == alone.top1Error && sharded.top5Error == alone.top5Error)
+        #expect(abs(sharded.meanLoss - alone.meanLoss) < 1e-5 * max(1, abs(alone.meanLoss)))
+        #expect(results[1].sharded == sharded)
+        #expect(results[0].centre.meanLoss != sharded.meanLoss)
+    }
 }

@@ -5,7 +5,8 @@ import Foundation
 /// Prepared shards as an `ExampleSource`: each example decoded from its shard when a batch needs it (on
 /// `threads` threads, one decoder each; the bytes written do not depend on the thread count), then, while
 /// training, the paper's augmentation (`PaperAugmentation`: a random `crop` window, a flip, PCA lighting
-/// from meta.json's eigenvectors) and otherwise the centre window, normalised with meta.json's mean and std.
+/// from meta.json's eigenvectors) and otherwise the centre window (or, with `tenCrop`, view v of
+/// `EvaluationCrops.ten`), normalised with meta.json's mean and std.
 public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public let shardSet: ShardSet
     public let split: String
@@ -13,6 +14,8 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public let normalization: Normalization
     public let threads: Int
     public let directory: String
+    /// Evaluates on the paper's ten windows (`views` 10) instead of the centre one.
+    public let tenCrop: Bool
     /// The shards' readers (memory maps), shared by slices; read-only after init.
     private let readers: [ShardReader]
     /// The first global example of each shard, and the total.
@@ -21,7 +24,11 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     private let range: Range<Int>
 
     /// Opens `directory`'s `split` shards (checking each index against its data file and meta.json).
-    public init(directory: String, split: String, crop: Int, lighting: Double = 0.1, threads: Int = 1) throws {
+    /// - Parameter normalization: the mean and std to normalise with (a model file's); nil: meta.json's.
+    public init(
+        directory: String, split: String, crop: Int, lighting: Double = 0.1, threads: Int = 1, tenCrop: Bool = false,
+        normalization: Normalization? = nil
+    ) throws {
         let metaPath = "\(directory)/meta.json"
         guard let data = FileManager.default.contents(atPath: metaPath) else {
             throw DatasetError(metaPath, "cannot be read (prepare the data set with alexnet-dist prepare)")
@@ -57,8 +64,10 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         var augmentation = PaperAugmentation(crop: crop, eigenvalues: set.eigenvalues, eigenvectors: set.eigenvectors)
         augmentation.lighting = lighting
         self.augmentation = augmentation
-        normalization = Normalization(mean: set.mean.map(Float.init), std: set.std.map(Float.init))
+        self.normalization =
+            normalization ?? Normalization(mean: set.mean.map(Float.init), std: set.std.map(Float.init))
         self.threads = max(1, threads)
+        self.tenCrop = tenCrop
     }
 
     private init(_ parent: ShardExamples, range: Range<Int>) {
@@ -68,6 +77,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         augmentation = parent.augmentation
         normalization = parent.normalization
         threads = parent.threads
+        tenCrop = parent.tenCrop
         readers = parent.readers
         starts = parent.starts
         self.range = range
@@ -77,6 +87,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public var origin: String { "\(directory) (\(split))" }
     public var classes: Int { shardSet.classes.count }
     public var exampleShape: [Int] { [3, augmentation.crop, augmentation.crop] }
+    public var views: Int { tenCrop ? 10 : 1 }
 
     public func slice(_ range: Range<Int>) -> any ExampleSource {
         ShardExamples(
@@ -94,10 +105,13 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     }
 
     public func fill<Indices: Collection<Int>>(
-        _ indices: Indices, epoch: Int, training: Bool, seed: UInt64,
+        _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) throws {
         let examples = indices.map { range.lowerBound + $0 }
+        if case .evaluation(let view) = use {
+            precondition((0..<views).contains(view), "ShardExamples: view \(view) of \(views)")
+        }
         let size = exampleShape.reduce(1, *), crop = augmentation.crop
         precondition(
             images.count >= examples.count * size && labels.count >= examples.count,
@@ -118,15 +132,19 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
                     let image = try decoder.decode(
                         Array(reader.bytes(of: record)), path: "\(reader.path) record \(record)")
                     let out = output.pointer + slot * size
-                    if training {
+                    switch use {
+                    case .training:
                         let draw = augmentation.draw(
                             seed: seed, epoch: epoch, example: example, width: image.width, height: image.height)
                         augmentation.apply(image, draw, normalization: normalization, into: out)
-                    } else {
-                        let window = EvaluationCrops.centre(width: image.width, height: image.height, size: crop)
+                    case .evaluation(let view):
+                        let window =
+                            tenCrop
+                            ? EvaluationCrops.ten(width: image.width, height: image.height, size: crop)[view]
+                            : EvaluationCrops.centre(width: image.width, height: image.height, size: crop)
                         PaperAugmentation.write(
-                            image, x: window.x, y: window.y, size: crop, mirrored: false, normalization: normalization,
-                            into: out)
+                            image, x: window.x, y: window.y, size: crop, mirrored: window.mirrored,
+                            normalization: normalization, into: out)
                     }
                     labelOutput.pointer[slot] = Int32(reader.records[record].label)
                 } catch { failures.add(error) }
