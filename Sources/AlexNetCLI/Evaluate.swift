@@ -24,17 +24,18 @@ struct Evaluate: ParsableCommand {
         compute.apply()
         let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
         let test: any ExampleSource
-        if let shards = try dataOptions.loadShards(
-            imageShape: loaded.model.inputShape, split: split, normalization: loaded.normalization)
+        if let source = try dataOptions.source(
+            imageShape: loaded.model.inputShape, classNames: loaded.classNames, split: split,
+            normalization: loaded.normalization)
         {
-            if let names = loaded.classNames, names != shards.shardSet.classes {
+            if let names = loaded.classNames, let shards = source as? ShardExamples, names != shards.shardSet.classes {
                 throw ValidationError(
                     "\(shards.directory)/meta.json: classes \(shards.shardSet.classes.prefix(5).joined(separator: ", "))… differ from the model's (\(names.prefix(5).joined(separator: ", "))…)"
                 )
             }
-            test = shards
+            test = source
         } else {
-            let images = try dataOptions.load(imageShape: loaded.model.inputShape, classNames: loaded.classNames)
+            let images = try dataOptions.load()
             try check(origin: images.source, shape: images.imageShape, classes: images.classes, loaded)
             test = ImageExamples(images: images, normalization: loaded.normalization)
         }

@@ -58,8 +58,8 @@ struct ComputeOptions: ParsableArguments {
     }
 }
 
-/// Where the test images come from: an MNIST-format directory, explicit IDX files, or JPEG class folders.
-/// What `evaluate` takes; `train` adds the training set's flags (`DataOptions`).
+/// Where the test images come from: an MNIST-format directory, explicit IDX files, prepared shards or
+/// image class folders. What `evaluate` takes; `train` adds the training set's flags (`DataOptions`).
 struct TestDataOptions: ParsableArguments {
     @Option(help: "Directory with MNIST-format gzip'd IDX files (train-images-idx3-ubyte.gz, t10k-…).")
     var data: String = FashionMNIST.defaultDirectory
@@ -67,9 +67,12 @@ struct TestDataOptions: ParsableArguments {
     var testImages: String?
     @Option(help: "Test labels IDX file (overrides --data).")
     var testLabels: String?
-    @Option(help: "Test images as JPEG files in class folders (ROOT/<class>/<image>.jpg); overrides --data.")
+    @Option(
+        help:
+            "Test images as JPEG/PNG files in class folders (ROOT/<class>/<image>), read as --train-folder reads them; overrides --data."
+    )
     var testFolder: String?
-    @Option(help: "With JPEG class folders: read at most N images per class.")
+    @Option(help: "With image class folders: read at most N images per class.")
     var perClassLimit: Int?
     @Option(help: "Use only the first N test examples.")
     var testLimit: Int?
@@ -78,10 +81,10 @@ struct TestDataOptions: ParsableArguments {
             "A data set made by `alexnet-dist prepare`: train on its train split (the paper's augmentation: random crops of the variant's input size, flips, PCA lighting), test on its val split, normalised with its mean and std; overrides --data."
     )
     var shards: String?
-    @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
+    @Option(help: "Decoding threads per rank for --shards and image folders.") var loaderThreads: Int = 1
     @Flag(
         help:
-            "With --shards: test on the paper's ten windows of each image (the four corners and the centre, each mirrored), softmax outputs averaged, instead of the centre window."
+            "With --shards or image folders: test on the paper's ten windows of each image (the four corners and the centre, each mirrored), softmax outputs averaged, instead of the centre window."
     )
     var tenCrop = false
     @Option(help: "Batches made ahead on a background thread while the current one computes (0: none).")
@@ -92,8 +95,8 @@ struct TestDataOptions: ParsableArguments {
             throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
         }
         guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
-        if tenCrop && shards == nil {
-            throw ValidationError("--ten-crop needs --shards (prepared images of 256 pixels)")
+        if tenCrop && shards == nil && testFolder == nil {
+            throw ValidationError("--ten-crop needs --shards or --test-folder (images of 256 pixels to crop)")
         }
         if (testImages == nil) != (testLabels == nil) {
             throw ValidationError("--test-images and --test-labels go together")
@@ -104,32 +107,34 @@ struct TestDataOptions: ParsableArguments {
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
     }
 
-    /// The prepared shards' `split` (val: the test set) for a network whose input is `imageShape` (C, H, W),
-    /// centre or ten windows (nil without --shards).
-    /// - Parameter normalization: a model file's (nil: meta.json's).
-    func loadShards(
-        imageShape: [Int], split: String = "val", normalization: Normalization? = nil
-    ) throws
-        -> ShardExamples?
-    {
-        guard let shards else { return nil }
-        try requireSquareRGB(imageShape)
-        return try ShardExamples(
-            directory: shards, split: split, crop: imageShape[1], lighting: 0, threads: loaderThreads, tenCrop: tenCrop,
-            normalization: normalization)
+    /// The test set when it is decoded per batch — the prepared shards' `split` (val: the test set) or an
+    /// image folder labelled by `classNames` — for a network whose input is `imageShape` (C, H, W), centre or
+    /// ten windows; nil for IDX files.
+    /// - Parameter normalization: a model file's (nil: meta.json's, or ImageNet's for a folder).
+    func source(
+        imageShape: [Int], classNames: [String]? = nil, split: String = "val", normalization: Normalization? = nil
+    ) throws -> (any ExampleSource)? {
+        let source: any ExampleSource
+        if let shards {
+            try requireSquareRGB(imageShape)
+            source = try ShardExamples(
+                directory: shards, split: split, crop: imageShape[1], lighting: 0, threads: loaderThreads,
+                tenCrop: tenCrop, normalization: normalization)
+        } else if let testFolder {
+            try requireSquareRGB(imageShape)
+            let folder = try FolderExamples(
+                root: testFolder, crop: imageShape[1], classNames: classNames, limitPerClass: perClassLimit,
+                lighting: 0, threads: loaderThreads, tenCrop: tenCrop, normalization: normalization)
+            for note in folder.notes { printError(note) }
+            source = folder
+        } else {
+            return nil
+        }
+        return testLimit.map { source.slice(0..<min($0, source.count)) } ?? source
     }
 
-    /// The test set: a JPEG folder (labelled by `classNames`, when known) or IDX files, for a network whose
-    /// input is `imageShape` (C, H, W).
-    func load(imageShape: [Int], classNames: [String]? = nil) throws -> LabeledImages {
-        if let testFolder {
-            try requireSquareRGB(imageShape)
-            let set = try JPEGFolder.load(
-                root: testFolder, size: imageShape[1], classNames: classNames,
-                limitPerClass: perClassLimit
-            ).images
-            return testLimit.map { set.prefix($0) } ?? set
-        }
+    /// The IDX test set.
+    func load() throws -> LabeledImages {
         let set = try LabeledImages.idx(
             images: testImages ?? "\(data)/t10k-images-idx3-ubyte.gz",
             labels: testLabels ?? "\(data)/t10k-labels-idx1-ubyte.gz")
@@ -146,13 +151,14 @@ struct DataOptions: ParsableArguments {
     var trainLabels: String?
     @Option(
         help:
-            "Training images as JPEG files in class folders (ROOT/<class>/<image>.jpg), resized and centre-cropped to the variant's input size; overrides --data."
+            "Training images as JPEG/PNG files in class folders (ROOT/<class>/<image>), decoded every epoch on --loader-threads, resized as `prepare` resizes (short side 256, centre 256×256), with the paper's augmentation and ImageNet's mean, std and lighting; overrides --data. For more than a few thousand images, `prepare` them once and use --shards."
     )
     var trainFolder: String?
     @Option(help: "Use only the first N training examples.")
     var trainLimit: Int?
-    @Option(help: "The standard deviation of the PCA lighting's α (0 turns it off), for --shards.") var lighting:
-        Double = 0.1
+    @Option(
+        help: "The standard deviation of the PCA lighting's α (0 turns it off), for --shards and --train-folder.")
+    var lighting: Double = 0.1
 
     func validate() throws {
         guard lighting >= 0 && lighting.isFinite else {
@@ -169,41 +175,48 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// The prepared shards' train and val splits for a network whose input is `imageShape` (C, H, W), with
-    /// the class names (nil without --shards).
-    func loadShards(imageShape: [Int]) throws -> (train: ShardExamples, test: ShardExamples, classNames: [String])? {
-        guard let shards = test.shards else { return nil }
-        try requireSquareRGB(imageShape)
-        let train = try ShardExamples(
-            directory: shards, split: "train", crop: imageShape[1], lighting: lighting, threads: test.loaderThreads)
-        return (train, try test.loadShards(imageShape: imageShape)!, train.shardSet.classes)
+    /// The training and test sets when they are decoded per batch (prepared shards' train and val splits, or
+    /// image folders) for a network whose input is `imageShape` (C, H, W), with the class names; nil for IDX
+    /// files.
+    func sources(
+        imageShape: [Int]
+    ) throws -> (
+        train: any ExampleSource, test: any ExampleSource, classNames: [String]
+    )? {
+        let train: any ExampleSource, classNames: [String]
+        if let shards = test.shards {
+            try requireSquareRGB(imageShape)
+            let set = try ShardExamples(
+                directory: shards, split: "train", crop: imageShape[1], lighting: lighting, threads: test.loaderThreads)
+            (train, classNames) = (set, set.shardSet.classes)
+        } else if let trainFolder {
+            try requireSquareRGB(imageShape)
+            let folder = try FolderExamples(
+                root: trainFolder, crop: imageShape[1], limitPerClass: test.perClassLimit, lighting: lighting,
+                threads: test.loaderThreads)
+            for note in folder.notes { printError(note) }
+            (train, classNames) = (folder, folder.classNames)
+        } else {
+            return nil
+        }
+        let limited = trainLimit.map { train.slice(0..<min($0, train.count)) } ?? train
+        return (limited, try test.source(imageShape: imageShape, classNames: classNames)!, classNames)
     }
 
-    /// The training and test sets, for a network whose input is `imageShape` (C, H, W).
-    /// - Returns: the class names when the training set is a JPEG folder.
-    func load(imageShape: [Int]) throws -> (train: LabeledImages, test: LabeledImages, classNames: [String]?) {
-        var train: LabeledImages, classNames: [String]?
-        if let trainFolder {
-            try requireSquareRGB(imageShape)
-            let loaded = try JPEGFolder.load(
-                root: trainFolder, size: imageShape[1], limitPerClass: test.perClassLimit)
-            train = loaded.images
-            classNames = loaded.classNames
-        } else {
-            train = try LabeledImages.idx(
-                images: trainImages ?? "\(test.data)/train-images-idx3-ubyte.gz",
-                labels: trainLabels ?? "\(test.data)/train-labels-idx1-ubyte.gz")
-        }
-        if let trainLimit { train = train.prefix(trainLimit) }
-        return (train, try test.load(imageShape: imageShape, classNames: classNames), classNames)
+    /// The IDX training and test sets.
+    func load() throws -> (train: LabeledImages, test: LabeledImages) {
+        let train = try LabeledImages.idx(
+            images: trainImages ?? "\(test.data)/train-images-idx3-ubyte.gz",
+            labels: trainLabels ?? "\(test.data)/train-labels-idx1-ubyte.gz")
+        return (trainLimit.map { train.prefix($0) } ?? train, try test.load())
     }
 }
 
-/// JPEG folders decode to 3×S×S images.
+/// Shards and image folders decode to 3×S×S images.
 private func requireSquareRGB(_ imageShape: [Int]) throws {
     guard imageShape[0] == 3, imageShape[1] == imageShape[2] else {
         throw ValidationError(
-            "JPEG folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
+            "shards and image folders give 3×S×S images; this variant takes \(imageShape.map(String.init).joined(separator: "×"))"
         )
     }
 }

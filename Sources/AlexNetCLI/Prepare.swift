@@ -51,12 +51,13 @@ struct Prepare: ParsableCommand {
         let counts = set.splits.keys.sorted().map { "\($0) \(set.splits[$0]!.map(\.records).reduce(0, +))" }
         print("prepared \(counts.joined(separator: ", ")) images of \(set.classes.count) classes in \(destination)")
         func list(_ values: [Double]) -> String { values.map { String(format: "%.4f", $0) }.joined(separator: ", ") }
-        print("mean (RGB, 0…1): \(list(set.mean))   (ImageNet, commonly used: 0.4850, 0.4560, 0.4060)")
-        print("std:             \(list(set.std))   (ImageNet: 0.2290, 0.2240, 0.2250)")
-        print("PCA eigenvalues: \(list(set.eigenvalues))   (ImageNet, AlexNet's lighting: 0.2175, 0.0188, 0.0045)")
+        let imageNet = ImageNetStatistics.self
+        print("mean (RGB, 0…1): \(list(set.mean))   (ImageNet, commonly used: \(list(imageNet.mean)))")
+        print("std:             \(list(set.std))   (ImageNet: \(list(imageNet.std)))")
+        print(
+            "PCA eigenvalues: \(list(set.eigenvalues))   (ImageNet, AlexNet's lighting: \(list(imageNet.eigenvalues)))")
         for (i, row) in set.eigenvectors.enumerated() {
-            let reference = [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]][i]
-            print("eigenvectors[\(i)]: \(list(row))   (ImageNet: \(list(reference)))")
+            print("eigenvectors[\(i)]: \(list(row))   (ImageNet: \(list(imageNet.eigenvectors[i])))")
         }
         print("(eigenvectors are the columns; each column's sign is arbitrary)")
     }

@@ -165,9 +165,9 @@ struct Train: ParsableCommand {
             try ensureParentDirectory(of: path)
         }
 
-        let shards = try dataOptions.loadShards(imageShape: model.inputShape)
-        let data = shards == nil ? try dataOptions.load(imageShape: model.inputShape) : nil
-        c.classNames = shards?.classNames ?? data?.classNames
+        let sources = try dataOptions.sources(imageShape: model.inputShape)
+        let data = sources == nil ? try dataOptions.load() : nil
+        c.classNames = sources?.classNames
         c.model = modelOptions.model(dataClasses: c.classNames?.count)
         var configured = parallel.configuration(c)
         try guards.apply(to: &configured)
@@ -181,9 +181,9 @@ struct Train: ParsableCommand {
             var c = configuration
             c.overlap = launched.overlap
             c.training.applyRecipeDefaults(ranks: comm.size, batchSize: batchSize, learningRate: learningRate)
-            if let shards {
+            if let sources {
                 return try ParallelTrainer(
-                    configuration: c, communicator: comm, train: shards.train, test: shards.test,
+                    configuration: c, communicator: comm, train: sources.train, test: sources.test,
                     supervision: launched.supervision, progress: printError
                 ).run()
             }

@@ -35,6 +35,14 @@ public struct RGBImage: Sendable, Equatable {
         return cropped(x: window.x, y: window.y, width: size, height: size)
     }
 
+    /// What `prepare` stores: resized (Pillow's anti-aliased bilinear) so the short side is `size`, then,
+    /// when `square`, the centre `size × size` (torchvision's `Resize(size)` + `CenterCrop(size)`).
+    public func prepared(size: Int, square: Bool) -> RGBImage {
+        let target = shortSideSize(size)
+        let image = Resample.resize(self, width: target.width, height: target.height)
+        return square ? image.centreCropped(to: size) : image
+    }
+
     /// The size torchvision's `Resize(size)` gives: the shorter side `size`, the longer scaled and truncated.
     public func shortSideSize(_ size: Int) -> (width: Int, height: Int) {
         if width <= height { return (size, Int(Double(size) * Double(height) / Double(width))) }

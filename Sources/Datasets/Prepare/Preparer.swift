@@ -179,10 +179,8 @@ public final class Preparer: Sendable {
         guard let data = FileManager.default.contents(atPath: item.path) else {
             throw DatasetError(item.path, "cannot be read")
         }
-        let decoded = try decoder.decode([UInt8](data), path: item.path)
-        let target = decoded.shortSideSize(options.size)
-        var image = Resample.resize(decoded, width: target.width, height: target.height)
-        if options.square { image = image.centreCropped(to: options.size) }
+        let image = try decoder.decode([UInt8](data), path: item.path).prepared(
+            size: options.size, square: options.square)
         let bytes = try options.quality.map { try encoder.encode(image, quality: $0) } ?? image.pixels
         return (bytes, image.width, image.height, PixelSums(image))
     }

@@ -2,11 +2,10 @@ import Compute
 import Dispatch
 import Foundation
 
-/// Prepared shards as an `ExampleSource`: each example decoded from its shard when a batch needs it (on
-/// `threads` threads, one decoder each; the bytes written do not depend on the thread count), then, while
-/// training, the paper's augmentation (`PaperAugmentation`: a random `crop` window, a flip, PCA lighting
-/// from meta.json's eigenvectors) and otherwise the centre window (or, with `tenCrop`, view v of
-/// `EvaluationCrops.ten`), normalised with meta.json's mean and std.
+/// Prepared shards as an `ExampleSource`: each example decoded from its shard when a batch needs it, then
+/// written by `CropWriter` (on `threads` threads; while training the paper's augmentation with meta.json's
+/// eigenvectors, otherwise the centre window or, with `tenCrop`, the ten), normalised with meta.json's mean
+/// and std.
 public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public let shardSet: ShardSet
     public let split: String
@@ -87,7 +86,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public var origin: String { "\(directory) (\(split))" }
     public var classes: Int { shardSet.classes.count }
     public var exampleShape: [Int] { [3, augmentation.crop, augmentation.crop] }
-    public var views: Int { tenCrop ? 10 : 1 }
+    public var views: Int { writer.views }
 
     public func slice(_ range: Range<Int>) -> any ExampleSource {
         ShardExamples(
@@ -108,59 +107,35 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) throws {
-        let examples = indices.map { range.lowerBound + $0 }
-        if case .evaluation(let view) = use {
-            precondition((0..<views).contains(view), "ShardExamples: view \(view) of \(views)")
-        }
-        let size = exampleShape.reduce(1, *), crop = augmentation.crop
-        precondition(
-            images.count >= examples.count * size && labels.count >= examples.count,
-            "ShardExamples: batch buffers too small")
-        let failures = Failures()
-        let output = SendablePointer(images.baseAddress!), labelOutput = SendablePointer(labels.baseAddress!)
-        let workers = min(threads, max(1, examples.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            guard let decoder = try? ImageDecoder() else {
-                failures.add(DatasetError("libjpeg-turbo", "could not start a decoder"))
-                return
+        try writer.fill(
+            indices.map { range.lowerBound + $0 }, use: use, seed: seed, epoch: epoch, images: images, labels: labels
+        ) { decoder, example in
+            let (shard, record) = locate(example)
+            let reader = readers[shard], entry = reader.records[record]
+            let bytes = Array(reader.bytes(of: record)), path = "\(reader.path) record \(record)"
+            let image: RGBImage
+            if case .raw = shardSet.storage {
+                let (width, height) = (Int(entry.width), Int(entry.height))
+                guard bytes.count == width * height * 3 else {
+                    throw DatasetError(
+                        path,
+                        "\(bytes.count) bytes of raw pixels, expected \(width) × \(height) × 3 = \(width * height * 3)")
+                }
+                image = RGBImage(width: width, height: height, pixels: bytes)
+            } else {
+                image = try decoder.decode(bytes, path: path)
             }
-            for slot in stride(from: w, to: examples.count, by: workers) {
-                let example = examples[slot]
-                let (shard, record) = locate(example)
-                let reader = readers[shard]
-                do {
-                    let image = try decoder.decode(
-                        Array(reader.bytes(of: record)), path: "\(reader.path) record \(record)")
-                    let out = output.pointer + slot * size
-                    switch use {
-                    case .training:
-                        let draw = augmentation.draw(
-                            seed: seed, epoch: epoch, example: example, width: image.width, height: image.height)
-                        augmentation.apply(image, draw, normalization: normalization, into: out)
-                    case .evaluation(let view):
-                        let window =
-                            tenCrop
-                            ? EvaluationCrops.ten(width: image.width, height: image.height, size: crop)[view]
-                            : EvaluationCrops.centre(width: image.width, height: image.height, size: crop)
-                        PaperAugmentation.write(
-                            image, x: window.x, y: window.y, size: crop, mirrored: window.mirrored,
-                            normalization: normalization, into: out)
-                    }
-                    labelOutput.pointer[slot] = Int32(reader.records[record].label)
-                } catch { failures.add(error) }
+            guard image.width >= crop, image.height >= crop else {
+                throw DatasetError(
+                    path, "a \(image.width) × \(image.height) image, smaller than the \(crop)-pixel crop")
             }
+            return (image, Int(entry.label))
         }
-        if let error = failures.first { throw error }
     }
 
-    /// The first error of a batch's workers.
-    private final class Failures: @unchecked Sendable {
-        private let lock = NSLock()
-        private(set) var first: Error?
-        func add(_ error: Error) {
-            lock.lock()
-            if first == nil { first = error }
-            lock.unlock()
-        }
+    private var crop: Int { augmentation.crop }
+
+    private var writer: CropWriter {
+        CropWriter(augmentation: augmentation, normalization: normalization, tenCrop: tenCrop, threads: threads)
     }
 }
