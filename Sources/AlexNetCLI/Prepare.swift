@@ -1,6 +1,8 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Timing
+import Training
 
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +49,10 @@ struct Prepare: ParsableCommand {
         options.shardBytes = shardMb << 20
         options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         options.skipBadImages = onBadImage == .skip
-        let set = try Preparer(source: images, destination: destination, options: options).run(say: printError)
+        let bar = ProgressBar()
+        let set = try Preparer(source: images, destination: destination, options: options).run(
+            say: bar.say, progress: bar.show)
+        bar.finish()
         let counts = set.splits.keys.sorted().map { "\($0) \(set.splits[$0]!.map(\.records).reduce(0, +))" }
         print("prepared \(counts.joined(separator: ", ")) images of \(set.classes.count) classes in \(destination)")
         func list(_ values: [Double]) -> String { values.map { String(format: "%.4f", $0) }.joined(separator: ", ") }
@@ -60,5 +65,49 @@ struct Prepare: ParsableCommand {
             print("eigenvectors[\(i)]: \(list(row))   (ImageNet: \(list(imageNet.eigenvectors[i])))")
         }
         print("(eigenvectors are the columns; each column's sign is arbitrary)")
+    }
+}
+
+/// `prepare`'s progress on stderr: on a terminal one line redrawn in place (a bar, images/s, ETA), five
+/// times a second; otherwise (a log, Slurm's output file) a line every 10 s and at the end of each split.
+final class ProgressBar {
+    private let terminal = isatty(STDERR_FILENO) == 1
+    private var lastShown = -Double.infinity
+    private var visible = false
+
+    /// A line of its own (the bar, if shown, is cleared first and redrawn at the next report).
+    func say(_ line: String) {
+        clear()
+        printError(line)
+    }
+
+    func show(_ report: Preparer.Report) {
+        let now = monotonicSeconds(), last = report.done == report.total
+        guard last || now - lastShown >= (terminal ? 0.2 : 10) else { return }
+        lastShown = now
+        let fraction = Double(report.done) / Double(max(report.total, 1))
+        let filled = Int(fraction * 30)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        let line = String(
+            format: "prepare %@ [%@] %5.1f%% %d/%d images, %.0f images/s, ETA %@", report.split, bar, fraction * 100,
+            report.done, report.total, report.imagesPerSecond, formatDuration(report.secondsLeft))
+        if terminal {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            visible = true
+            if last { finish() }
+        } else {
+            printError(line)
+        }
+    }
+
+    /// Ends the bar's line.
+    func finish() {
+        if visible { FileHandle.standardError.write(Data("\n".utf8)) }
+        visible = false
+    }
+
+    private func clear() {
+        if visible { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        visible = false
     }
 }

@@ -6,11 +6,11 @@ import Testing
 /// `predict`), and `prepare`, `train --shards`, `predict` and `bench input` on bad input: one line naming the
 /// file.
 @Suite struct PrepareCommandTests {
-    /// An ImageNet-layout tree: train/ and val/ of 3 classes, 4 and 2 JPEGs of 300×260 each.
-    static func tree(at root: String) throws {
+    /// An ImageNet-layout tree: train/ and val/ of `classes`, 4 and 2 JPEGs of 300×260 each.
+    static func tree(at root: String, classes: [String] = ["cat", "dog", "owl"]) throws {
         let encoder = try JPEGEncoder()
         for (split, count) in [("train", 4), ("val", 2)] {
-            for (c, name) in ["cat", "dog", "owl"].enumerated() {
+            for (c, name) in classes.enumerated() {
                 let dir = "\(root)/\(split)/\(name)"
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 for i in 0..<count {
@@ -72,5 +72,31 @@ import Testing
         FileManager.default.createFile(atPath: "\(dir)/not-an-image.jpg", contents: Data("hello".utf8))
         try expectOneLineError(
             ["predict", "\(dir)/missing.safetensors", "\(dir)/not-an-image.jpg"], mentioning: "missing.safetensors")
+    }
+
+    /// `mpirun -n 4` on prepared shards (`paper`, the paper's augmentation, 2 decoding threads per rank)
+    /// writes the model `--simulate 4` writes with one decoding thread.
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(5)))
+    func mpirunEqualsTheSimulationOnShards() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpi-shards-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.tree(at: "\(dir)/images", classes: ["ant", "bee", "cat", "dog"])
+        #expect(try runTool(["prepare", "\(dir)/images", "\(dir)/shards", "--threads", "2"]).status == 0)
+        let flags = [
+            "train", "--variant", "paper", "--shards", "\(dir)/shards", "--batch-size", "2", "--max-steps", "2",
+            "--threads", "1", "--metrics", "\(dir)/metrics.jsonl",
+        ]
+        let simulated = try runTool(flags + ["--simulate", "4", "--output", "\(dir)/simulated.safetensors"])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        let mpi = try runProcess(
+            mpirun!,
+            ["-n", "4", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", tool] + flags + [
+                "--loader-threads", "2", "--output", "\(dir)/mpi.safetensors",
+            ], environment: TrainParallelTests.mpiEnvironment)
+        #expect(mpi.status == 0, "\(mpi.stderr)")
+        let a = FileManager.default.contents(atPath: "\(dir)/simulated.safetensors")
+        let b = FileManager.default.contents(atPath: "\(dir)/mpi.safetensors")
+        #expect(a != nil && a == b, "model files differ")
     }
 }

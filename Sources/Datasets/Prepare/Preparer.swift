@@ -89,7 +89,19 @@ public final class Preparer: Sendable {
     public var metaPath: String { "\(destination)/meta.json" }
 
     /// Prepares every split; `say` gets progress lines. Returns the set as written to `meta.json`.
-    public func run(say: (String) -> Void) throws -> ShardSet {
+    /// Where a split stands, after each block of images.
+    public struct Report: Sendable, Equatable {
+        public var split: String
+        public var done: Int
+        public var total: Int
+        /// Since this run started on the split.
+        public var imagesPerSecond: Double
+        public var secondsLeft: Double
+    }
+
+    /// Prepares every split, saying what is worth a line (resuming, skipped images) through `say` and
+    /// reporting progress after each block through `progress`.
+    public func run(say: (String) -> Void, progress report: (Report) -> Void = { _ in }) throws -> ShardSet {
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         AtomicFile.removeLeftovers(in: destination) { $0.hasSuffix(".data") || $0.hasSuffix(".index") }
         let counts = source.splits.map(\.items.count)
@@ -108,7 +120,6 @@ public final class Preparer: Sendable {
             let writer = ShardWriter(
                 directory: destination, split: name, shardBytes: options.shardBytes, done: progress.shards[name] ?? [])
             let started = monotonicSeconds(), first = progress.consumed
-            var lastReport = started
             var pending = PixelSums()
             var next = progress.consumed
             while next < items.count {
@@ -144,15 +155,12 @@ public final class Preparer: Sendable {
                     }
                 }
                 next += block.count
-                let now = monotonicSeconds()
-                if now - lastReport >= 2 || next == items.count {
-                    lastReport = now
-                    let rate = Double(next - first) / max(now - started, 1e-9)
-                    let eta = rate > 0 ? Double(items.count - next) / rate : 0
-                    say(
-                        "prepare \(name): \(next)/\(items.count) images (\(String(format: "%.1f", 100 * Double(next) / Double(items.count)))%), \(String(format: "%.0f", rate)) images/s, ETA \(Int(eta)) s"
-                    )
-                }
+                let elapsed = monotonicSeconds() - started
+                let rate = Double(next - first) / max(elapsed, 1e-9)
+                report(
+                    Report(
+                        split: name, done: next, total: items.count, imagesPerSecond: rate,
+                        secondsLeft: rate > 0 ? Double(items.count - next) / rate : 0))
             }
             try writer.finishShard()
             progress.shards[name] = writer.shards
