@@ -34,9 +34,9 @@ struct BenchInput: ParsableCommand {
             print(
                 String(
                     format:
-                        "%d threads: %.0f images/s median of %d batches of %d (%.0f–%.0f), decode + %d×%d crop + flip + lighting",
+                        "%d threads: %.0f images/s median of %d batches of %d (%.0f–%.0f), decode + %d×%d crop + flip + lighting; peak RSS %.0f MiB",
                     r.threads, r.median, r.imagesPerSecond.count, r.batchSize, r.imagesPerSecond.min()!,
-                    r.imagesPerSecond.max()!, crop, crop))
+                    r.imagesPerSecond.max()!, crop, crop, Double(r.peakResidentBytes) / 1_048_576))
         }
         if let json { try writeJSON(results, to: json) }
     }

@@ -4,6 +4,7 @@ import Compute
 import Datasets
 import Foundation
 import Launch
+import Timing
 import Training
 
 struct Train: ParsableCommand {
@@ -213,9 +214,11 @@ struct Train: ParsableCommand {
     private func report(_ result: TrainingResult, model: AlexNet) {
         print(
             String(
-                format: "%@: %d steps in %@; test top-1 accuracy %.2f%% (error %.2f%%), top-5 error %.2f%%, loss %.4f",
+                format:
+                    "%@: %d steps in %@; test top-1 accuracy %.2f%% (error %.2f%%), top-5 error %.2f%%, loss %.4f; peak memory %.0f MiB (rank 0's process)",
                 model.name, result.steps, formatDuration(result.seconds), result.test.top1Accuracy * 100,
-                result.test.top1Error * 100, result.test.top5Error * 100, result.test.meanLoss))
+                result.test.top1Error * 100, result.test.top5Error * 100, result.test.meanLoss,
+                Double(peakResidentBytes()) / 1_048_576))
     }
 }
 

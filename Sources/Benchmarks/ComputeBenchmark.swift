@@ -97,13 +97,11 @@ public func benchmarkCompute(
     }
     let flops = layers.reduce(0) { $0 + $1.flops }
     let stepMedian = median(stepTimes)
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
     return ComputeBenchmarkResult(
         variant: model.name, groups: groups, batch: batch, threads: ComputeEngine.threadCount, warmup: warmup,
         steps: steps, stepSeconds: stepTimes, medianStepSeconds: stepMedian,
         imagesPerSecond: Double(batch) / stepMedian,
         flopsPerStep: flops, achievedGFLOPS: flops / stepMedian / 1e9, optimizerSeconds: median(optimizerTimes),
-        lossSeconds: median(lossTimes), layers: layers, peakResidentBytes: usage.ru_maxrss * 1024,
+        lossSeconds: median(lossTimes), layers: layers, peakResidentBytes: peakResidentBytes(),
         parameters: arena.parameterCount)
 }

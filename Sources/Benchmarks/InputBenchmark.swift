@@ -10,6 +10,8 @@ public struct InputBenchmarkResult: Codable, Sendable {
     public var crop: Int
     /// Images per second of each timed batch.
     public var imagesPerSecond: [Double]
+    /// The process's peak resident memory after this thread count's batches (it only grows).
+    public var peakResidentBytes: Int
     public var median: Double { Benchmarks.median(imagesPerSecond) }
 }
 
@@ -36,6 +38,8 @@ public func benchmarkInput(
             }
             if b >= warmup { rates.append(Double(indices.count) / (monotonicSeconds() - start)) }
         }
-        return InputBenchmarkResult(threads: t, batchSize: batchSize, crop: crop, imagesPerSecond: rates)
+        return InputBenchmarkResult(
+            threads: t, batchSize: batchSize, crop: crop, imagesPerSecond: rates, peakResidentBytes: peakResidentBytes()
+        )
     }
 }
