@@ -12,12 +12,13 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Reject the file unless it holds this variant.") var variant: AlexNet.Variant?
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var dataOptions: TestDataOptions
-    @Option(help: "With --shards: the split to evaluate (train or val).") var split = "val"
+    @Option(help: "With --shards: the split to evaluate (train or val; default val).") var split: String?
     @Option(help: "Examples per forward pass.") var batchSize: Int = 256
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if split != nil && dataOptions.shards == nil { throw ValidationError("--split applies to --shards") }
     }
 
     func run() throws {
@@ -25,7 +26,7 @@ struct Evaluate: ParsableCommand {
         let loaded = try ModelFile.load(model, expectedVariant: variant?.rawValue)
         let test: any ExampleSource
         if let source = try dataOptions.source(
-            imageShape: loaded.model.inputShape, classNames: loaded.classNames, split: split,
+            imageShape: loaded.model.inputShape, classNames: loaded.classNames, split: split ?? "val",
             normalization: loaded.normalization)
         {
             if let names = loaded.classNames, let shards = source as? ShardExamples, names != shards.shardSet.classes {
@@ -40,6 +41,7 @@ struct Evaluate: ParsableCommand {
             test = ImageExamples(images: images, normalization: loaded.normalization)
         }
         try check(origin: test.origin, shape: test.exampleShape, classes: test.classes, loaded)
+        guard test.count > 0 else { throw ValidationError("\(test.origin): no examples to evaluate") }
         let sampler = BatchSampler(source: test, shuffle: false, seed: 0, prefetch: dataOptions.prefetch)
         let result = try Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
             .evaluate(sampler)

@@ -95,6 +95,16 @@ struct TestDataOptions: ParsableArguments {
             throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
         }
         guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
+        let testSources = [
+            shards.map { _ in "--shards" }, testFolder.map { _ in "--test-folder" },
+            testImages.map { _ in "--test-images" },
+        ].compactMap { $0 }
+        if testSources.count > 1 {
+            throw ValidationError("\(testSources.joined(separator: " and ")) name two test sets: give one")
+        }
+        if perClassLimit != nil && testFolder == nil {
+            throw ValidationError("--per-class-limit applies to image folders (--train-folder, --test-folder)")
+        }
         if tenCrop && shards == nil && testFolder == nil {
             throw ValidationError("--ten-crop needs --shards or --test-folder (images of 256 pixels to crop)")
         }
@@ -123,7 +133,8 @@ struct TestDataOptions: ParsableArguments {
         } else if let testFolder {
             try requireSquareRGB(imageShape)
             let folder = try FolderExamples(
-                root: testFolder, crop: imageShape[1], classNames: classNames, limitPerClass: perClassLimit,
+                root: testFolder, split: "val", crop: imageShape[1], classNames: classNames,
+                limitPerClass: perClassLimit,
                 lighting: 0, threads: loaderThreads, tenCrop: tenCrop, normalization: normalization)
             for note in folder.notes { printError(note) }
             source = folder
@@ -170,6 +181,11 @@ struct DataOptions: ParsableArguments {
         if (trainFolder == nil) != (test.testFolder == nil) {
             throw ValidationError("--train-folder and --test-folder go together")
         }
+        if test.shards != nil && (trainFolder != nil || trainImages != nil) {
+            throw ValidationError(
+                "--shards and \(trainFolder != nil ? "--train-folder" : "--train-images") name two training sets: give one"
+            )
+        }
         if let trainLimit, trainLimit < 1 {
             throw ValidationError("--train-limit must be at least 1, got \(trainLimit)")
         }
@@ -178,8 +194,9 @@ struct DataOptions: ParsableArguments {
     /// The training and test sets when they are decoded per batch (prepared shards' train and val splits, or
     /// image folders) for a network whose input is `imageShape` (C, H, W), with the class names; nil for IDX
     /// files.
+    /// - Parameter flip: the paper's horizontal flips (`--no-flip` turns them off).
     func sources(
-        imageShape: [Int]
+        imageShape: [Int], flip: Bool
     ) throws -> (
         train: any ExampleSource, test: any ExampleSource, classNames: [String]
     )? {
@@ -187,13 +204,14 @@ struct DataOptions: ParsableArguments {
         if let shards = test.shards {
             try requireSquareRGB(imageShape)
             let set = try ShardExamples(
-                directory: shards, split: "train", crop: imageShape[1], lighting: lighting, threads: test.loaderThreads)
+                directory: shards, split: "train", crop: imageShape[1], lighting: lighting, flip: flip,
+                threads: test.loaderThreads)
             (train, classNames) = (set, set.shardSet.classes)
         } else if let trainFolder {
             try requireSquareRGB(imageShape)
             let folder = try FolderExamples(
                 root: trainFolder, crop: imageShape[1], limitPerClass: test.perClassLimit, lighting: lighting,
-                threads: test.loaderThreads)
+                flip: flip, threads: test.loaderThreads)
             for note in folder.notes { printError(note) }
             (train, classNames) = (folder, folder.classNames)
         } else {

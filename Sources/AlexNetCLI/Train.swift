@@ -64,7 +64,11 @@ struct Train: ParsableCommand {
     )
     var initialization: Initialization?
     @Option(help: "Random seed (initialisation, order, augmentation, dropout).") var seed: UInt64 = 1
-    @Option(help: "Random-crop padding in pixels (0 disables cropping).") var cropPadding: Int = 2
+    @Option(
+        help:
+            "Random-crop padding in pixels for IDX images (0 disables cropping; default 2). Shards and image folders take random windows of their 256-pixel images instead."
+    )
+    var cropPadding: Int?
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool = true
     @Option(help: "Steps between progress lines.") var logEvery: Int = 50
     @Option(help: "Epochs between test-set evaluations.") var evaluateEvery: Int = 1
@@ -115,6 +119,12 @@ struct Train: ParsableCommand {
         if schedule == .plateau && validation == 0 {
             throw ValidationError("--schedule plateau needs a validation set: add --validation N (for example 5000)")
         }
+        if cropPadding != nil && (dataOptions.test.shards != nil || dataOptions.trainFolder != nil) {
+            throw ValidationError(
+                "--crop-padding applies to IDX images; --shards and --train-folder take random windows of 256-pixel images"
+            )
+        }
+        let cropPadding = self.cropPadding ?? 2
         guard (0...1024).contains(cropPadding) else {
             throw ValidationError("--crop-padding must be between 0 and 1024, got \(cropPadding)")
         }
@@ -149,7 +159,7 @@ struct Train: ParsableCommand {
         case .plateau: c.schedule = .plateau(patience: patience, factor: 10, maxDecays: 3)
         }
         c.seed = seed
-        c.augmentation = Augmentation(cropPadding: cropPadding, horizontalFlip: flip)
+        c.augmentation = Augmentation(cropPadding: cropPadding ?? 2, horizontalFlip: flip)
         c.validationCount = validation
         c.logEvery = logEvery
         c.evaluateEvery = evaluateEvery
@@ -166,7 +176,7 @@ struct Train: ParsableCommand {
             try ensureParentDirectory(of: path)
         }
 
-        let sources = try dataOptions.sources(imageShape: model.inputShape)
+        let sources = try dataOptions.sources(imageShape: model.inputShape, flip: flip)
         let data = sources == nil ? try dataOptions.load() : nil
         c.classNames = sources?.classNames
         c.model = modelOptions.model(dataClasses: c.classNames?.count)

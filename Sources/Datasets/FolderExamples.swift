@@ -22,22 +22,24 @@ public final class FolderExamples: ExampleSource, @unchecked Sendable {
     /// The examples of the folders this source covers (a slice covers part).
     private let range: Range<Int>
 
-    /// Reads `root`'s class folders (a `train/`+`val/` root: its `train/`).
+    /// Reads `root`'s class folders (a `train/`+`val/` root: its `split`).
     /// - Parameters:
     ///   - classNames: the classes in label order (a test folder takes the training set's); nil: the folders'.
     ///     A folder not among them is an error.
     ///   - limitPerClass: at most this many images of each class (file names in sorted order).
     ///   - normalization: a model file's; nil: ImageNet's.
     public init(
-        root: String, crop: Int, classNames: [String]? = nil, limitPerClass: Int? = nil, lighting: Double = 0.1,
-        threads: Int = 1, tenCrop: Bool = false, normalization: Normalization? = nil
+        root: String, split: String = "train", crop: Int, classNames: [String]? = nil, limitPerClass: Int? = nil,
+        lighting: Double = 0.1, flip: Bool = true, threads: Int = 1, tenCrop: Bool = false,
+        normalization: Normalization? = nil
     ) throws {
         precondition(crop <= FolderExamples.preparedSize, "FolderExamples: crop \(crop) above 256")
         let source = try ImageSource(root: root)
         let names = classNames ?? source.classes
         var items: [ImageSource.Item] = []
         var perClass: [Int: Int] = [:]
-        let tree = source.splits.first { $0.name == "train" }!
+        // Plain class folders are one tree, whichever split is asked for.
+        let tree = source.splits.first { $0.name == split } ?? source.splits[0]
         for item in tree.items {
             let folder = source.classes[item.label]
             guard let label = names.firstIndex(of: folder) else {
@@ -59,6 +61,7 @@ public final class FolderExamples: ExampleSource, @unchecked Sendable {
         var augmentation = PaperAugmentation(
             crop: crop, eigenvalues: ImageNetStatistics.eigenvalues, eigenvectors: ImageNetStatistics.eigenvectors)
         augmentation.lighting = lighting
+        augmentation.flip = flip
         writer = CropWriter(
             augmentation: augmentation, normalization: normalization, tenCrop: tenCrop, threads: max(1, threads))
     }

@@ -79,14 +79,19 @@ public enum Checkpoint {
         let c = configuration
         let loaded = try ModelFile.load(path, expectedVariant: c.model.name)
         func problem(_ text: String) -> ModelFile.LoadError { ModelFile.LoadError(path: path, problem: text) }
+        func anotherRun(_ text: String) -> ModelFile.LoadError {
+            ModelFile.LoadError(path: path, problem: text, belongsToAnotherRun: true)
+        }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         guard loaded.groups == c.groups else {
-            throw problem("the checkpoint has --groups \(loaded.groups), the run \(c.groups)")
+            throw anotherRun("the checkpoint has --groups \(loaded.groups), the run \(c.groups)")
         }
         guard loaded.model.classes == c.model.classes else {
-            throw problem("the checkpoint's model has \(loaded.model.classes) classes, the run's \(c.model.classes)")
+            throw anotherRun(
+                "the checkpoint's model has \(loaded.model.classes) classes, the run's \(c.model.classes) (--classes \(loaded.model.classes) continues it)"
+            )
         }
         guard let json = loaded.metadata["checkpoint"],
             let position = try? decoder.decode(TrainingPosition.self, from: Data(json.utf8))
@@ -97,7 +102,7 @@ public enum Checkpoint {
             throw problem("metadata checkpoint has a negative step, epoch or example: \(json)")
         }
         guard loaded.metadata["seed"] == String(c.seed) else {
-            throw problem(
+            throw anotherRun(
                 "the checkpoint was trained with --seed \(loaded.metadata["seed"] ?? "?"); resume with the same seed (got \(c.seed))"
             )
         }

@@ -23,11 +23,15 @@ public struct EvaluationTally: Sendable, Equatable {
     /// Counts examples from their softmax outputs averaged over views (`average`, the paper's ten-crop test):
     /// top-k of the averaged probabilities, loss −log of the label's.
     public mutating func add(_ average: SoftmaxAverage, labels: some Collection<Int32>) {
-        let mean = average.mean
-        let scores = Tensor(plain: [average.rows, average.classes], values: mean.map(Float.init))
-        top1Correct += topKCorrect(logits: scores, labels: labels, k: 1)
-        top5Correct += topKCorrect(logits: scores, labels: labels, k: min(5, average.classes))
-        for (row, label) in labels.enumerated() { lossSum -= log(mean[row * average.classes + Int(label)]) }
+        let mean = average.mean, classes = average.classes
+        for (row, label) in labels.enumerated() {
+            let p = mean[(row * classes)..<((row + 1) * classes)], target = p[p.startIndex + Int(label)]
+            // As `topKCorrect`: the classes scoring at least the label's, ties counted against it.
+            let above = p.indices.filter { $0 != p.startIndex + Int(label) && !(p[$0] < target) }.count
+            if above < 1 { top1Correct += 1 }
+            if above < min(5, classes) { top5Correct += 1 }
+            lossSum -= log(max(target, Double.leastNormalMagnitude))
+        }
         examples += labels.count
     }
 

@@ -36,7 +36,7 @@ public final class Evaluator {
         var tally = EvaluationTally()
         var labels = [Int32](repeating: 0, count: batchSize)
         let views = sampler.source.views
-        let requests = stride(from: 0, to: sampler.count, by: batchSize).flatMap { start in
+        let requests = stride(from: 0, to: sampler.count, by: max(1, batchSize)).flatMap { start in
             (0..<views).map { view in
                 BatchPrefetcher.Request(
                     start..<min(start + batchSize, sampler.count), epoch: 0, use: .evaluation(view: view))

@@ -13,7 +13,16 @@ public enum ModelFile {
     public struct LoadError: Error, CustomStringConvertible {
         public let path: String
         public let problem: String
+        /// The file is sound but belongs to another run (variant, groups, classes, seed): `--resume auto`
+        /// stops on it instead of skipping to an older checkpoint or starting afresh.
+        public var belongsToAnotherRun = false
         public var description: String { "\(path): \(problem)" }
+
+        public init(path: String, problem: String, belongsToAnotherRun: Bool = false) {
+            self.path = path
+            self.problem = problem
+            self.belongsToAnotherRun = belongsToAnotherRun
+        }
     }
 
     /// Writes the arena's parameters atomically.
@@ -86,7 +95,9 @@ public enum ModelFile {
         }
         let model = variant.withClasses(classes)
         if let expectedVariant, expectedVariant != name {
-            throw LoadError(path: path, problem: "the file holds variant '\(name)', expected '\(expectedVariant)'")
+            throw LoadError(
+                path: path, problem: "the file holds variant '\(name)', expected '\(expectedVariant)'",
+                belongsToAnotherRun: true)
         }
         let arena = model.makeArena()
         for view in arena.views {

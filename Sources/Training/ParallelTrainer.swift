@@ -140,7 +140,8 @@ public final class ParallelTrainer {
     }
 
     /// The checkpoint to continue from: the file named, or the newest of the run's series that loads (a
-    /// damaged one is skipped with a warning); nil for a fresh start.
+    /// damaged one is skipped with a warning; one of another configuration is an error); nil for a fresh
+    /// start.
     static func findCheckpoint(
         _ c: TrainingConfiguration, progress: (String) -> Void
     ) throws -> (path: String, checkpoint: Checkpoint.Loaded)? {
@@ -155,6 +156,10 @@ public final class ParallelTrainer {
             for file in series.existing() {
                 do {
                     return (file.path, try Checkpoint.load(file.path, for: c))
+                } catch let error as ModelFile.LoadError where error.belongsToAnotherRun {
+                    // A sound checkpoint of another configuration: resuming an older one or starting afresh
+                    // would silently train something else.
+                    throw error
                 } catch {
                     progress("warning: skipping checkpoint \(file.path): \(error)")
                 }

@@ -82,6 +82,12 @@ func expectOneLineError(
         // Training flags mean nothing to evaluate: refused, not ignored.
         (["evaluate", "m.safetensors", "--train-folder", "/nonexistent"], "--train-folder"),
         (["evaluate", "m.safetensors", "--train-images", "x.idx"], "--train-images"),
+        (["evaluate", "m.safetensors", "--split", "train"], "--split applies to --shards"),
+        (["evaluate", "m.safetensors", "--shards", "s", "--test-folder", "t"], "--shards and --test-folder"),
+        (["evaluate", "m.safetensors", "--per-class-limit", "3"], "--per-class-limit applies to image folders"),
+        (["train", "--variant", "owt", "--shards", "s", "--crop-padding", "4"], "--crop-padding applies to IDX"),
+        (["train", "--classes", "0"], "--classes must be 1…100000"),
+        (["train", "--prefetch", "-1"], "--prefetch"),
         (["train", "--codec", "lz4"], "unknown codec 'lz4'"),
         (["bench", "allreduce", "--codecs", "none,,bf16"], "unknown codec ''"),
         (["bench", "allreduce", "--gradients", "vgg"], "vgg"),

@@ -161,4 +161,26 @@ import Training
             try Checkpoint.load(checkpoint, for: otherSeed)
         } throws: { "\($0)".contains("--seed 1; resume with the same seed (got 99)") }
     }
+
+    /// `--resume auto` stops on a sound checkpoint of another configuration (here another head size, as a
+    /// changed `--classes` default would give) instead of starting afresh; a damaged one is still skipped.
+    @Test func resumeAutoStopsOnACheckpointOfAnotherRun() throws {
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 1)
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        _ = try Self.run(ranks: 1, steps: 1, checkpoint: template)
+        var other = recipe(batch: 16, steps: 2)
+        other.model = AlexNet.small.withClasses(12)
+        other.checkpointPath = template
+        other.resume = .newest
+        var said: [String] = []
+        #expect {
+            try ParallelTrainer.findCheckpoint(other, progress: { said.append($0) })
+        } throws: { "\($0)".contains("10 classes, the run's 12 (--classes 10 continues it)") }
+        #expect(said.isEmpty)
+        var same = recipe(batch: 16, steps: 2)
+        same.checkpointPath = template
+        same.resume = .newest
+        #expect(try ParallelTrainer.findCheckpoint(same, progress: { _ in })?.path == checkpoint)
+    }
 }

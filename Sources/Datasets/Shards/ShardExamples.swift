@@ -25,8 +25,8 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
     /// Opens `directory`'s `split` shards (checking each index against its data file and meta.json).
     /// - Parameter normalization: the mean and std to normalise with (a model file's); nil: meta.json's.
     public init(
-        directory: String, split: String, crop: Int, lighting: Double = 0.1, threads: Int = 1, tenCrop: Bool = false,
-        normalization: Normalization? = nil
+        directory: String, split: String, crop: Int, lighting: Double = 0.1, flip: Bool = true, threads: Int = 1,
+        tenCrop: Bool = false, normalization: Normalization? = nil
     ) throws {
         let metaPath = "\(directory)/meta.json"
         guard let data = FileManager.default.contents(atPath: metaPath) else {
@@ -62,6 +62,7 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         range = 0..<starts.last!
         var augmentation = PaperAugmentation(crop: crop, eigenvalues: set.eigenvalues, eigenvectors: set.eigenvectors)
         augmentation.lighting = lighting
+        augmentation.flip = flip
         self.augmentation = augmentation
         self.normalization =
             normalization ?? Normalization(mean: set.mean.map(Float.init), std: set.std.map(Float.init))
