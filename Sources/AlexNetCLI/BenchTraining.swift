@@ -32,6 +32,8 @@ struct BenchTraining: ParsableCommand {
     )
     var shards: String?
     @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
+    @Option(help: "With --shards: batches made ahead while a step computes (0: each made inside its step).")
+    var prefetch: Int = 2
     @Flag(inversion: .prefixedNo, help: "After a hybrid run, run the data-parallel baseline too and compare.")
     var baseline = true
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
@@ -40,6 +42,7 @@ struct BenchTraining: ParsableCommand {
 
     func validate() throws {
         try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps)
+        guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
     }
 
     func run() throws {
@@ -51,6 +54,7 @@ struct BenchTraining: ParsableCommand {
         training.metricsPath = nil
         training.outputPath = nil
         training.checkpointPath = nil
+        training.prefetch = prefetch
         let configured = parallel.configuration(training)
         var modes = [configured]
         if baseline && configured.parallelism == .hybrid {
