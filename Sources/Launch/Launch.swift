@@ -19,14 +19,21 @@ public enum Launch: Equatable, Sendable {
     ///   - environment: the process's environment (where MPI launchers leave their marks).
     /// - Throws: `LaunchError` for `--simulate` inside an MPI job (every rank would simulate K more).
     public init(simulate: Int?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let underMPI = MPICommunicator.launchedByMPI(environment: environment)
-        switch (simulate, underMPI) {
+        let launcher = LauncherEnvironment(environment)
+        if let problem = launcher.problem { throw LaunchError(problem) }
+        switch (simulate, launcher.isMPI) {
         case (let k?, false): self = .simulated(ranks: k)
         case (_?, true):
             throw LaunchError("--simulate runs every rank in this process; do not start it under mpirun")
         case (nil, true): self = .mpi
         case (nil, false): self = .single
         }
+    }
+
+    /// Compute threads per rank by default under a launcher: the CPUs Slurm gave each task, else the cores
+    /// shared by the job's ranks on this machine.
+    public static func defaultThreads(_ launcher: LauncherEnvironment) -> Int {
+        launcher.cpusPerTask ?? defaultThreads(ranksOnThisMachine: launcher.localRanks ?? 1)
     }
 
     /// Compute threads per rank by default: the cores shared by the ranks on this machine.
@@ -82,14 +89,15 @@ public enum Launch: Equatable, Sendable {
             }[0]
         case .mpi:
             let world = try MPICommunicator.world()
+            let launcher = LauncherEnvironment()
             guard world.size >= 2 else {
                 MPICommunicator.finalize()
+                let name = launcher.launcher == .srun ? "srun" : "mpirun"
                 throw LaunchError(
-                    "mpirun started 1 rank: a run across ranks needs at least 2 (mpirun -n 4 …); to run in one process, start alexnet-dist without mpirun"
+                    "\(name) started 1 rank: a run across ranks needs at least 2 (\(name) -n 4 …); to run in one process, start alexnet-dist without \(name)"
                 )
             }
-            ComputeEngine.threadCount =
-                threads ?? Launch.defaultThreads(ranksOnThisMachine: MPICommunicator.localRanks())
+            ComputeEngine.threadCount = threads ?? Launch.defaultThreads(launcher)
             let status = RankStatus(rank: world.rank)
             var dog: CollectiveWatchdog?
             defer { dog?.stop() }

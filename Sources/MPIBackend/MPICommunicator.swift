@@ -59,17 +59,6 @@ public final class MPICommunicator: SegmentedCommunicator {
         return provided >= cmpi_thread_multiple()
     }
 
-    /// Whether this process was started by an MPI launcher (`mpirun`, `mpiexec`, or Slurm's `srun` through
-    /// PMI/PMIx), judged from the environment the launchers set, without initialising MPI.
-    public static func launchedByMPI(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
-        ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { environment[$0] != nil }
-    }
-
-    /// Ranks of this job on this host, from the launcher's environment (1 when unknown).
-    public static func localRanks(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
-        Int(environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-    }
-
     deinit {
         received.deallocate()
         var finalized: Int32 = 0

@@ -1,12 +1,52 @@
 import Collectives
 import Compute
 import Foundation
-import Launch
 import Testing
+
+@testable import Launch
 
 /// The launch decision and what each launch runs.
 @Suite struct LaunchTests {
     static let mpirunEnvironment = ["OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_RANK": "1"]
+
+    @Test func launchersAreRecognisedByTheirEnvironment() {
+        #expect(LauncherEnvironment([:]).launcher == .none && !LauncherEnvironment([:]).isMPI)
+        #expect(!LauncherEnvironment(["PATH": "/usr/bin", "SLURM_JOB_ID": "7"]).isMPI)
+        for variable in ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"] {
+            #expect(LauncherEnvironment([variable: "0"]).isMPI, "\(variable)")
+        }
+        #expect(LauncherEnvironment(["OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_SIZE": "4"]).localRanks == 4)
+        #expect(LauncherEnvironment(["OMPI_COMM_WORLD_LOCAL_SIZE": "many"]).localRanks == nil)
+    }
+
+    /// srun's environment (as `srun -N 2 -n 4 -c 1 --mpi=pmix` sets it): the tasks on this node, the CPUs
+    /// per task (the default compute threads), the job; srun without an MPI plugin is refused.
+    @Test func slurmsEnvironmentIsRead() throws {
+        let srun = [
+            "PMIX_RANK": "3", "SLURM_JOB_ID": "12", "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "4",
+            "SLURM_PROCID": "3", "SLURM_LOCALID": "1", "SLURM_NODEID": "1", "SLURM_CPUS_PER_TASK": "3",
+            "SLURM_STEP_TASKS_PER_NODE": "2(x2)", "SLURM_RESTART_COUNT": "1",
+        ]
+        let launcher = LauncherEnvironment(srun)
+        #expect(launcher.launcher == .srun && launcher.isMPI && launcher.problem == nil)
+        #expect(launcher.localRanks == 2 && launcher.cpusPerTask == 3)
+        #expect(launcher.slurmJob == "12" && launcher.slurmRestarts == 1)
+        #expect(Launch.defaultThreads(launcher) == 3)
+        var noCPUs = srun
+        noCPUs["SLURM_CPUS_PER_TASK"] = nil
+        #expect(
+            Launch.defaultThreads(LauncherEnvironment(noCPUs))
+                == max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
+        #expect(LauncherEnvironment.tasksOnNode("3,2(x3),1", node: 3) == 2)
+        #expect(LauncherEnvironment.tasksOnNode("3,2(x3),1", node: 4) == 1)
+        #expect(LauncherEnvironment.tasksOnNode("2(x", node: 0) == nil)
+        var plain = srun
+        plain["PMIX_RANK"] = nil
+        #expect(throws: LaunchError.self) { try Launch(simulate: nil, environment: plain) }
+        #expect(LauncherEnvironment(plain).problem?.contains("srun --mpi=pmix") == true)
+        // The batch script itself (one task, no step of several): one process.
+        #expect(try Launch(simulate: nil, environment: ["SLURM_JOB_ID": "12", "SLURM_CPUS_PER_TASK": "2"]) == .single)
+    }
 
     @Test func theEnvironmentAndSimulateDecide() throws {
         #expect(try Launch(simulate: nil, environment: [:]) == .single)
