@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The last line is for scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue
-# for link delays) and the report's charts (gnuplot).
+# The third line is for scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue
+# for link delays) and the report's charts (gnuplot); the last, a real Slurm on the virtual cluster
+# (cluster/vcluster slurm up) and its test.
 packages=(libopenmpi-dev openmpi-bin libzstd-dev libdnnl-dev libturbojpeg0-dev libpng-dev libgcc-12-dev zlib1g-dev
           dataset-fashion-mnist pkg-config
-          iproute2 iptables libnetfilter-queue-dev gnuplot-nox)
+          iproute2 iptables libnetfilter-queue-dev gnuplot-nox
+          slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
