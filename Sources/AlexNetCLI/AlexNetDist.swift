@@ -12,7 +12,7 @@ struct AlexNetDist: ParsableCommand {
             """,
         subcommands: [
             Train.self, Evaluate.self, Predict.self, Prepare.self, Describe.self, Bench.self, Report.self,
-            SelfCheck.self,
+            SelfCheck.self, LaunchCommand.self,
         ],
         defaultSubcommand: Train.self)
 

@@ -98,8 +98,10 @@ import Testing
         try #require(submitted.status == 0 && !job.isEmpty, "\(submitted.stderr)")
         let metrics = "\(directory)/long/metrics.jsonl"
         func stepsLogged() -> Int {
-            ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").components(separatedBy: "\"event\":\"step\"")
-                .count - 1
+            ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").components(
+                separatedBy: "\"event\":\"step\""
+            )
+            .count - 1
         }
         let deadline = Date().addingTimeInterval(240)
         while stepsLogged() < 6 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }

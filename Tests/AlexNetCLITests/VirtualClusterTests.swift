@@ -77,4 +77,69 @@ import Testing
         #expect(down.status != 0)
         #expect(down.stderr.contains("the cluster is down"), "\(down.stderr)")
     }
+
+    /// `alexnet-dist launch` on 4 hosts: one host's rank is killed mid-run; the run restarts on the other 3
+    /// from the newest checkpoint and finishes (Note [restart on the survivors]). Prints its test accuracy
+    /// beside the uninterrupted 4-rank run's.
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
+        .enabled(if: namespacesAvailable, "needs root and network namespaces (ip netns)"),
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+    func aRunRestartsOnTheSurvivingHostsWhenARankDies() throws {
+        defer { _ = try? Self.vcluster(["down"]) }
+        #expect(try Self.vcluster(["up", "--hosts", "4", "--rate", "1gbit"]).status == 0)
+        let hostfile = try Self.vcluster(["hostfile"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rl-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let train = [
+            "train", "--max-steps", "40", "--batch-size", "16", "--train-limit", "2000", "--test-limit", "500",
+            "--threads", "1", "--log-every", "1", "--checkpoint-every", "5",
+        ]
+        let launch = Process()
+        launch.executableURL = URL(fileURLWithPath: tool)
+        launch.arguments =
+            ["launch", "--hostfile", hostfile, "--launcher", "\(Self.script) mpirun", "--max-restarts", "1", "--"]
+            + train + [
+                "--checkpoint", "\(directory)/ck.safetensors", "--output", "\(directory)/model.safetensors",
+                "--metrics", "\(directory)/metrics.jsonl",
+            ]
+        launch.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        FileManager.default.createFile(atPath: "\(directory)/launch.txt", contents: nil)
+        let output = FileHandle(forWritingAtPath: "\(directory)/launch.txt")!
+        launch.standardOutput = output
+        launch.standardError = output
+        try launch.run()
+        func steps() -> Int {
+            ((try? String(contentsOfFile: "\(directory)/metrics.jsonl", encoding: .utf8)) ?? "")
+                .components(separatedBy: "\"event\":\"step\"").count - 1
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while steps() < 8 && launch.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        // Kill the rank on the third host.
+        let pids = try runProcess("/usr/bin/env", ["ip", "netns", "pids", "vt3"]).stdout.split(separator: "\n")
+        var killed = 0
+        for pid in pids {
+            let commandLine = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            if commandLine.contains("alexnet-dist") && commandLine.contains("\0train\0"), let p = Int32(pid) {
+                kill(p, SIGKILL)
+                killed += 1
+            }
+        }
+        #expect(killed == 1)
+        launch.waitUntilExit()
+        let said = (try? String(contentsOfFile: "\(directory)/launch.txt", encoding: .utf8)) ?? ""
+        #expect(launch.terminationStatus == 0, "\(said)")
+        #expect(said.contains("restart 1 of 1 on 3 hosts"), "\(said)")
+        #expect(said.contains("across 3 ranks") && said.contains("resuming from"), "\(said)")
+        let restarted = said.split(separator: "\n").last { $0.hasPrefix("small:") }
+        let uninterrupted = try runTool(
+            train.filter { $0 != "--checkpoint-every" && $0 != "5" } + [
+                "--simulate", "4", "--output", "\(directory)/simulated.safetensors", "--metrics",
+                "\(directory)/simulated.jsonl",
+            ]
+        ).stdout.split(separator: "\n").last { $0.hasPrefix("small:") }
+        print("restart on the survivors: \(restarted ?? "?")\n  uninterrupted 4 ranks: \(uninterrupted ?? "?")")
+        #expect(restarted != nil && uninterrupted != nil)
+    }
 }
