@@ -74,6 +74,8 @@ let tests: [Target] = [
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),
     .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "Datasets"]),
+    // cluster/: the Kubernetes manifests and the container recipe (parsed, not run).
+    .testTarget(name: "ClusterTests", dependencies: [.product(name: "Yams", package: "Yams")]),
 ]
 
 let package = Package(
@@ -83,7 +85,9 @@ let package = Package(
         .executable(name: "alexnet-dist", targets: ["AlexNetCLI"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML, for the tests of cluster/kubernetes only.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: shims + libraries + executables + tests
 )

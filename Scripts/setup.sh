@@ -3,16 +3,23 @@
 #
 #   Scripts/setup.sh              install what is missing, build .build/release/alexnet-dist
 #   Scripts/setup.sh --deps-only  install what is missing, build nothing
+#   Scripts/setup.sh --container  what a cluster image needs (cluster/kubernetes/Dockerfile): the tool's own
+#                                 packages and sshd (the MPI Operator's launcher reaches workers by ssh),
+#                                 not the virtual cluster's or Slurm's; then build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The third line is for scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue
-# for link delays) and the report's charts (gnuplot); the last, a real Slurm on the virtual cluster
-# (cluster/vcluster slurm up) and its test.
+# To build and run alexnet-dist.
 packages=(libopenmpi-dev openmpi-bin libzstd-dev libdnnl-dev libturbojpeg0-dev libpng-dev libgcc-12-dev zlib1g-dev
-          dataset-fashion-mnist pkg-config
-          iproute2 iptables libnetfilter-queue-dev gnuplot-nox
-          slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge)
+          dataset-fashion-mnist pkg-config)
+if [ "${1:-}" = "--container" ]; then
+    packages+=(openssh-server openssh-client)
+else
+    # Scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue for link delays)
+    # and the report's charts (gnuplot); a real Slurm on the virtual cluster (cluster/vcluster slurm up).
+    packages+=(iproute2 iptables libnetfilter-queue-dev gnuplot-nox
+               slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge)
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
