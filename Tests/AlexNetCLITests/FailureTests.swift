@@ -23,7 +23,7 @@ import Testing
 
     /// A rank that stops doing anything (as a SIGSTOPped or hung process does) is found by the others'
     /// watchdogs: the job ends at the timeout with exit status 124 and one line naming the rank.
-    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(2)))
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
     func aStalledRankEndsTheSimulationAtTheCollectiveTimeout() throws {
         try stalledRankEndsTheJob(mpi: false)
     }
@@ -31,7 +31,7 @@ import Testing
     /// The same under mpirun.
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
-        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(2)))
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
     func aStalledRankEndsTheMPIJobAtTheCollectiveTimeout() throws {
         try stalledRankEndsTheJob(mpi: true)
     }
@@ -107,7 +107,7 @@ import Testing
 
     /// `--lr 100`: stopped at the first non-finite value with exit status 3, no model written; `evaluate`
     /// refuses a model file holding a NaN.
-    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(2)))
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
     func divergenceWritesNothingAndNaNModelsAreRefused() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -108,12 +108,20 @@ import Testing
         try #require(stepsLogged() >= 6, "the job did not start training")
         stage("the second job trained 6 steps")
         #expect(try Self.slurm(["scancel", "--signal=USR1", "--batch", job]).status == 0)
-        var state = "?"
+        var state = "?", pendingSince: Date?
         while Date() < deadline {
             state = try Self.jobState(job)
             if state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" { break }
-            // A requeued job waits for a begin time (about two minutes) before it may run again: now.
-            if state == "PENDING" { _ = try Self.slurm(["scontrol", "update", "JobId=\(job)", "StartTime=now"]) }
+            // A requeued job waits for a begin time (about two minutes) before it may run again; after 10 s
+            // the nodes have forgotten its first run (started sooner, slurmd refused it: "Job credential
+            // revoked"), and it may start now.
+            if state == "PENDING" {
+                let since = pendingSince ?? Date()
+                pendingSince = since
+                if Date().timeIntervalSince(since) > 10 {
+                    _ = try Self.slurm(["scontrol", "update", "JobId=\(job)", "StartTime=now"])
+                }
+            }
             Thread.sleep(forTimeInterval: 0.5)
         }
         stage("signalled, stopped, requeued, resumed and finished")
