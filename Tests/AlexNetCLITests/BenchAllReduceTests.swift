@@ -30,13 +30,13 @@ func runRanks(_ ranks: Int, mpi: Bool, _ arguments: [String]) throws -> Outcome 
 
     /// The benchmark's figures: lossless codecs exact, lossy ones close and smaller, every rank identical;
     /// under MPI the MPI_Allreduce baseline is measured beside.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func benchReportsExactLosslessAndSmallerLossyResultsInProcess() throws {
         try benchReportsExactLosslessAndSmallerLossyResults(3, mpi: false)
     }
 
     @Test(
-        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(5)),
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(10)),
         arguments: [2, 4])
     func benchReportsExactLosslessAndSmallerLossyResultsUnderMPI(_ ranks: Int) throws {
         try benchReportsExactLosslessAndSmallerLossyResults(ranks, mpi: true)
@@ -76,13 +76,13 @@ func runRanks(_ ranks: Int, mpi: Bool, _ arguments: [String]) throws -> Outcome 
         ("unknown-codec:1", "compressedAllReduce(zstd, 5000 elements): rank 1: unknown codec 'lz4'", "expected none"),
     ]
 
-    @Test(.timeLimit(.minutes(5)), arguments: faults)
+    @Test(.timeLimit(.minutes(10)), arguments: faults)
     func injectedFaultsFailEveryRankInProcess(_ fault: (String, String, String)) throws {
         try injectedFaultsFailEveryRankNamingRankAndCollective(fault, mpi: false)
     }
 
     @Test(
-        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(5)),
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(10)),
         arguments: faults)
     func injectedFaultsFailEveryRankUnderMPI(_ fault: (String, String, String)) throws {
         try injectedFaultsFailEveryRankNamingRankAndCollective(fault, mpi: true)

@@ -23,7 +23,7 @@ import Testing
 
     /// A rank that stops doing anything (as a SIGSTOPped or hung process does) is found by the others'
     /// watchdogs: the job ends at the timeout with exit status 124 and one line naming the rank.
-    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func aStalledRankEndsTheSimulationAtTheCollectiveTimeout() throws {
         try stalledRankEndsTheJob(mpi: false)
     }
@@ -31,7 +31,7 @@ import Testing
     /// The same under mpirun.
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
-        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func aStalledRankEndsTheMPIJobAtTheCollectiveTimeout() throws {
         try stalledRankEndsTheJob(mpi: true)
     }
@@ -56,7 +56,7 @@ import Testing
     /// SIGTERM: the run stops after the current step with a checkpoint, says how to continue and exits 75;
     /// `--resume auto` then ends with the model of an uninterrupted run, byte for byte; a further
     /// `--resume auto` has nothing to do.
-    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(3)))
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func aSignalStopsWithACheckpointAndResumingIsExact() throws {
         let dir = try Self.directory(), whole = try Self.directory()
         defer { for path in [dir, whole] { try? FileManager.default.removeItem(atPath: path) } }
@@ -107,7 +107,7 @@ import Testing
 
     /// `--lr 100`: stopped at the first non-finite value with exit status 3, no model written; `evaluate`
     /// refuses a model file holding a NaN.
-    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func divergenceWritesNothingAndNaNModelsAreRefused() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -77,7 +77,7 @@ import Testing
     /// `mpirun -n 4` on prepared shards (`paper`, the paper's augmentation, 2 decoding threads per rank)
     /// writes the model `--simulate 4` writes with one decoding thread.
     @Test(
-        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(5)))
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(10)))
     func mpirunEqualsTheSimulationOnShards() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpi-shards-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -27,7 +27,7 @@ func sortedOutputLines(
     /// `mpirun -n K` (the MPI communicator) and `--simulate K` (in-process ranks) give bit-identical results
     /// for every collective: the digests of every check on every rank match.
     @Test(
-        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(5)),
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(10)),
         arguments: [2, 4])
     func mpiAndInProcessCollectivesAgreeBitForBit(_ ranks: Int) throws {
         let (simulatedStatus, simulated) = try sortedOutputLines(tool, ["selfcheck", "--simulate", "\(ranks)"])

@@ -39,7 +39,7 @@ import Testing
     /// losses and final weights, for each scheme, with the conv gradients sent plain or through zstd.
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
-        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)),
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)),
         arguments: ["a", "b", "c"], ["none", "zstd"])
     func mpirunAndSimulationTrainBitIdentically(_ scheme: String, _ codec: String) throws {
         let arguments = ["--scheme", scheme, "--codec", codec]
@@ -54,7 +54,7 @@ import Testing
     /// The data-parallel baseline too.
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
-        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func dataParallelMpirunAndSimulationAgree() throws {
         let simulated = try Self.train(mpiRanks: nil, ["--simulate", "2", "--parallel", "data"])
         let mpi = try Self.train(mpiRanks: 2, ["--parallel", "data"])
@@ -65,7 +65,7 @@ import Testing
 
     /// One rank under mpirun is a mistake (nothing to share), said clearly.
     @Test(
-        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(5)))
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"), .timeLimit(.minutes(10)))
     func oneRankUnderMpirunIsRefused() throws {
         let outcome = try runProcess(
             mpirun!, ["-n", "1", tool, "train", "--max-steps", "1"], environment: Self.mpiEnvironment)

@@ -32,7 +32,7 @@ import Testing
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
         .enabled(if: namespacesAvailable, "needs root and network namespaces (ip netns)"),
-        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func twoHostsTrainOverShapedTCPLinksAsTheSimulationDoes() throws {
         defer { _ = try? Self.vcluster(["down"]) }
         let up = try Self.vcluster(["up", "--hosts", "2", "--rate", "1gbit"])
@@ -84,7 +84,7 @@ import Testing
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
         .enabled(if: namespacesAvailable, "needs root and network namespaces (ip netns)"),
-        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func aRunRestartsOnTheSurvivingHostsWhenARankDies() throws {
         defer { _ = try? Self.vcluster(["down"]) }
         #expect(try Self.vcluster(["up", "--hosts", "4", "--rate", "1gbit"]).status == 0)

@@ -21,7 +21,7 @@ let childOutputVariable = "ALEXNET_DIST_MPI_TEST_OUTPUT"
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
         .disabled(if: ProcessInfo.processInfo.environment[childOutputVariable] != nil, "a rank of the job itself"),
-        .timeLimit(.minutes(3)))
+        .timeLimit(.minutes(10)))
     func mpiRunMatchesInProcess() throws {
         let ranks = 3
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpi-\(UUID().uuidString)").path

@@ -11,7 +11,7 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
 /// The trainer on one rank: what plain `alexnet-dist train` runs.
 @Suite(.serialized) struct OneRankTrainingTests {
     /// Learning works end to end: a few hundred steps on a slice of the real Fashion-MNIST.
-    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func trainsSmallFarAboveChanceOnRealFashionMNIST() throws {
         let train = try FashionMNIST.load(split: .train).prefix(3_000)
         let test = try FashionMNIST.load(split: .test).prefix(1_000)
