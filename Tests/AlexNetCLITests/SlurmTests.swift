@@ -72,7 +72,7 @@ import Testing
         let nodes = try Self.slurm(["sinfo", "-h", "-N", "-o", "%N %t"])
         #expect(nodes.stdout.split(separator: "\n").sorted() == ["vs1 idle", "vs2 idle", "vs3 idle", "vs4 idle"])
 
-        // Every node sees this folder (the hosts' /tmp are their own).
+        // The job's folder (every virtual host sees the machine's files, as a shared file system).
         let directory = "/var/tmp/alexnet-dist-slurm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
