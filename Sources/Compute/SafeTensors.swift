@@ -78,6 +78,13 @@ public enum SafeTensors {
             }
             var length = 0
             for i in 0..<8 { length |= Int(bytes[i]) << (8 * i) }
+            guard length <= SafeTensors.maxHeaderBytes else {
+                throw FormatError(
+                    path: path,
+                    problem:
+                        "header length \(length) (bytes 0–7) exceeds the format's limit of \(SafeTensors.maxHeaderBytes) bytes"
+                )
+            }
             guard length > 0, length <= bytes.count - 8 else {
                 throw FormatError(
                     path: path,
@@ -93,7 +100,10 @@ public enum SafeTensors {
             var metadata: [String: String] = [:], shapes: [String: [Int]] = [:], ranges: [String: Range<Int>] = [:]
             for (name, value) in json {
                 if name == "__metadata__" {
-                    metadata = (value as? [String: String]) ?? [:]
+                    guard let strings = value as? [String: String] else {
+                        throw FormatError(path: path, problem: "__metadata__ is not an object of strings")
+                    }
+                    metadata = strings
                     continue
                 }
                 guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
@@ -121,10 +131,28 @@ public enum SafeTensors {
                     throw FormatError(
                         path: path,
                         problem:
-                            "truncated: tensor \(name) ends at byte \(dataStart + end), the file has \(bytes.count)")
+                            "truncated: tensor \(name) ends at byte \(end) of the data, which has \(available) bytes")
                 }
                 shapes[name] = shape
                 ranges[name] = (dataStart + begin)..<(dataStart + end)
+            }
+            // The tensors tile the data exactly: in offset order each begins where the previous ended, the
+            // first at 0, the last at the end of the file (no overlap, no gap, no stray bytes).
+            var next = dataStart
+            for (name, range) in ranges.sorted(by: { ($0.value.lowerBound, $0.key) < ($1.value.lowerBound, $1.key) }) {
+                guard range.lowerBound == next else {
+                    throw FormatError(
+                        path: path,
+                        problem:
+                            range.lowerBound < next
+                            ? "tensor \(name) overlaps the tensor before it (data_offsets begin at \(range.lowerBound - dataStart), expected \(next - dataStart))"
+                            : "\(range.lowerBound - next) bytes before tensor \(name) belong to no tensor")
+                }
+                next = range.upperBound
+            }
+            guard next == bytes.count else {
+                throw FormatError(
+                    path: path, problem: "\(bytes.count - next) bytes after the last tensor belong to no tensor")
             }
             self.metadata = metadata
             self.shapes = shapes
@@ -143,6 +171,9 @@ public enum SafeTensors {
             }
         }
     }
+
+    /// The largest header the format allows (safetensors' own limit: 100 MB).
+    public static let maxHeaderBytes = 100_000_000
 
     private static func checkedProduct(_ a: Int, _ b: Int) -> Int? {
         let (product, overflow) = a.multipliedReportingOverflow(by: b)

@@ -52,6 +52,19 @@ public struct TrainingLoop {
             throw problem(
                 "exampleInEpoch", position.exampleInEpoch, "0…\(count) (the examples of the training set)")
         }
+        // Every step takes at least one example: no more steps than examples seen (checked arithmetic, so
+        // positions near 2⁶³ are refused, not trapped on).
+        let (whole, overflow) = position.epoch.multipliedReportingOverflow(by: count)
+        let (seen, overflow2) = whole.addingReportingOverflow(position.exampleInEpoch)
+        guard !overflow, !overflow2 else {
+            throw problem(
+                "epoch", position.epoch, "at most \(Int.max / max(count, 1) - 1) (its examples must be countable)")
+        }
+        guard position.step <= seen else {
+            throw problem(
+                "step", position.step,
+                "at most the examples seen by then (epoch \(position.epoch) × \(count) + \(position.exampleInEpoch))")
+        }
         let maxDecays: Int
         if case .plateau(_, _, let most) = configuration.schedule { maxDecays = most } else { maxDecays = 0 }
         guard (0...maxDecays).contains(s.decays) else {

@@ -147,5 +147,18 @@ import Testing
         position = TrainingPosition()
         position.epoch = 1000
         #expect(trainer.loop.nothingToDo(from: position)?.contains("epoch 1000") == true)
+        // Positions near 2⁶³ are refused, not trapped on.
+        for step in [Int.max - 3, 100] {
+            position = TrainingPosition()
+            position.step = step
+            #expect {
+                try trainer.loop.check(position, of: "ck.safetensors")
+            } throws: { "\($0)".contains("training position step is \(step), expected at most the examples seen") }
+        }
+        position = TrainingPosition()
+        position.epoch = Int.max / 2
+        #expect {
+            try trainer.loop.check(position, of: "ck.safetensors")
+        } throws: { "\($0)".contains("training position epoch is \(Int.max / 2), expected at most") }
     }
 }
