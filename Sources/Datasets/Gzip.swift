@@ -17,18 +17,22 @@ public func readMaybeGzip(_ path: String) throws -> [UInt8] {
     return try inflateGzip(bytes, path: path)
 }
 
+/// The first size of the inflated buffer: the gzip trailer's last 4 bytes hold the uncompressed size modulo
+/// 2³², trusted only as far as deflate can expand (at most 1032:1), so a damaged size field cannot make the
+/// reader allocate more than the data could hold; the buffer then grows with what is really inflated.
+func inflatedSizeGuess(_ input: [UInt8]) -> Int {
+    let bound = input.count * 1032 + (1 << 16)
+    guard input.count >= 18 else { return min(bound, max(1 << 16, input.count * 4)) }
+    let n = input.count
+    let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
+    return isize > 0 ? min(isize + 1, bound) : min(bound, max(1 << 16, input.count * 4))
+}
+
 func inflateGzip(_ input: [UInt8], path: String) throws -> [UInt8] {
     var stream = z_stream()
     guard czlib_inflate_init_gzip(&stream) == Z_OK else { throw DatasetError(path, "zlib could not start") }
     defer { inflateEnd(&stream) }
-    // The gzip trailer's last 4 bytes hold the uncompressed size modulo 2³²: a good first guess.
-    var capacity = max(1 << 16, input.count * 4)
-    if input.count >= 18 {
-        let n = input.count
-        let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
-        if isize > 0 && isize < 1 << 31 { capacity = isize + 1 }
-    }
-    var output = [UInt8](repeating: 0, count: capacity)
+    var output = [UInt8](repeating: 0, count: inflatedSizeGuess(input))
     var produced = 0
     var status: Int32 = Z_OK
     try input.withUnsafeBufferPointer { source in

@@ -76,6 +76,7 @@ func expectOneLineError(
         (["train", "--groups", "2"], "--groups 2 applies to the paper variant only"),
         (["train", "--schedule", "plateau"], "--validation"),
         (["train", "--milestones", "ten"], "ten"),
+        (["train", "--milestones", "3,,4"], "3,,4"),
         (["train", "--threads", "0"], "--threads"),
         (["bench", "compute", "--steps", "0"], "--steps"),
         (["evaluate"], "model"),
