@@ -96,6 +96,9 @@ public enum SafeTensors {
             else {
                 throw FormatError(path: path, problem: "the header is not a JSON object")
             }
+            if let repeated = SafeTensors.repeatedTopLevelKey(bytes[8..<(8 + length)]) {
+                throw FormatError(path: path, problem: "the header names \(repeated) twice")
+            }
             let dataStart = 8 + length
             var metadata: [String: String] = [:], shapes: [String: [Int]] = [:], ranges: [String: Range<Int>] = [:]
             for (name, value) in json {
@@ -170,6 +173,40 @@ public enum SafeTensors {
                 UnsafeMutableRawBufferPointer(target).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[range]))
             }
         }
+    }
+
+    /// The first name that appears twice among a JSON object's own keys (JSONSerialization keeps one of
+    /// them silently), or nil. Strings are compared as written (escapes undecoded), which finds every
+    /// repeat a writer produces.
+    static func repeatedTopLevelKey(_ json: ArraySlice<UInt8>) -> String? {
+        var seen: Set<ArraySlice<UInt8>> = []
+        var depth = 0, i = json.startIndex, expectingKey = false
+        while i < json.endIndex {
+            let byte = json[i]
+            if byte == UInt8(ascii: "\"") {
+                var end = i + 1
+                while end < json.endIndex && json[end] != UInt8(ascii: "\"") {
+                    end += json[end] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if depth == 1 && expectingKey {
+                    let key = json[min(i + 1, json.endIndex)..<min(end, json.endIndex)]
+                    if !seen.insert(key).inserted { return String(decoding: key, as: UTF8.self) }
+                    expectingKey = false
+                }
+                i = end + 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1 && byte == UInt8(ascii: "{")
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): if depth == 1 { expectingKey = true }
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// The largest header the format allows (safetensors' own limit: 100 MB).

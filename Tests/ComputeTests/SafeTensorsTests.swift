@@ -31,6 +31,13 @@ import Testing
         #""\#(name)":{"dtype":"F32","shape":[\#(count)],"data_offsets":[\#(begin),\#(end)]}"#
     }
 
+    @Test func repeatedKeysAreFoundAtTheTopLevelOnly() {
+        func repeated(_ text: String) -> String? { SafeTensors.repeatedTopLevelKey(ArraySlice(Array(text.utf8))) }
+        #expect(repeated(#"{"a":{"x":1,"x":2},"b":[{"a":1}]}"#) == nil)
+        #expect(repeated(#"{"a\"b":1,"c":{"a\"b":2},"a\"b":3}"#) == #"a\"b"#)
+        #expect(repeated(#"{"a":1,"b":"a","a":2}"#) == "a")
+    }
+
     @Test func aSoundFileReads() throws {
         let header = "{" + Self.tensor("a", 2, 0, 8) + "," + Self.tensor("b", 1, 8, 12) + #","__metadata__":{"k":"v"}}"#
         #expect(try Self.problem(header, data: 12) == nil)
@@ -53,6 +60,7 @@ import Testing
                 "{" + tensor("a", 1, 0, 4) + #","__metadata__":{"step":7}}"#, 4,
                 "__metadata__ is not an object of strings"
             ),
+            ("{" + tensor("a", 1, 0, 4) + "," + tensor("a", 1, 4, 8) + "}", 8, "the header names a twice"),
         ] as [(String, Int, String)])
     func aDamagedFileIsNamedWithItsFault(_ header: String, _ data: Int, _ expected: String) throws {
         #expect(try Self.problem(header, data: data) == expected)
