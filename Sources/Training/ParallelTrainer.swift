@@ -102,14 +102,15 @@ public final class ParallelTrainer {
         try configuration.validate(plan: plan)
         self.configuration = configuration
         self.supervision = supervision
-        if configuration.verboseRanks {
-            self.progress = { progress("[rank \(rank)] \($0)") }
-        } else {
-            self.progress = rank == 0 ? progress : { _ in }
-        }
+        let say: (String) -> Void =
+            configuration.verboseRanks ? { progress("[rank \(rank)] \($0)") } : rank == 0 ? progress : { _ in }
+        self.progress = say
         loop = TrainingLoop(
             configuration: c, samplers: samplers, examplesPerStep: k * c.batchSize)
 
+        // The checkpoint first: one of another run is refused before the model is built and initialised
+        // (seconds for `paper`).
+        let resumed = try ParallelTrainer.findCheckpoint(c, progress: say)
         let channels = try TrainingChannels(
             splitting: communicator, parallelism: plan.parallelism, meter: traffic, timeline: timeline)
         model = RankModel(configuration: configuration, plan: plan, channels: channels, timeline: timeline)
@@ -118,7 +119,6 @@ public final class ParallelTrainer {
         case .hybrid: schedule = HybridSchedule(model)
         }
 
-        let resumed = try ParallelTrainer.findCheckpoint(c, progress: self.progress)
         start = resumed?.checkpoint.position ?? TrainingPosition()
         resumedFrom = resumed?.path
         try loop.check(start, of: resumed?.path)
