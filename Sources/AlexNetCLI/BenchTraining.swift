@@ -31,9 +31,7 @@ struct BenchTraining: ParsableCommand {
             "Train on prepared shards (made by `prepare`) instead of synthetic images: their decoding and augmentation are then part of every step."
     )
     var shards: String?
-    @Option(help: "Decoding threads per rank for --shards.") var loaderThreads: Int = 1
-    @Option(help: "With --shards: batches made ahead while a step computes (0: each made inside its step).")
-    var prefetch: Int = 2
+    @OptionGroup var loader: LoaderOptions
     @Flag(inversion: .prefixedNo, help: "After a hybrid run, run the data-parallel baseline too and compare.")
     var baseline = true
     @Option(help: "Write the figures as JSON to this file (atomically).") var json: String?
@@ -42,7 +40,6 @@ struct BenchTraining: ParsableCommand {
 
     func validate() throws {
         try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps)
-        guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
     }
 
     func run() throws {
@@ -54,7 +51,7 @@ struct BenchTraining: ParsableCommand {
         training.metricsPath = nil
         training.outputPath = nil
         training.checkpointPath = nil
-        training.prefetch = prefetch
+        training.prefetch = loader.prefetch
         let configured = parallel.configuration(training)
         var modes = [configured]
         if baseline && configured.parallelism == .hybrid {
@@ -65,7 +62,7 @@ struct BenchTraining: ParsableCommand {
         let benchmarks = modes.map {
             var benchmark = TrainingBenchmark(configuration: $0, warmup: warmup, steps: steps)
             benchmark.shards = shards
-            benchmark.loaderThreads = loaderThreads
+            benchmark.loaderThreads = loader.loaderThreads
             return benchmark
         }
         let results = try parallel.launch.run(threads: compute.threads, overlap: parallel.overlap) {

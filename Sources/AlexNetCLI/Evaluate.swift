@@ -29,20 +29,15 @@ struct Evaluate: ParsableCommand {
             imageShape: loaded.model.inputShape, classNames: loaded.classNames, split: split ?? "val",
             normalization: loaded.normalization)
         {
-            if let names = loaded.classNames, let shards = source as? ShardExamples, names != shards.shardSet.classes {
-                throw ValidationError(
-                    "\(shards.directory)/meta.json: classes \(shards.shardSet.classes.prefix(5).joined(separator: ", "))… differ from the model's (\(names.prefix(5).joined(separator: ", "))…)"
-                )
-            }
+            try check(origin: source.origin, shape: source.exampleShape, classes: source.classes, loaded)
             test = source
         } else {
             let images = try dataOptions.load()
             try check(origin: images.source, shape: images.imageShape, classes: images.classes, loaded)
             test = ImageExamples(images: images, normalization: loaded.normalization)
         }
-        try check(origin: test.origin, shape: test.exampleShape, classes: test.classes, loaded)
         guard test.count > 0 else { throw ValidationError("\(test.origin): no examples to evaluate") }
-        let sampler = BatchSampler(source: test, shuffle: false, seed: 0, prefetch: dataOptions.prefetch)
+        let sampler = BatchSampler(source: test, shuffle: false, seed: 0, prefetch: dataOptions.loader.prefetch)
         let result = try Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
             .evaluate(sampler)
         if json {

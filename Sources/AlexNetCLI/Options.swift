@@ -58,6 +58,20 @@ struct ComputeOptions: ParsableArguments {
     }
 }
 
+/// How prepared shards and image folders are read: `--loader-threads`, `--prefetch`.
+struct LoaderOptions: ParsableArguments {
+    @Option(help: "Decoding threads per rank for --shards and image folders.") var loaderThreads: Int = 1
+    @Option(help: "Batches made ahead on a background thread while the current one computes (0: none).")
+    var prefetch: Int = 2
+
+    func validate() throws {
+        guard (1...256).contains(loaderThreads) else {
+            throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
+        }
+        guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
+    }
+}
+
 /// Where the test images come from: an MNIST-format directory, explicit IDX files, prepared shards or
 /// image class folders. What `evaluate` takes; `train` adds the training set's flags (`DataOptions`).
 struct TestDataOptions: ParsableArguments {
@@ -81,20 +95,14 @@ struct TestDataOptions: ParsableArguments {
             "A data set made by `alexnet-dist prepare`: train on its train split (the paper's augmentation: random crops of the variant's input size, flips, PCA lighting), test on its val split, normalised with its mean and std; overrides --data."
     )
     var shards: String?
-    @Option(help: "Decoding threads per rank for --shards and image folders.") var loaderThreads: Int = 1
+    @OptionGroup var loader: LoaderOptions
     @Flag(
         help:
             "With --shards or image folders: test on the paper's ten windows of each image (the four corners and the centre, each mirrored), softmax outputs averaged, instead of the centre window."
     )
     var tenCrop = false
-    @Option(help: "Batches made ahead on a background thread while the current one computes (0: none).")
-    var prefetch: Int = 2
 
     func validate() throws {
-        guard (1...256).contains(loaderThreads) else {
-            throw ValidationError("--loader-threads must be 1…256, got \(loaderThreads)")
-        }
-        guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be 0…64, got \(prefetch)") }
         let testSources = [
             shards.map { _ in "--shards" }, testFolder.map { _ in "--test-folder" },
             testImages.map { _ in "--test-images" },
@@ -117,9 +125,9 @@ struct TestDataOptions: ParsableArguments {
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
     }
 
-    /// The test set when it is decoded per batch — the prepared shards' `split` (val: the test set) or an
-    /// image folder labelled by `classNames` — for a network whose input is `imageShape` (C, H, W), centre or
-    /// ten windows; nil for IDX files.
+    /// The test set when it is decoded per batch — the prepared shards' `split` (val: the test set), whose
+    /// classes must be `classNames` when given, or an image folder labelled by `classNames` — for a network
+    /// whose input is `imageShape` (C, H, W), centre or ten windows; nil for IDX files.
     /// - Parameter normalization: a model file's (nil: meta.json's, or ImageNet's for a folder).
     func source(
         imageShape: [Int], classNames: [String]? = nil, split: String = "val", normalization: Normalization? = nil
@@ -127,15 +135,21 @@ struct TestDataOptions: ParsableArguments {
         let source: any ExampleSource
         if let shards {
             try requireSquareRGB(imageShape)
-            source = try ShardExamples(
-                directory: shards, split: split, crop: imageShape[1], lighting: 0, threads: loaderThreads,
+            let set = try ShardExamples(
+                directory: shards, split: split, crop: imageShape[1], lighting: 0, threads: loader.loaderThreads,
                 tenCrop: tenCrop, normalization: normalization)
+            if let classNames, classNames != set.shardSet.classes {
+                throw ValidationError(
+                    "\(shards)/meta.json: classes \(set.shardSet.classes.prefix(5).joined(separator: ", "))… differ from the model's (\(classNames.prefix(5).joined(separator: ", "))…)"
+                )
+            }
+            source = set
         } else if let testFolder {
             try requireSquareRGB(imageShape)
             let folder = try FolderExamples(
                 root: testFolder, split: "val", crop: imageShape[1], classNames: classNames,
                 limitPerClass: perClassLimit,
-                lighting: 0, threads: loaderThreads, tenCrop: tenCrop, normalization: normalization)
+                lighting: 0, threads: loader.loaderThreads, tenCrop: tenCrop, normalization: normalization)
             for note in folder.notes { printError(note) }
             source = folder
         } else {
@@ -205,13 +219,13 @@ struct DataOptions: ParsableArguments {
             try requireSquareRGB(imageShape)
             let set = try ShardExamples(
                 directory: shards, split: "train", crop: imageShape[1], lighting: lighting, flip: flip,
-                threads: test.loaderThreads)
+                threads: test.loader.loaderThreads)
             (train, classNames) = (set, set.shardSet.classes)
         } else if let trainFolder {
             try requireSquareRGB(imageShape)
             let folder = try FolderExamples(
                 root: trainFolder, crop: imageShape[1], limitPerClass: test.perClassLimit, lighting: lighting,
-                flip: flip, threads: test.loaderThreads)
+                flip: flip, threads: test.loader.loaderThreads)
             for note in folder.notes { printError(note) }
             (train, classNames) = (folder, folder.classNames)
         } else {

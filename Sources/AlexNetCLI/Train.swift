@@ -170,7 +170,7 @@ struct Train: ParsableCommand {
             c.checkpointEvery = checkpointEvery
         }
         c.keepCheckpoints = keepCheckpoints
-        c.prefetch = dataOptions.test.prefetch
+        c.prefetch = dataOptions.test.loader.prefetch
         c.resume = resume.map { $0 == "auto" ? .newest : .file($0) }
         for path in [c.metricsPath, c.outputPath, c.checkpointPath].compactMap({ $0 }) {
             try ensureParentDirectory(of: path)

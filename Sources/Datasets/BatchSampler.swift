@@ -53,6 +53,39 @@ extension ExampleSource {
     public var views: Int { 1 }
 }
 
+/// Examples `range` of a source that draws by the example's index in the whole set (shards, folders): the
+/// slice's example i is the whole's example `range.lowerBound + i`, with the same pixels.
+public struct ExampleSlice: ExampleSource {
+    public let base: any ExampleSource
+    public let range: Range<Int>
+
+    public init(_ base: any ExampleSource, range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= base.count, "ExampleSlice: \(range) of \(base.count)")
+        self.base = base
+        self.range = range
+    }
+
+    public var count: Int { range.count }
+    public var classes: Int { base.classes }
+    public var exampleShape: [Int] { base.exampleShape }
+    public var normalization: Normalization { base.normalization }
+    public var origin: String { base.origin }
+    public var views: Int { base.views }
+
+    public func slice(_ range: Range<Int>) -> any ExampleSource {
+        ExampleSlice(
+            base, range: (self.range.lowerBound + range.lowerBound)..<(self.range.lowerBound + range.upperBound))
+    }
+
+    public func fill<Indices: Collection<Int>>(
+        _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
+        images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
+    ) throws {
+        try base.fill(
+            indices.map { range.lowerBound + $0 }, epoch: epoch, use: use, seed: seed, images: images, labels: labels)
+    }
+}
+
 /// Turns an example source into batches: a seeded per-epoch order over it, and `fill`.
 ///
 /// The order of epoch e is a Fisher–Yates shuffle driven by `SplitMix64(seed ⊕ e)`; augmentation is the

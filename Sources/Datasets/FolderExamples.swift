@@ -14,13 +14,10 @@ public final class FolderExamples: ExampleSource, @unchecked Sendable {
     public let classNames: [String]
     /// What reading the folders found worth saying (empty class folders, skipped files).
     public let notes: [String]
-    public let normalization: Normalization
     /// The size images are resized and centre-cropped to before the crops: `prepare`'s default.
     public static let preparedSize = 256
     private let items: [ImageSource.Item]
     private let writer: CropWriter
-    /// The examples of the folders this source covers (a slice covers part).
-    private let range: Range<Int>
 
     /// Reads `root`'s class folders (a `train/`+`val/` root: its `split`).
     /// - Parameters:
@@ -55,46 +52,28 @@ public final class FolderExamples: ExampleSource, @unchecked Sendable {
         self.classNames = names
         notes = source.notes
         self.items = items
-        range = 0..<items.count
-        let normalization = normalization ?? ImageNetStatistics.normalization
-        self.normalization = normalization
-        var augmentation = PaperAugmentation(
-            crop: crop, eigenvalues: ImageNetStatistics.eigenvalues, eigenvectors: ImageNetStatistics.eigenvectors)
-        augmentation.lighting = lighting
-        augmentation.flip = flip
         writer = CropWriter(
-            augmentation: augmentation, normalization: normalization, tenCrop: tenCrop, threads: max(1, threads))
+            crop: crop, eigenvalues: ImageNetStatistics.eigenvalues, eigenvectors: ImageNetStatistics.eigenvectors,
+            lighting: lighting, flip: flip, normalization: normalization ?? ImageNetStatistics.normalization,
+            tenCrop: tenCrop, threads: threads)
     }
 
-    private init(_ parent: FolderExamples, range: Range<Int>) {
-        root = parent.root
-        classNames = parent.classNames
-        notes = parent.notes
-        normalization = parent.normalization
-        items = parent.items
-        writer = parent.writer
-        self.range = range
-    }
-
-    public var count: Int { range.count }
+    public var count: Int { items.count }
     public var classes: Int { classNames.count }
     public var origin: String { root }
-    public var exampleShape: [Int] { [3, writer.augmentation.crop, writer.augmentation.crop] }
+    public var exampleShape: [Int] { writer.exampleShape }
+    public var normalization: Normalization { writer.normalization }
     public var views: Int { writer.views }
 
-    public func slice(_ range: Range<Int>) -> any ExampleSource {
-        FolderExamples(
-            self, range: (self.range.lowerBound + range.lowerBound)..<(self.range.lowerBound + range.upperBound))
-    }
+    public func slice(_ range: Range<Int>) -> any ExampleSource { ExampleSlice(self, range: range) }
 
     public func fill<Indices: Collection<Int>>(
         _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) throws {
         let items = self.items
-        try writer.fill(
-            indices.map { range.lowerBound + $0 }, use: use, seed: seed, epoch: epoch, images: images, labels: labels
-        ) { decoder, example in
+        try writer.fill(Array(indices), use: use, seed: seed, epoch: epoch, images: images, labels: labels) {
+            decoder, example in
             let item = items[example]
             guard let data = FileManager.default.contents(atPath: item.path) else {
                 throw DatasetError(item.path, "cannot be read")

@@ -13,6 +13,21 @@ struct CropWriter: Sendable {
     var tenCrop: Bool
     var threads: Int
 
+    /// - Parameters: the paper's augmentation (`crop`, PCA lighting with `eigenvalues`/`eigenvectors` and
+    ///   α ~ N(0, `lighting`), `flip`), then `normalization`; evaluation on ten windows when `tenCrop`.
+    init(
+        crop: Int, eigenvalues: [Double], eigenvectors: [[Double]], lighting: Double, flip: Bool,
+        normalization: Normalization, tenCrop: Bool, threads: Int
+    ) {
+        augmentation = PaperAugmentation(crop: crop, eigenvalues: eigenvalues, eigenvectors: eigenvectors)
+        augmentation.lighting = lighting
+        augmentation.flip = flip
+        self.normalization = normalization
+        self.tenCrop = tenCrop
+        self.threads = max(1, threads)
+    }
+
+    var exampleShape: [Int] { [3, augmentation.crop, augmentation.crop] }
     var exampleSize: Int { 3 * augmentation.crop * augmentation.crop }
     var views: Int { tenCrop ? 10 : 1 }
 

@@ -9,18 +9,12 @@ import Foundation
 public final class ShardExamples: ExampleSource, @unchecked Sendable {
     public let shardSet: ShardSet
     public let split: String
-    public let augmentation: PaperAugmentation
-    public let normalization: Normalization
-    public let threads: Int
     public let directory: String
-    /// Evaluates on the paper's ten windows (`views` 10) instead of the centre one.
-    public let tenCrop: Bool
     /// The shards' readers (memory maps), shared by slices; read-only after init.
     private let readers: [ShardReader]
-    /// The first global example of each shard, and the total.
+    /// The first example of each shard, and the total.
     private let starts: [Int]
-    /// The examples of the split this source covers (a slice covers part).
-    private let range: Range<Int>
+    private let writer: CropWriter
 
     /// Opens `directory`'s `split` shards (checking each index against its data file and meta.json).
     /// - Parameter normalization: the mean and std to normalise with (a model file's); nil: meta.json's.
@@ -59,40 +53,21 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         var starts = [0]
         for reader in readers { starts.append(starts.last! + reader.records.count) }
         self.starts = starts
-        range = 0..<starts.last!
-        var augmentation = PaperAugmentation(crop: crop, eigenvalues: set.eigenvalues, eigenvectors: set.eigenvectors)
-        augmentation.lighting = lighting
-        augmentation.flip = flip
-        self.augmentation = augmentation
-        self.normalization =
-            normalization ?? Normalization(mean: set.mean.map(Float.init), std: set.std.map(Float.init))
-        self.threads = max(1, threads)
-        self.tenCrop = tenCrop
+        writer = CropWriter(
+            crop: crop, eigenvalues: set.eigenvalues, eigenvectors: set.eigenvectors, lighting: lighting, flip: flip,
+            normalization: normalization
+                ?? Normalization(mean: set.mean.map(Float.init), std: set.std.map(Float.init)),
+            tenCrop: tenCrop, threads: threads)
     }
 
-    private init(_ parent: ShardExamples, range: Range<Int>) {
-        shardSet = parent.shardSet
-        split = parent.split
-        directory = parent.directory
-        augmentation = parent.augmentation
-        normalization = parent.normalization
-        threads = parent.threads
-        tenCrop = parent.tenCrop
-        readers = parent.readers
-        starts = parent.starts
-        self.range = range
-    }
-
-    public var count: Int { range.count }
+    public var count: Int { starts.last! }
     public var origin: String { "\(directory) (\(split))" }
     public var classes: Int { shardSet.classes.count }
-    public var exampleShape: [Int] { [3, augmentation.crop, augmentation.crop] }
+    public var exampleShape: [Int] { writer.exampleShape }
+    public var normalization: Normalization { writer.normalization }
     public var views: Int { writer.views }
 
-    public func slice(_ range: Range<Int>) -> any ExampleSource {
-        ShardExamples(
-            self, range: (self.range.lowerBound + range.lowerBound)..<(self.range.lowerBound + range.upperBound))
-    }
+    public func slice(_ range: Range<Int>) -> any ExampleSource { ExampleSlice(self, range: range) }
 
     /// The shard and record of example `i` of the split.
     private func locate(_ i: Int) -> (shard: Int, record: Int) {
@@ -108,9 +83,9 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         _ indices: Indices, epoch: Int, use: ExampleUse, seed: UInt64,
         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>
     ) throws {
-        try writer.fill(
-            indices.map { range.lowerBound + $0 }, use: use, seed: seed, epoch: epoch, images: images, labels: labels
-        ) { decoder, example in
+        let crop = writer.augmentation.crop
+        try writer.fill(Array(indices), use: use, seed: seed, epoch: epoch, images: images, labels: labels) {
+            decoder, example in
             let (shard, record) = locate(example)
             let reader = readers[shard], entry = reader.records[record]
             let bytes = Array(reader.bytes(of: record)), path = "\(reader.path) record \(record)"
@@ -134,9 +109,4 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
         }
     }
 
-    private var crop: Int { augmentation.crop }
-
-    private var writer: CropWriter {
-        CropWriter(augmentation: augmentation, normalization: normalization, tenCrop: tenCrop, threads: threads)
-    }
 }
