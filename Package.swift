@@ -17,6 +17,8 @@ let shims: [Target] = [
     // PNG decoding through libpng's full API (its errors longjmp, which C can catch and Swift cannot).
     .target(name: "CPNGDecode", linkerSettings: [.linkedLibrary("png16")]),
     // The codecs' element-wise loops (byte shuffle, bf16/fp16 casts with F16C chosen at run time, top-k).
+    // posix_spawn's and pipe2's GNU extensions (close every inherited descriptor, a working directory).
+    .target(name: "CSpawn"),
     .target(name: "CCodecKernels", cSettings: [.unsafeFlags(["-O3"])], cxxSettings: [.unsafeFlags(["-O3"])]),
 ]
 
@@ -25,6 +27,8 @@ let shims: [Target] = [
 let libraries: [Target] = [
     // The monotonic clock every timing and timeline span reads.
     .target(name: "Timing"),
+    // Child processes run to their end with a deadline (mpirun for `launch`, gnuplot, the sweeps' tools).
+    .target(name: "Processes", dependencies: ["CSpawn"]),
     // Tensors, layers (forward and backward side by side), the AlexNet variants, the parameter arena,
     // the optimiser and the safetensors format.
     .target(name: "Compute", dependencies: ["CDNNL", "CFloatMode", "Timing"]),
@@ -45,7 +49,7 @@ let libraries: [Target] = [
     .target(name: "Benchmarks", dependencies: ["Compute", "Datasets", "Collectives", "Training", "Timing"]),
     // Scaling reports: sweep results (JSON lines, CSV), the calibrated cost model, Chrome traces, the analysis
     // (load fit, predictions, extrapolation) and the Markdown report with its charts (rendered by gnuplot).
-    .target(name: "Reports", dependencies: ["Compute", "Collectives", "Training", "Benchmarks"]),
+    .target(name: "Reports", dependencies: ["Compute", "Collectives", "Training", "Benchmarks", "Processes"]),
     // Running experiments: the scaling sweep (mpirun, the virtual cluster) and its calibration runs.
     .target(name: "Experiments", dependencies: ["Reports", "Benchmarks", "Training", "Collectives", "Compute"]),
 ]
@@ -57,13 +61,14 @@ let executables: [Target] = [
         name: "AlexNetCLI",
         dependencies: [
             "Training", "Compute", "Datasets", "Collectives", "MPIBackend", "Launch", "Benchmarks", "Reports",
-            "Experiments", "Timing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Experiments", "Timing", "Processes", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ])
 ]
 
 // MARK: - Tests (mirror Sources/)
 
 let tests: [Target] = [
+    .testTarget(name: "ProcessesTests", dependencies: ["Processes"]),
     .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG", "CZlib"]),
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
@@ -73,7 +78,7 @@ let tests: [Target] = [
     .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),
-    .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "Datasets"]),
+    .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "Datasets", "Processes"]),
     // cluster/: the Kubernetes manifests and the container recipe (parsed, not run).
     .testTarget(name: "ClusterTests", dependencies: [.product(name: "Yams", package: "Yams")]),
 ]

@@ -3,6 +3,7 @@ import Compute
 import Dispatch
 import Foundation
 import Launch
+import Processes
 
 struct LaunchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,16 +52,16 @@ struct LaunchCommand: ParsableCommand {
         let launcherWords = launcher.split(separator: " ").map(String.init)
         let loop = RestartLoop(
             launcher: launcherWords, hostfile: hosts, maxRestarts: maxRestarts,
-            command: [ChildProcess.ownExecutable] + command, directory: directory)
+            command: [LaunchedProcess.ownExecutable] + command, directory: directory)
         let timeout = probeTimeout
         let status = try loop.run(
-            execute: { try ChildProcess.run($0, passThrough: true) },
+            execute: { try LaunchedProcess.run($0, passThrough: true) },
             probe: { host in
                 let single = "\(directory)/probe-\(host.name)"
                 guard (try? AtomicFile.write(single, data: Array("\(host.name) slots=1\n".utf8))) != nil else {
                     return false
                 }
-                let probe = try? ChildProcess.run(
+                let probe = try? LaunchedProcess.run(
                     launcherWords + ["--hostfile", single, "-n", "1", "true"], passThrough: false, timeout: timeout)
                 return probe?.status == 0
             }, say: printError)
@@ -68,9 +69,9 @@ struct LaunchCommand: ParsableCommand {
     }
 }
 
-/// A child process whose output passes through to this one's (and is kept), with SIGINT, SIGTERM and
-/// SIGUSR1 forwarded to it.
-enum ChildProcess {
+/// What `launch` runs: a child whose output passes through to this one's (and is kept), with SIGINT,
+/// SIGTERM and SIGUSR1 forwarded to it.
+enum LaunchedProcess {
     /// This binary, for the ranks.
     static var ownExecutable: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
@@ -82,63 +83,22 @@ enum ChildProcess {
     ) throws -> (
         status: Int32, output: String
     ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let kept = Kept()
-        for (pipe, handle) in [(out, FileHandle.standardOutput), (err, FileHandle.standardError)] {
-            pipe.fileHandleForReading.readabilityHandler = { reader in
-                let data = reader.availableData
-                guard !data.isEmpty else { return }
-                if passThrough { handle.write(data) }
-                kept.append(data)
-            }
-        }
-        try process.run()
-        let forwarding = [SIGINT, SIGTERM, SIGUSR1].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber)
-            source.setEventHandler { kill(process.processIdentifier, signalNumber) }
-            source.resume()
-            return source
-        }
-        defer {
-            for source in forwarding { source.cancel() }
-        }
-        if let timeout {
-            let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-            }
-        }
-        process.waitUntilExit()
-        for pipe in [out, err] {
-            pipe.fileHandleForReading.readabilityHandler = nil
-            let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-            if passThrough { (pipe === out ? FileHandle.standardOutput : FileHandle.standardError).write(rest) }
-            kept.append(rest)
-        }
-        let status =
-            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return (status, kept.text)
-    }
-
-    private final class Kept: @unchecked Sendable {
-        private let lock = NSLock()
-        private var data = Data()
-        func append(_ more: Data) {
-            lock.lock()
-            data.append(more)
-            lock.unlock()
-        }
-        var text: String {
-            lock.lock()
-            defer { lock.unlock() }
-            return String(decoding: data, as: UTF8.self)
-        }
+        signal(SIGPIPE, SIG_IGN)
+        var forwarding: [DispatchSourceSignal] = []
+        defer { for source in forwarding { source.cancel() } }
+        let result = try ChildProcess(arguments, timeout: timeout).run(
+            started: { pid in
+                forwarding = [SIGINT, SIGTERM, SIGUSR1].map { signalNumber in
+                    signal(signalNumber, SIG_IGN)
+                    let source = DispatchSource.makeSignalSource(signal: signalNumber)
+                    source.setEventHandler { kill(pid, signalNumber) }
+                    source.resume()
+                    return source
+                }
+            },
+            received: { data, isError in
+                if passThrough { (isError ? FileHandle.standardError : FileHandle.standardOutput).write(data) }
+            })
+        return (result.status, String(decoding: result.output + result.error, as: UTF8.self))
     }
 }

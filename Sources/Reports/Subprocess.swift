@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 
 /// Programs the reports (gnuplot) and the experiments (sweeps, calibration) start.
 public enum Subprocess {
@@ -7,17 +8,8 @@ public enum Subprocess {
     public static func launch(
         _ command: [String], directory: String? = nil
     ) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try ChildProcess(command, directory: directory, mergeErrorIntoOutput: true).run()
+        return (result.status, result.outputText)
     }
 
     /// Runs a program to its end, passing its progress and errors through `log`; throws, naming the command

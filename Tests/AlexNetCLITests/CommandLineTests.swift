@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 import Testing
 
 /// The built `alexnet-dist` beside the test bundle.
@@ -21,25 +22,18 @@ func runTool(_ arguments: [String]) throws -> Outcome {
     try runProcess(tool, arguments)
 }
 
-/// Runs `executable`; stdout and stderr are read concurrently so neither pipe can fill and stall it.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    nonisolated(unsafe) var stderr = Data()
-    let reading = DispatchGroup()
-    DispatchQueue.global().async(group: reading) { stderr = err.fileHandleForReading.readDataToEndOfFile() }
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    reading.wait()
-    process.waitUntilExit()
-    return Outcome(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
+/// Runs `executable` to its end (Note [waiting for a child]); past `timeout` seconds its process group is
+/// killed and the outcome says so, so that a test fails instead of hanging the run.
+func runProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 600
+) throws -> Outcome {
+    let result = try ChildProcess(
+        [executable] + arguments, environment: ChildProcess.environment(adding: environment), timeout: timeout
+    ).run()
+    let late =
+        result.timedOut
+        ? "\n(killed after \(Int(timeout)) s: \(([executable] + arguments).joined(separator: " ")))" : ""
+    return Outcome(status: result.status, stdout: result.outputText, stderr: result.errorText + late)
 }
 
 /// Runs the tool expecting failure: a non-zero exit and exactly one line on stderr containing `fragment`.

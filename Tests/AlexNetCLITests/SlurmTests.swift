@@ -18,13 +18,29 @@ import Testing
     static let slurmInstalled = ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"]
         .allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
 
-    static func vcluster(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Outcome {
-        try runProcess(script, arguments, environment: environment.merging(extra) { $1 })
+    static func vcluster(
+        _ arguments: [String], environment extra: [String: String] = [:], timeout: Double = 120
+    ) throws -> Outcome {
+        try runProcess(script, arguments, environment: environment.merging(extra) { $1 }, timeout: timeout)
     }
 
     /// Runs a Slurm command against the virtual cluster's controller.
-    static func slurm(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Outcome {
-        try vcluster(["slurm", "run"] + arguments, environment: extra)
+    static func slurm(
+        _ arguments: [String], environment extra: [String: String] = [:], timeout: Double = 120
+    ) throws -> Outcome {
+        try vcluster(["slurm", "run"] + arguments, environment: extra, timeout: timeout)
+    }
+
+    /// What Slurm says of the nodes and its logs' last lines, for a failure's message.
+    static func diagnosis() -> String {
+        let nodes = (try? slurm(["sinfo", "-N", "-l"]).stdout) ?? ""
+        let jobs = (try? slurm(["squeue", "-l"]).stdout) ?? ""
+        let directory = "/run/alexnet-vcluster-vs/slurm/log"
+        let logs = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { name in
+            let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
+            return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }
+        return ([nodes, jobs] + logs).joined(separator: "\n")
     }
 
     /// What the job script reads: the binary, the run folder, what to train; Open MPI kept on the hosts' links.
@@ -82,8 +98,8 @@ import Testing
         let short = "--max-steps 4 --batch-size 16 --train-limit 600 --test-limit 100 --log-every 1"
         let waited = try Self.slurm(
             ["sbatch", "--wait"] + allocation + [Self.sbatchScript],
-            environment: Self.jobEnvironment(run: "\(directory)/short", trainArguments: short))
-        #expect(waited.status == 0, "\(waited.stdout) \(waited.stderr)")
+            environment: Self.jobEnvironment(run: "\(directory)/short", trainArguments: short), timeout: 300)
+        #expect(waited.status == 0, "\(waited.stdout) \(waited.stderr)\n\(Self.diagnosis())")
         stage("sbatch --wait of a 4-step job")
         let model = FileManager.default.contents(atPath: "\(directory)/short/model.safetensors")
         let simulatedShort = try Self.simulated(short, in: directory)
@@ -105,7 +121,7 @@ import Testing
         }
         let deadline = Date().addingTimeInterval(240)
         while stepsLogged() < 6 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
-        try #require(stepsLogged() >= 6, "the job did not start training")
+        try #require(stepsLogged() >= 6, "the job did not start training\n\(Self.diagnosis())")
         stage("the second job trained 6 steps")
         #expect(try Self.slurm(["scancel", "--signal=USR1", "--batch", job]).status == 0)
         var state = "?", pendingSince: Date?
@@ -125,7 +141,7 @@ import Testing
             Thread.sleep(forTimeInterval: 0.5)
         }
         stage("signalled, stopped, requeued, resumed and finished")
-        #expect(state == "COMPLETED")
+        #expect(state == "COMPLETED", "\(Self.diagnosis())")
         let shown = try Self.slurm(["scontrol", "show", "job", job]).stdout
         #expect(shown.contains("Restarts=1"), "\(shown)")
         let log = (try? String(contentsOfFile: "\(directory)/alexnet-dist-\(job).out", encoding: .utf8)) ?? ""
