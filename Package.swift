@@ -83,16 +83,27 @@ let tests: [Target] = [
     .testTarget(name: "ClusterTests", dependencies: [.product(name: "Yams", package: "Yams")]),
 ]
 
+// MARK: - Fuzz targets (Scripts/fuzz.sh builds them with ALEXNET_FUZZ=1 and -sanitize=fuzzer)
+
+let fuzzing = Context.environment["ALEXNET_FUZZ"] == "1"
+let fuzzTargets: [Target] =
+    fuzzing
+    ? [
+        .executableTarget(
+            name: "FuzzTargets",
+            dependencies: ["Compute", "Datasets", "Collectives", "Training", "Launch", "Reports", "CZlib"])
+    ] : []
+
 let package = Package(
     name: "alexnet-dist",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "alexnet-dist", targets: ["AlexNetCLI"])
-    ],
+    ] + (fuzzing ? [.executable(name: "alexnet-dist-fuzz", targets: ["FuzzTargets"])] : []),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // YAML, for the tests of cluster/kubernetes only.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
-    targets: shims + libraries + executables + tests
+    targets: shims + libraries + executables + tests + fuzzTargets
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Benchmarks
 import Compute
 import Foundation
+import Training
 
 struct BenchInput: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -253,21 +253,7 @@ private func requireSquareRGB(_ imageShape: [Int]) throws {
     }
 }
 
-/// Parses a comma-separated list of integers (`15,22`).
-struct IntegerList: ExpressibleByArgument {
-    var values: [Int]
-
-    init?(argument: String) {
-        // Empty items ("3,,4") are an error, not skipped.
-        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map {
-            Int($0.trimmingCharacters(in: .whitespaces))
-        }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-        values = parts.map { $0! }
-    }
-
-    var defaultValueDescription: String { values.map(String.init).joined(separator: ",") }
-}
+extension IntegerList: ExpressibleByArgument {}
 
 extension Initialization: ExpressibleByArgument {}
 
@@ -306,9 +292,7 @@ struct CodecList: CustomStringConvertible {
 
     init(_ codecs: [Codec]) { self.codecs = codecs }
 
-    init(parsing text: String) throws {
-        codecs = try text.split(separator: ",", omittingEmptySubsequences: false).map { try Codec(parsing: String($0)) }
-    }
+    init(parsing text: String) throws { codecs = try Codec.list(parsing: text) }
 
     var description: String { codecs.map(\.description).joined(separator: ",") }
 }

@@ -18,6 +18,9 @@ public struct Hostfile: Equatable, Sendable {
 
     public var hosts: [Host]
 
+    /// The most slots a line may give (a bound, so that the total cannot overflow).
+    public static let maxSlots = 1 << 20
+
     public init(hosts: [Host]) { self.hosts = hosts }
 
     /// Parses `text` (read from `path`, named in errors).
@@ -30,8 +33,9 @@ public struct Hostfile: Equatable, Sendable {
             var host = Host(name: name)
             for word in words.dropFirst() {
                 if word.hasPrefix("slots=") {
-                    guard let slots = Int(word.dropFirst(6)), slots >= 1 else {
-                        throw LaunchError("\(path): line \(number + 1): '\(word)' is not slots=N with N ≥ 1")
+                    guard let slots = Int(word.dropFirst(6)), (1...Hostfile.maxSlots).contains(slots) else {
+                        throw LaunchError(
+                            "\(path): line \(number + 1): '\(word)' is not slots=N with 1 ≤ N ≤ \(Hostfile.maxSlots)")
                     }
                     host.slots = slots
                 } else {

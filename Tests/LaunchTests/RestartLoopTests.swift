@@ -16,8 +16,12 @@ import Testing
         #expect(Self.hosts.host(ofRank: 3)?.name == "node2" && Self.hosts.host(ofRank: 4)?.name == "node3")
         #expect(Self.hosts.host(ofRank: 6) == nil)
         #expect(Self.hosts.text.hasPrefix("node1 slots=2 max_slots=4\nnode2 slots=2\nnode3 slots=1\n"))
-        #expect(throws: LaunchError("h: line 2: 'slots=0' is not slots=N with N ≥ 1")) {
+        #expect(throws: LaunchError("h: line 2: 'slots=0' is not slots=N with 1 ≤ N ≤ 1048576")) {
             try Hostfile(parsing: "a\nb slots=0\n", path: "h")
+        }
+        // Slots whose total would overflow (seen while writing the cli fuzz target).
+        #expect(throws: LaunchError("h: line 1: 'slots=9223372036854775807' is not slots=N with 1 ≤ N ≤ 1048576")) {
+            try Hostfile(parsing: "a slots=9223372036854775807\nb slots=9223372036854775807\n", path: "h")
         }
         #expect(throws: LaunchError("h: no hosts (expected lines such as 'node1 slots=2')")) {
             try Hostfile(parsing: "# nothing\n", path: "h")
