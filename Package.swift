@@ -31,7 +31,7 @@ let libraries: [Target] = [
     .target(name: "Processes", dependencies: ["CSpawn"]),
     // Tensors, layers (forward and backward side by side), the AlexNet variants, the parameter arena,
     // the optimiser and the safetensors format.
-    .target(name: "Compute", dependencies: ["CDNNL", "CFloatMode", "Timing"]),
+    .target(name: "Compute", dependencies: ["CDNNL", "CFloatMode", "CZlib", "Timing"]),
     // Data sets: gzip'd IDX (MNIST format) and JPEG folders, shuffling, normalisation, augmentation.
     .target(name: "Datasets", dependencies: ["Compute", "CZlib", "CTurboJPEG", "CPNGDecode", "Timing"]),
     // The Communicator protocol, its in-process implementation, metering, timelines and the compressed
@@ -68,13 +68,15 @@ let executables: [Target] = [
 // MARK: - Tests (mirror Sources/)
 
 let tests: [Target] = [
+    // The corrupt-input suites' cases (truncations, bit flips) and their tally, shared by the readers' tests.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "ProcessesTests", dependencies: ["Processes"]),
-    .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG", "CZlib"]),
-    .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels"]),
+    .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG", "CZlib", "TestSupport"]),
+    .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels", "TestSupport"]),
     .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives"]),
-    .testTarget(name: "LaunchTests", dependencies: ["Launch", "Collectives"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives"]),
+    .testTarget(name: "LaunchTests", dependencies: ["Launch", "Collectives", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives", "TestSupport"]),
     .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),

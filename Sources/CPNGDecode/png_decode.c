@@ -32,8 +32,8 @@ static void on_read(png_structp png, png_bytep out, png_size_t count) {
     r->offset += count;
 }
 
-int png_decode_rgb(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width, uint32_t *height,
-                   char *error, size_t error_size) {
+int png_decode_rgb(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t **pixels, uint32_t *width,
+                   uint32_t *height, char *error, size_t error_size) {
     struct reader r = {data, size, 0, error, error_size};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, on_error, on_warning);
     if (!png) {
@@ -55,6 +55,12 @@ int png_decode_rgb(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t 
     png_set_user_limits(png, 1 << 15, 1 << 15);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if ((uint64_t)w * h > max_pixels) {
+        char why[128];
+        snprintf(why, sizeof why, "%u × %u pixels, more than the %llu accepted", (unsigned)w, (unsigned)h,
+                 (unsigned long long)max_pixels);
+        png_error(png, why);
+    }
     int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -69,6 +75,9 @@ int png_decode_rgb(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t 
     if (!buffer || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = buffer + (size_t)y * w * 3;
     png_read_image(png, rows);
+    // Through IEND: the chunks after the image are read and their CRCs checked, so a file cut after its
+    // last IDAT is refused as truncated.
+    png_read_end(png, NULL);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     *pixels = buffer;

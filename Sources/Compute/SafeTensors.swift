@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header mapping
@@ -26,8 +27,18 @@ public enum SafeTensors {
         }
     }
 
-    /// Writes the tensors, in the given order, atomically.
-    public static func write(_ path: String, entries: [Entry], metadata: [String: String]) throws {
+    /// The metadata key of the file's CRC-32 (`crc32:` and 8 hex digits): zlib's CRC-32 of the whole file
+    /// with those 8 digits written as zeros. Note [checksummed files]: alexnet-dist writes it into every
+    /// model and checkpoint and checks it whenever it is present, so a flipped bit anywhere (length,
+    /// header, metadata, weights) is an error naming the file; files from other writers have none and are
+    /// read as before.
+    public static let checksumKey = "checksum"
+    static let checksumPlaceholder = "crc32:00000000"
+
+    /// Writes the tensors, in the given order, atomically, with the file's checksum in the metadata.
+    public static func write(_ path: String, entries: [Entry], metadata given: [String: String]) throws {
+        var metadata = given
+        metadata[checksumKey] = checksumPlaceholder
         var header = "{"
         var offset = 0
         if !metadata.isEmpty {
@@ -47,6 +58,14 @@ public enum SafeTensors {
         let length = UInt64(header.utf8.count)
         for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
         prefix += Array(header.utf8)
+        let digits = checksumDigits(in: prefix)!
+        var crc = prefix.withUnsafeBufferPointer { crc32_z(0, $0.baseAddress, $0.count) }
+        for entry in entries where !entry.values.isEmpty {
+            crc = UnsafeRawBufferPointer(entry.values).withMemoryRebound(to: UInt8.self) {
+                crc32_z(crc, $0.baseAddress, $0.count)
+            }
+        }
+        prefix.replaceSubrange(digits, with: Array(String(format: "%08x", UInt32(truncatingIfNeeded: crc)).utf8))
         try prefix.withUnsafeBytes { head in
             try AtomicFile.write(path, chunks: [head] + entries.map { UnsafeRawBufferPointer($0.values) })
         }
@@ -157,6 +176,14 @@ public enum SafeTensors {
                 throw FormatError(
                     path: path, problem: "\(bytes.count - next) bytes after the last tensor belong to no tensor")
             }
+            // Checked when the metadata names a checksum or the header holds a checksum's value.
+            if let digits = SafeTensors.checksumDigits(in: Array(bytes[0..<dataStart])) {
+                let recorded = "crc32:" + String(decoding: bytes[digits], as: UTF8.self)
+                try SafeTensors.verifyChecksum(
+                    metadata[SafeTensors.checksumKey] ?? recorded, of: bytes, headerEnd: dataStart, path: path)
+            } else if let recorded = metadata[SafeTensors.checksumKey] {
+                try SafeTensors.verifyChecksum(recorded, of: bytes, headerEnd: dataStart, path: path)
+            }
             self.metadata = metadata
             self.shapes = shapes
             self.ranges = ranges
@@ -172,6 +199,51 @@ public enum SafeTensors {
             bytes.withUnsafeBytes { raw in
                 UnsafeMutableRawBufferPointer(target).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[range]))
             }
+        }
+    }
+
+    /// Where the 8 hex digits of a checksum's value lie in `head` (the length field and the header): the one
+    /// place `"crc32:` is followed by 8 lowercase hex digits and `"`. Found by its value, not its key, so a
+    /// flipped letter of the key still leaves the file checked (and refused).
+    static func checksumDigits(in head: [UInt8]) -> Range<Int>? {
+        let needle = Array("\"crc32:".utf8)
+        func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (97...102).contains(byte) }
+        guard head.count >= needle.count + 9 else { return nil }
+        var found: [Int] = []
+        for at in 0...(head.count - needle.count - 9) where head[at] == needle[0] {
+            let digits = (at + needle.count)..<(at + needle.count + 8)
+            if head[at..<(at + needle.count)].elementsEqual(needle), head[digits].allSatisfy(isDigit),
+                head[digits.upperBound] == UInt8(ascii: "\"")
+            {
+                found.append(digits.lowerBound)
+            }
+        }
+        return found.count == 1 ? found[0]..<(found[0] + 8) : nil
+    }
+
+    /// Note [checksummed files]: `recorded` must be `crc32:` and 8 hex digits, equal to the CRC-32 of
+    /// `bytes` with those digits read as zeros.
+    static func verifyChecksum(_ recorded: String, of bytes: [UInt8], headerEnd: Int, path: String) throws {
+        let hex = recorded.dropFirst(6)
+        guard recorded.hasPrefix("crc32:"), hex.count == 8, hex.allSatisfy({ $0.isNumber || ("a"..."f").contains($0) }),
+            let expected = UInt32(hex, radix: 16)
+        else {
+            throw FormatError(path: path, problem: "metadata checksum '\(recorded)' is not crc32: and 8 hex digits")
+        }
+        var head = Array(bytes[0..<headerEnd])
+        guard let digits = checksumDigits(in: head) else {
+            throw FormatError(path: path, problem: "metadata checksum is not written as alexnet-dist writes it")
+        }
+        head.replaceSubrange(digits, with: Array("00000000".utf8))
+        var crc = head.withUnsafeBufferPointer { crc32_z(0, $0.baseAddress, $0.count) }
+        crc = bytes.withUnsafeBufferPointer { crc32_z(crc, $0.baseAddress! + headerEnd, $0.count - headerEnd) }
+        let actual = UInt32(truncatingIfNeeded: crc)
+        guard actual == expected else {
+            throw FormatError(
+                path: path,
+                problem:
+                    "the contents' CRC-32 is \(String(format: "%08x", actual)), the metadata's checksum says \(hex): the file is damaged"
+            )
         }
     }
 

@@ -18,10 +18,11 @@ public func readMaybeGzip(_ path: String) throws -> [UInt8] {
 }
 
 /// The first size of the inflated buffer: the gzip trailer's last 4 bytes hold the uncompressed size modulo
-/// 2³², trusted only as far as deflate can expand (at most 1032:1), so a damaged size field cannot make the
-/// reader allocate more than the data could hold; the buffer then grows with what is really inflated.
+/// 2³², trusted only up to 8 times the file's size plus 1 MiB (IDX data compresses 2–10:1), so a damaged or
+/// truncated file cannot make the reader allocate more than a bounded multiple of its size; the buffer then
+/// doubles with what is really inflated (deflate can expand 1032:1, and only real data is kept).
 func inflatedSizeGuess(_ input: [UInt8]) -> Int {
-    let bound = input.count * 1032 + (1 << 16)
+    let bound = input.count * 8 + (1 << 20)
     guard input.count >= 18 else { return min(bound, max(1 << 16, input.count * 4)) }
     let n = input.count
     let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24

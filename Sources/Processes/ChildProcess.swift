@@ -23,6 +23,8 @@ public struct ChildProcess: Sendable {
         public var error: Data
         /// Whether the deadline ended it.
         public var timedOut: Bool
+        /// The child's peak resident memory in bytes, as wait4 reports it.
+        public var peakResidentBytes: Int
 
         public var outputText: String { String(decoding: output, as: UTF8.self) }
         public var errorText: String { String(decoding: error, as: UTF8.self) }
@@ -80,6 +82,7 @@ public struct ChildProcess: Sendable {
 
         var collected = [Data(), Data()]
         var status: Int32?
+        var usage = rusage()
         var timedOut = false
         let start = Date()
         var exitedAt: Date?
@@ -88,7 +91,7 @@ public struct ChildProcess: Sendable {
         while true {
             if status == nil {
                 var raw: Int32 = 0
-                if waitpid(pid, &raw, WNOHANG) == pid {
+                if wait4(pid, &raw, WNOHANG, &usage) == pid {
                     status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
                     exitedAt = Date()
                 }
@@ -128,10 +131,12 @@ public struct ChildProcess: Sendable {
         }
         if status == nil {
             var raw: Int32 = 0
-            waitpid(pid, &raw, 0)
+            wait4(pid, &raw, 0, &usage)
             status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
         }
-        return Result(status: status!, output: collected[0], error: collected[1], timedOut: timedOut)
+        return Result(
+            status: status!, output: collected[0], error: collected[1], timedOut: timedOut,
+            peakResidentBytes: usage.ru_maxrss * 1024)
     }
 
     /// posix_spawn with stdin from /dev/null, the given stdout and stderr, no other descriptor, default

@@ -99,6 +99,11 @@ public enum ModelFile {
                 path: path, problem: "the file holds variant '\(name)', expected '\(expectedVariant)'",
                 belongsToAnotherRun: true)
         }
+        if let recorded = meta["parameters"], Int(recorded) != model.parameterCount {
+            throw LoadError(
+                path: path,
+                problem: "metadata parameters '\(recorded)' is not variant \(name)'s \(model.parameterCount)")
+        }
         let arena = model.makeArena()
         for view in arena.views {
             guard let shape = file.shapes[view.name] else {

@@ -15,6 +15,8 @@ struct Outcome {
     var status: Int32
     var stdout: String
     var stderr: String
+    var peakResidentBytes = 0
+    var seconds = 0.0
     var errorLines: [Substring] { stderr.split(separator: "\n") }
 }
 
@@ -27,13 +29,16 @@ func runTool(_ arguments: [String]) throws -> Outcome {
 func runProcess(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 600
 ) throws -> Outcome {
+    let start = Date()
     let result = try ChildProcess(
         [executable] + arguments, environment: ChildProcess.environment(adding: environment), timeout: timeout
     ).run()
     let late =
         result.timedOut
         ? "\n(killed after \(Int(timeout)) s: \(([executable] + arguments).joined(separator: " ")))" : ""
-    return Outcome(status: result.status, stdout: result.outputText, stderr: result.errorText + late)
+    return Outcome(
+        status: result.status, stdout: result.outputText, stderr: result.errorText + late,
+        peakResidentBytes: result.peakResidentBytes, seconds: Date().timeIntervalSince(start))
 }
 
 /// Runs the tool expecting failure: a non-zero exit and exactly one line on stderr containing `fragment`.

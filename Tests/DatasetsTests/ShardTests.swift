@@ -70,9 +70,15 @@ import Testing
         entries[ShardRecord.byteCount] &+= 1
         try Data(entries).write(to: URL(fileURLWithPath: index))
         #expect { try ShardReader(directory: dir, shard: shard, classes: 3) } throws: {
+            "\($0)".hasPrefix("\(index): CRC-32 ") && "\($0)".hasSuffix("the index is damaged")
+        }
+        // Without the index's CRC-32 (a set prepared before it was recorded), the entries are still checked.
+        var older = shard
+        older.indexCRC32 = nil
+        #expect { try ShardReader(directory: dir, shard: older, classes: 3) } throws: {
             "\($0)" == "\(index): entry 1 starts at byte 31, expected 30 (entries are contiguous)"
         }
-        #expect { try ShardReader(directory: dir, shard: shard, classes: 2) } throws: {
+        #expect { try ShardReader(directory: dir, shard: older, classes: 2) } throws: {
             "\($0)".contains("label 2, expected below 2 classes") || "\($0)".contains("entry 1 starts")
         }
     }

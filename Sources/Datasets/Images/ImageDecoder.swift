@@ -46,6 +46,9 @@ public final class ImageDecoder: @unchecked Sendable {
 
     /// The largest side accepted, in pixels (ImageNet's largest images are a few thousand a side).
     public static let maximumSide = 1 << 15
+    /// The most pixels accepted (Pillow refuses images over 2 × 89,478,485 pixels as decompression bombs):
+    /// a few hundred bytes may claim 32768 × 32768, and their decoding would take 3 GiB.
+    public static let maximumPixels = 1 << 27
 
     private func decodeJPEG(_ raw: UnsafeRawBufferPointer, path: String) throws -> RGBImage {
         let base = raw.bindMemory(to: UInt8.self).baseAddress
@@ -60,6 +63,9 @@ public final class ImageDecoder: @unchecked Sendable {
             throw DatasetError(path, "JPEG of \(width)×\(height) pixels, expected 1…\(ImageDecoder.maximumSide) a side")
         }
         let w = Int(width), h = Int(height)
+        guard w * h <= ImageDecoder.maximumPixels else {
+            throw DatasetError(path, "JPEG of \(w)×\(h) pixels, more than the \(ImageDecoder.maximumPixels) accepted")
+        }
         let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
         let channels = cmyk ? 4 : 3
         var decoded = [UInt8](repeating: 0, count: w * h * channels)
@@ -116,7 +122,8 @@ public final class ImageDecoder: @unchecked Sendable {
         var width: UInt32 = 0, height: UInt32 = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = png_decode_rgb(
-            raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &pixels, &width, &height, &message, message.count)
+            raw.bindMemory(to: UInt8.self).baseAddress, raw.count, UInt64(ImageDecoder.maximumPixels), &pixels, &width,
+            &height, &message, message.count)
         guard status == 0, let pixels else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw DatasetError(path, "corrupt or truncated PNG data (\(text))")

@@ -100,6 +100,11 @@ public final class ShardExamples: ExampleSource, @unchecked Sendable {
                 image = RGBImage(width: width, height: height, pixels: bytes)
             } else {
                 image = try decoder.decode(bytes, path: path)
+                guard image.width == Int(entry.width), image.height == Int(entry.height) else {
+                    throw DatasetError(
+                        path, "a \(image.width) × \(image.height) JPEG, the index says \(entry.width) × \(entry.height)"
+                    )
+                }
             }
             guard image.width >= crop, image.height >= crop else {
                 throw DatasetError(

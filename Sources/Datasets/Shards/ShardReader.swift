@@ -33,6 +33,18 @@ public final class ShardReader: @unchecked Sendable {
             throw DatasetError(indexPath, "cannot be read")
         }
         do {
+            if let expected = shard.indexCRC32 {
+                let crc = UInt32(
+                    index.withUnsafeBytes {
+                        crc32_z(crc32(0, nil, 0), $0.bindMemory(to: UInt8.self).baseAddress, $0.count)
+                    })
+                guard crc == expected else {
+                    throw DatasetError(
+                        indexPath,
+                        "CRC-32 \(String(crc, radix: 16)), meta.json says \(String(expected, radix: 16)): the index is damaged"
+                    )
+                }
+            }
             records = try ShardRecord.parseIndex([UInt8](index), dataSize: size, classes: classes, path: indexPath)
             guard records.count == shard.records else {
                 throw DatasetError(indexPath, "\(records.count) entries, meta.json says \(shard.records)")

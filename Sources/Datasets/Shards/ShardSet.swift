@@ -10,6 +10,9 @@ public struct ShardSet: Codable, Sendable, Equatable {
         public var bytes: Int
         /// zlib's CRC-32 of the data file.
         public var crc32: UInt32
+        /// zlib's CRC-32 of the index, checked whenever the shard is opened (absent in sets prepared before
+        /// it was recorded).
+        public var indexCRC32: UInt32?
     }
 
     /// How images are stored.

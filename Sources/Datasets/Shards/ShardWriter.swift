@@ -54,7 +54,10 @@ public final class ShardWriter {
         let size = writer.count
         try writer.commit()
         try AtomicFile.write("\(directory)/\(name).index", data: index)
-        shards.append(ShardSet.Shard(name: name, records: records, bytes: size, crc32: UInt32(crc)))
+        let indexCRC = index.withUnsafeBufferPointer { crc32_z(crc32(0, nil, 0), $0.baseAddress, $0.count) }
+        shards.append(
+            ShardSet.Shard(
+                name: name, records: records, bytes: size, crc32: UInt32(crc), indexCRC32: UInt32(indexCRC)))
         data = nil
         index = []
         records = 0
