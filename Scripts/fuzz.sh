@@ -33,16 +33,18 @@ for name in "${chosen[@]}"; do
     mkdir -p ".build-fuzz/corpus/$name" .build-fuzz/findings
     log=".build-fuzz/fuzz-$name.log"
     set +e
-    ASAN_OPTIONS=detect_leaks=0 "$binary" "$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix=".build-fuzz/findings/$name-" "$@" \
-        ".build-fuzz/corpus/$name" "Scripts/fuzz-corpus/$name" >"$log" 2>&1
+    TIMEFORMAT='%U %S'
+    { time ASAN_OPTIONS=detect_leaks=0 "$binary" "$name" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix=".build-fuzz/findings/$name-" \
+        "$@" ".build-fuzz/corpus/$name" "Scripts/fuzz-corpus/$name" >"$log" 2>&1; } 2>"$log.time"
     code=$?
     set -e
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
+    cpu=$(awk '{ printf "%.1f", ($1 + $2) / 60 }' "$log.time" 2>/dev/null || echo "?")
     if [[ $code -eq 0 ]]; then
-        echo "fuzz $name: ${seconds} s, $runs executions, $speed/s, $edges edges, no crash, timeout or OOM"
+        echo "fuzz $name: ${seconds} s ($cpu CPU-minutes), $runs executions, $speed/s, $edges edges, no crash, timeout or OOM"
     else
         status=1
         echo "fuzz $name: FAILED (exit $code) after $runs executions; see $log and .build-fuzz/findings/:"

@@ -9,6 +9,16 @@ struct AlexNetDist: ParsableCommand {
         abstract: "Train AlexNet on the CPU with oneDNN kernels.",
         discussion: """
             With no subcommand, `train` runs with its defaults: the `small` variant on Fashion-MNIST.
+
+            Input files are validated in full before use; a file that breaks a rule is refused with one line \
+            naming the file and the field (README, "File formats"). Model files and checkpoints: safetensors, \
+            F32 tensors tiling the data exactly, names unique, metadata strings, the file's CRC-32 in \
+            `checksum` (written by alexnet-dist, checked when present), the variant's tensors and shapes, \
+            finite values. IDX: zero magic, type 0x08, 3 (images) or 1 (labels) dimensions whose product is \
+            the data's length, gzip intact. Shards: meta.json of format version 1, each index a whole number \
+            of 24-byte contiguous entries with the CRC-32 meta.json records, labels below the classes. \
+            Images: JPEG or PNG by content, complete, at most 32768 a side and 2^27 pixels. Hostfiles: \
+            'HOST slots=N' lines, N from 1 to 1048576.
             """,
         subcommands: [
             Train.self, Evaluate.self, Predict.self, Prepare.self, Describe.self, Bench.self, Report.self,
