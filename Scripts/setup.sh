@@ -17,8 +17,9 @@ if [ "${1:-}" = "--container" ]; then
 else
     # Scaling reports: the virtual cluster (ip netns, tc; iptables and libnetfilter-queue for link delays)
     # and the report's charts (gnuplot); a real Slurm on the virtual cluster (cluster/vcluster slurm up).
+    # GNU time: the corrupt-input tests' peak-RSS figures.
     packages+=(iproute2 iptables libnetfilter-queue-dev gnuplot-nox
-               slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge)
+               slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge time)
 fi
 missing=()
 for p in "${packages[@]}"; do

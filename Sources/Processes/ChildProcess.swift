@@ -23,8 +23,6 @@ public struct ChildProcess: Sendable {
         public var error: Data
         /// Whether the deadline ended it.
         public var timedOut: Bool
-        /// The child's peak resident memory in bytes, as wait4 reports it.
-        public var peakResidentBytes: Int
 
         public var outputText: String { String(decoding: output, as: UTF8.self) }
         public var errorText: String { String(decoding: error, as: UTF8.self) }
@@ -82,7 +80,6 @@ public struct ChildProcess: Sendable {
 
         var collected = [Data(), Data()]
         var status: Int32?
-        var usage = rusage()
         var timedOut = false
         let start = Date()
         var exitedAt: Date?
@@ -91,8 +88,13 @@ public struct ChildProcess: Sendable {
         while true {
             if status == nil {
                 var raw: Int32 = 0
-                if wait4(pid, &raw, WNOHANG, &usage) == pid {
+                let waited = waitpid(pid, &raw, WNOHANG)
+                if waited == pid {
                     status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+                    exitedAt = Date()
+                } else if waited < 0 && errno == ECHILD {
+                    // Reaped by someone else (a library's SIGCHLD handler): over, its status unknown.
+                    status = 255
                     exitedAt = Date()
                 }
             }
@@ -131,12 +133,9 @@ public struct ChildProcess: Sendable {
         }
         if status == nil {
             var raw: Int32 = 0
-            wait4(pid, &raw, 0, &usage)
-            status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+            status = waitpid(pid, &raw, 0) == pid ? ((raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)) : 255
         }
-        return Result(
-            status: status!, output: collected[0], error: collected[1], timedOut: timedOut,
-            peakResidentBytes: usage.ru_maxrss * 1024)
+        return Result(status: status!, output: collected[0], error: collected[1], timedOut: timedOut)
     }
 
     /// posix_spawn with stdin from /dev/null, the given stdout and stderr, no other descriptor, default

@@ -141,6 +141,14 @@ public enum ModelFile {
                 path: path,
                 problem: "metadata normalization_mean/normalization_std must be \(channels) finite value(s), std > 0")
         }
+        if let text = meta["class_names"] {
+            guard let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)),
+                (1...classes).contains(names.count)
+            else {
+                throw LoadError(
+                    path: path, problem: "metadata class_names is not a JSON array of 1…\(classes) strings")
+            }
+        }
         let normalization = Normalization(mean: mean, std: std)
         return Loaded(
             model: model, groups: groups, arena: arena, normalization: normalization, metadata: meta, file: file)

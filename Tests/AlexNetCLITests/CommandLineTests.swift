@@ -15,7 +15,6 @@ struct Outcome {
     var status: Int32
     var stdout: String
     var stderr: String
-    var peakResidentBytes = 0
     var seconds = 0.0
     var errorLines: [Substring] { stderr.split(separator: "\n") }
 }
@@ -38,7 +37,7 @@ func runProcess(
         ? "\n(killed after \(Int(timeout)) s: \(([executable] + arguments).joined(separator: " ")))" : ""
     return Outcome(
         status: result.status, stdout: result.outputText, stderr: result.errorText + late,
-        peakResidentBytes: result.peakResidentBytes, seconds: Date().timeIntervalSince(start))
+        seconds: Date().timeIntervalSince(start))
 }
 
 /// Runs the tool expecting failure: a non-zero exit and exactly one line on stderr containing `fragment`.

@@ -4,8 +4,8 @@ import Testing
 
 @testable import Compute
 
-/// The corrupt-input suite for safetensors: every truncation and every bit of the length field and the
-/// JSON header flipped, read by `SafeTensors.File` and then every tensor read.
+/// The corrupt-input suite for safetensors: every truncation and every bit flipped, read by
+/// `SafeTensors.File` and then every tensor read; files of other writers (no checksum) too.
 @Suite struct SafeTensorsCorruptionTests {
     /// Two tensors and metadata, as the writer makes them.
     static func good(_ path: String) throws -> [UInt8] {
@@ -62,9 +62,7 @@ import Testing
         let flipped = Corruption.run(Corruption.bitFlips(of: bytes, in: 0..<bytes.count), atPath: path, read: Self.read)
         print("corrupt safetensors, bit flips: \(flipped)")
         #expect(flipped.unclear.isEmpty, "\(flipped.unclear)")
-        // What a flip may leave valid: a letter of a name or of the metadata, never a length, an offset, a
-        // shape or the JSON's structure.
         #expect(flipped.accepted.isEmpty, "\(flipped.accepted)")
-        #expect(flipped.slowest < 2 && cut.slowest < 2)
+        #expect(flipped.slowest < Corruption.hang && cut.slowest < Corruption.hang)
     }
 }

@@ -49,7 +49,7 @@ func pngBytes(width: Int, height: Int) -> [UInt8] {
         print("corrupt JPEG: truncations \(cut); header flips \(flipped)")
         #expect(cut.accepted.isEmpty && cut.unclear.isEmpty, "\(cut.accepted) \(cut.unclear)")
         #expect(flipped.unclear.isEmpty && flipped.refused > 0, "\(flipped.unclear)")
-        #expect(cut.slowest < 2 && flipped.slowest < 2)
+        #expect(cut.slowest < Corruption.hang && flipped.slowest < Corruption.hang)
     }
 
     @Test func pngTruncationsAndHeaderFlips() throws {
@@ -60,6 +60,6 @@ func pngBytes(width: Int, height: Int) -> [UInt8] {
         print("corrupt PNG: truncations \(cut); header flips \(flipped)")
         #expect(cut.accepted.isEmpty && cut.unclear.isEmpty, "\(cut.accepted) \(cut.unclear)")
         #expect(flipped.accepted.isEmpty && flipped.unclear.isEmpty, "\(flipped.accepted) \(flipped.unclear)")
-        #expect(cut.slowest < 2 && flipped.slowest < 2)
+        #expect(cut.slowest < Corruption.hang && flipped.slowest < Corruption.hang)
     }
 }

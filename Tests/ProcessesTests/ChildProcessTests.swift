@@ -29,15 +29,15 @@ import Testing
 
     /// Note [waiting for a child]: a grandchild that keeps the pipes open (as a daemon does) does not keep
     /// the run waiting once the child has exited.
-    @Test(.timeLimit(.minutes(1))) func aGrandchildHoldingThePipesDoesNotHoldTheRun() throws {
+    @Test func aGrandchildHoldingThePipesDoesNotHoldTheRun() throws {
         let started = Date()
-        let result = try ChildProcess(["sh", "-c", "sleep 30 & echo parent done"]).run()
+        let result = try ChildProcess(["sh", "-c", "sleep 60 & echo parent done"]).run()
         #expect(result.status == 0 && result.outputText == "parent done\n")
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(Date().timeIntervalSince(started) < 50, "waited for the grandchild")
     }
 
     /// The deadline ends the child's whole process group: SIGTERM, then SIGKILL for what ignores it.
-    @Test(.timeLimit(.minutes(1))) func theDeadlineKillsTheProcessGroup() throws {
+    @Test func theDeadlineKillsTheProcessGroup() throws {
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)").path
         var child = ChildProcess(
             ["sh", "-c", "trap '' TERM; (trap '' TERM; sleep 4; touch \(marker)) & sleep 60"], timeout: 0.5)
@@ -45,8 +45,8 @@ import Testing
         let started = Date()
         let result = try child.run()
         #expect(result.timedOut && result.status == 128 + SIGKILL)
-        #expect(Date().timeIntervalSince(started) < 4)
-        Thread.sleep(forTimeInterval: 4.5)
+        // Had the grandchild survived, it would have touched the marker 4 s after the start.
+        Thread.sleep(forTimeInterval: max(0, 4.5 - Date().timeIntervalSince(started)))
         #expect(!FileManager.default.fileExists(atPath: marker), "the grandchild outlived the deadline")
     }
 

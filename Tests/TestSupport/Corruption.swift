@@ -18,6 +18,10 @@ public struct CorruptCase: Sendable {
 /// flipping bits in its header fields, read by the real reader; every refusal must be one line that names
 /// the file (or what the reader was told it reads).
 public enum Corruption {
+    /// Seconds beyond which a case counts as a hang. The cases' times are figures, printed in each tally
+    /// (milliseconds here); tests do not time them on a shared machine.
+    public static let hang = 30.0
+
     /// The input cut to each of `lengths` bytes (those below its size, once each).
     public static func truncations(of bytes: [UInt8], at lengths: some Sequence<Int>) -> [CorruptCase] {
         Set(lengths.filter { $0 >= 0 && $0 < bytes.count }).sorted().map {

@@ -101,6 +101,9 @@ import Testing
                 "metadata normalization_mean/normalization_std must be 1 finite value(s), std > 0"
             ),
             (["variant": "vgg"], "unknown variant 'vgg' with groups 1"),
+            (["parameters": "2566411"], "metadata parameters '2566411' is not variant small's 2566410"),
+            (["class_names": "[\"a\",3]"], "metadata class_names is not a JSON array of 1…10 strings"),
+            (["class_names": "[]"], "metadata class_names is not a JSON array of 1…10 strings"),
         ] as [([String: String?], String)])
     func rejectsBadMetadata(_ changes: [String: String?], _ problem: String) throws {
         let path = try fileWithMetadata(changes)
