@@ -70,8 +70,14 @@ let executables: [Target] = [
 let tests: [Target] = [
     // The corrupt-input suites' cases (truncations, bit flips) and their tally, shared by the readers' tests.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // Naive float64 implementations of every layer (Note [reference kernels]), optimised even in debug
+    // builds: the whole-step references run billions of multiply-adds.
+    .target(
+        name: "ReferenceKernels", dependencies: ["Compute"], path: "Tests/ReferenceKernels",
+        swiftSettings: [.unsafeFlags(["-O"])]),
     .testTarget(name: "ProcessesTests", dependencies: ["Processes"]),
-    .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
+    .testTarget(
+        name: "ComputeTests", dependencies: ["Compute", "Datasets", "Processes", "TestSupport", "ReferenceKernels"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG", "CZlib", "TestSupport"]),
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels", "TestSupport"]),
     .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives"]),
@@ -93,7 +99,7 @@ let fuzzTargets: [Target] =
     ? [
         .executableTarget(
             name: "FuzzTargets",
-            dependencies: ["Compute", "Datasets", "Collectives", "Training", "Launch", "Reports", "CZlib"])
+            dependencies: ["Compute", "Datasets", "Collectives", "Training", "Launch", "Reports"])
     ] : []
 
 let package = Package(

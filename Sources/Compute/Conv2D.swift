@@ -137,8 +137,7 @@ public final class Conv2D: Layer {
         // a step). A reorder to the blocked layout the jit kernels use costs a few milliseconds.
         let produced = forwardPrimitive.desc(dnnl_query_dst_md)
         if produced == MemoryDesc(dstDims, dnnl_nchw) && g.outChannels % 8 == 0 {
-            let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
-            let tag = (isa & avx512) == avx512 && g.outChannels % 16 == 0 ? dnnl_nChw16c : dnnl_nChw8c
+            let tag = ComputeEngine.usesAVX512 && g.outChannels % 16 == 0 ? dnnl_nChw16c : dnnl_nChw8c
             outputDesc = MemoryDesc(dstDims, tag)
             primitiveOutput = Tensor(produced)
             outputReorder = Primitive(reorderFrom: produced, to: outputDesc)

@@ -24,6 +24,25 @@ public final class ComputeEngine: @unchecked Sendable {
         handle = engine!
     }
 
+    /// The instruction set oneDNN's kernels use in this process, as oneDNN names it (`avx2`,
+    /// `avx512_core`, `avx512_core_bf16`, …): the machine's best, capped by `ONEDNN_MAX_CPU_ISA`.
+    public static var instructionSet: String {
+        let names: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+            (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+            (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"),
+            (dnnl_cpu_isa_sse41, "sse41"),
+        ]
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        return names.first { ($0.0.rawValue & isa) == $0.0.rawValue }?.1 ?? "any"
+    }
+
+    /// Whether the kernels use AVX-512 (`avx512_core` or above).
+    public static var usesAVX512: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return (isa & avx512) == avx512
+    }
+
     /// The number of OpenMP threads oneDNN's kernels use in this process.
     public static var threadCount: Int {
         get { Int(omp_get_max_threads()) }

@@ -10,6 +10,8 @@ public final class MaxPool2D: Layer {
     public let name: String
     public let kernel: Int
     public let stride: Int
+    /// (N, C, H, W)
+    public let inputDims: [Int]
     public let outputDesc: MemoryDesc
     private let stream: ComputeStream
     private let forwardPrimitive: Primitive
@@ -30,6 +32,7 @@ public final class MaxPool2D: Layer {
         self.name = name
         self.kernel = kernel
         self.stride = stride
+        self.inputDims = d
         self.stream = stream
         let outDims = [d[0], d[1], (d[2] - kernel) / stride + 1, (d[3] - kernel) / stride + 1]
         var src = input.raw

@@ -58,7 +58,7 @@ public enum SafeTensors {
         let length = UInt64(header.utf8.count)
         for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
         prefix += Array(header.utf8)
-        let digits = checksumDigits(in: prefix)!
+        let digits = checksumDigits(in: prefix[...])!
         var crc = prefix.withUnsafeBufferPointer { crc32_z(0, $0.baseAddress, $0.count) }
         for entry in entries where !entry.values.isEmpty {
             crc = UnsafeRawBufferPointer(entry.values).withMemoryRebound(to: UInt8.self) {
@@ -177,12 +177,10 @@ public enum SafeTensors {
                     path: path, problem: "\(bytes.count - next) bytes after the last tensor belong to no tensor")
             }
             // Checked when the metadata names a checksum or the header holds a checksum's value.
-            if let digits = SafeTensors.checksumDigits(in: Array(bytes[0..<dataStart])) {
-                let recorded = "crc32:" + String(decoding: bytes[digits], as: UTF8.self)
+            let digits = SafeTensors.checksumDigits(in: bytes[0..<dataStart])
+            if digits != nil || metadata[SafeTensors.checksumKey] != nil {
                 try SafeTensors.verifyChecksum(
-                    metadata[SafeTensors.checksumKey] ?? recorded, of: bytes, headerEnd: dataStart, path: path)
-            } else if let recorded = metadata[SafeTensors.checksumKey] {
-                try SafeTensors.verifyChecksum(recorded, of: bytes, headerEnd: dataStart, path: path)
+                    metadata[SafeTensors.checksumKey], at: digits, of: bytes, headerEnd: dataStart, path: path)
             }
             self.metadata = metadata
             self.shapes = shapes
@@ -205,12 +203,12 @@ public enum SafeTensors {
     /// Where the 8 hex digits of a checksum's value lie in `head` (the length field and the header): the one
     /// place `"crc32:` is followed by 8 lowercase hex digits and `"`. Found by its value, not its key, so a
     /// flipped letter of the key still leaves the file checked (and refused).
-    static func checksumDigits(in head: [UInt8]) -> Range<Int>? {
+    static func checksumDigits(in head: ArraySlice<UInt8>) -> Range<Int>? {
         let needle = Array("\"crc32:".utf8)
         func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (97...102).contains(byte) }
         guard head.count >= needle.count + 9 else { return nil }
         var found: [Int] = []
-        for at in 0...(head.count - needle.count - 9) where head[at] == needle[0] {
+        for at in head.startIndex...(head.endIndex - needle.count - 9) where head[at] == needle[0] {
             let digits = (at + needle.count)..<(at + needle.count + 8)
             if head[at..<(at + needle.count)].elementsEqual(needle), head[digits].allSatisfy(isDigit),
                 head[digits.upperBound] == UInt8(ascii: "\"")
@@ -221,19 +219,22 @@ public enum SafeTensors {
         return found.count == 1 ? found[0]..<(found[0] + 8) : nil
     }
 
-    /// Note [checksummed files]: `recorded` must be `crc32:` and 8 hex digits, equal to the CRC-32 of
-    /// `bytes` with those digits read as zeros.
-    static func verifyChecksum(_ recorded: String, of bytes: [UInt8], headerEnd: Int, path: String) throws {
-        let hex = recorded.dropFirst(6)
-        guard recorded.hasPrefix("crc32:"), hex.count == 8, hex.allSatisfy({ $0.isNumber || ("a"..."f").contains($0) }),
-            let expected = UInt32(hex, radix: 16)
-        else {
-            throw FormatError(path: path, problem: "metadata checksum '\(recorded)' is not crc32: and 8 hex digits")
+    /// Note [checksummed files]: the checksum (`recorded`, the metadata's, else the one at `digits`) must
+    /// be `crc32:` and 8 hex digits at `digits`, equal to the CRC-32 of `bytes` with those digits read as
+    /// zeros.
+    static func verifyChecksum(
+        _ recorded: String?, at digits: Range<Int>?, of bytes: [UInt8], headerEnd: Int, path: String
+    ) throws {
+        guard let digits else {
+            throw FormatError(
+                path: path, problem: "metadata checksum '\(recorded ?? "")' is not crc32: and 8 hex digits")
+        }
+        let hex = String(decoding: bytes[digits], as: UTF8.self)
+        guard recorded == nil || recorded == "crc32:" + hex, let expected = UInt32(hex, radix: 16) else {
+            throw FormatError(
+                path: path, problem: "metadata checksum '\(recorded ?? "")' is not the header's crc32:\(hex)")
         }
         var head = Array(bytes[0..<headerEnd])
-        guard let digits = checksumDigits(in: head) else {
-            throw FormatError(path: path, problem: "metadata checksum is not written as alexnet-dist writes it")
-        }
         head.replaceSubrange(digits, with: Array("00000000".utf8))
         var crc = head.withUnsafeBufferPointer { crc32_z(0, $0.baseAddress, $0.count) }
         crc = bytes.withUnsafeBufferPointer { crc32_z(crc, $0.baseAddress! + headerEnd, $0.count - headerEnd) }

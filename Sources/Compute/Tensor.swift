@@ -84,7 +84,12 @@ extension Tensor {
         let converter = FormatConverter(to: MemoryDesc.plain(dims))
         let plain = converter.convert(self, on: stream)
         stream.wait()
-        return withExtendedLifetime(converter) { Array(plain.floats.prefix(elementCount)) }
+        return withExtendedLifetime(converter) {
+            [Float](unsafeUninitializedCapacity: elementCount) { buffer, count in
+                buffer.baseAddress!.update(from: plain.floats.baseAddress!, count: elementCount)
+                count = elementCount
+            }
+        }
     }
 
     /// A plain tensor holding `values` (row-major order of `dims`).

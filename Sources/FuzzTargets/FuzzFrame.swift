@@ -1,5 +1,3 @@
-import CZlib
-
 @testable import Collectives
 
 /// A frame decoded as each kind, with and without zstd, into as many elements as the first byte says
@@ -19,10 +17,7 @@ func fuzzFrame(_ bytes: UnsafeRawBufferPointer) {
     }
     decodeAsEveryKind()
     guard frame.count >= FrameCodec.headerSize else { return }
-    var crc = crc32_z(0, frame, 28)
-    frame.withUnsafeBufferPointer { all in
-        crc = crc32_z(crc, all.baseAddress! + FrameCodec.headerSize, all.count - FrameCodec.headerSize)
-    }
-    for i in 0..<4 { frame[28 + i] = UInt8(truncatingIfNeeded: UInt32(truncatingIfNeeded: crc) >> (8 * i)) }
+    let crc = frame.withUnsafeBytes { frameChecksum($0, payloadLength: $0.count - FrameCodec.headerSize) }
+    for i in 0..<4 { frame[28 + i] = UInt8(truncatingIfNeeded: crc >> (8 * i)) }
     decodeAsEveryKind()
 }

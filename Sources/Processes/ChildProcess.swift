@@ -90,6 +90,7 @@ public struct ChildProcess: Sendable {
                 var raw: Int32 = 0
                 let waited = waitpid(pid, &raw, WNOHANG)
                 if waited == pid {
+                    // Exited: its code; killed: 128 + the signal.
                     status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
                     exitedAt = Date()
                 } else if waited < 0 && errno == ECHILD {
@@ -131,10 +132,7 @@ public struct ChildProcess: Sendable {
                 }
             }
         }
-        if status == nil {
-            var raw: Int32 = 0
-            status = waitpid(pid, &raw, 0) == pid ? ((raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)) : 255
-        }
+        // The loop ends only once the child's status is known.
         return Result(status: status!, output: collected[0], error: collected[1], timedOut: timedOut)
     }
 

@@ -265,7 +265,7 @@ func fp16Exponent(maxAbs: Float) -> Int {
 }
 
 /// CRC-32 of the header's first 28 bytes and of the `payloadLength` bytes after the header.
-private func frameChecksum(_ frame: UnsafeRawBufferPointer, payloadLength: Int) -> UInt32 {
+func frameChecksum(_ frame: UnsafeRawBufferPointer, payloadLength: Int) -> UInt32 {
     let base = frame.baseAddress!.assumingMemoryBound(to: UInt8.self)
     var crc = crc32_z(0, base, 28)
     if payloadLength > 0 { crc = crc32_z(crc, base + FrameCodec.headerSize, payloadLength) }
