@@ -101,10 +101,11 @@ public struct TrainingBenchmark: Sendable {
             Array(try JSONEncoder().encode(lastStep)), collective: "bench training trace"
         ).map { try JSONDecoder().decode([Timeline.Span].self, from: Data($0)) }
         return TrainingBenchmarkResult(
-            variant: c.model.name, parallelism: configuration.parallelism,
-            scheme: configuration.parallelism == .hybrid ? configuration.scheme : nil,
-            codec: configuration.codec, ranks: k, batchPerRank: c.batchSize,
-            threadsPerRank: ComputeEngine.threadCount, images: "synthetic", warmup: warmup, steps: steps,
+            // What ran: the trainer's resolved plan (Note [one resolved plan]), not what was asked for.
+            variant: c.model.name, parallelism: trainer.plan.parallelism,
+            scheme: trainer.plan.groupSize > 1 ? trainer.plan.scheme : nil,
+            codec: trainer.plan.codec, ranks: k, batchPerRank: c.batchSize,
+            threadsPerRank: ComputeEngine.threadCount, images: shards ?? "synthetic", warmup: warmup, steps: steps,
             stepSeconds: slowest, medianStepSeconds: median(slowest),
             imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: traffic, phases: rankPhases,
             trace: trace)

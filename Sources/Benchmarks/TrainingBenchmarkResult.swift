@@ -19,7 +19,7 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var ranks: Int
     public var batchPerRank: Int
     public var threadsPerRank: Int
-    /// Where the images came from ("synthetic").
+    /// Where the images came from: "synthetic", or the prepared shards' directory.
     public var images: String
     public var warmup: Int
     public var steps: Int

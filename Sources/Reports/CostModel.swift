@@ -118,7 +118,8 @@ public struct CostModel: Sendable {
         for transfer in plan.transfers {
             let steps = CostModel.steps(transfer, ranks: k), elements = Double(transfer.elements)
             switch transfer.channel {
-            case .gradients:
+            case .gradients, .shardGradients:
+                // (The model's configurations have G = 1 or G = K: no shard gradients yet.)
                 t.gradientElements += elements
             case .features where transfer.phase == .convFeatures:
                 t.features = (t.features.steps + steps, t.features.elements + elements)

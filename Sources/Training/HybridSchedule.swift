@@ -27,7 +27,7 @@ final class HybridSchedule: StepSchedule {
 
     init(_ model: RankModel) {
         self.model = model
-        exchangeWorker = model.configuration.overlap ? SerialWorker(name: "exchange") : nil
+        exchangeWorker = model.plan.overlap ? SerialWorker(name: "exchange") : nil
         fullyConnectedSum = .allocate(capacity: model.fullyConnectedRange.count)
     }
 
@@ -65,7 +65,7 @@ final class HybridSchedule: StepSchedule {
         // Every rank's labels, in rank order (small; exact as floats below 2^24).
         let allLabels = try gatherLabels(labels, counts: Array(repeating: b, count: k))
         let rounds = self.rounds, buffers = roundBuffers, featureGradient = self.featureGradient
-        let perRound = m.configuration.fullyConnectedUpdate == .subBatch && rounds.count > 1
+        let perRound = m.plan.fullyConnectedUpdate == .subBatch
         let exchange = m.channels.features
 
         // Start every round's feature exchange now: later rounds travel while earlier ones compute.

@@ -8,7 +8,7 @@ extension ParallelPlan {
     /// The part of one tensor that this rank holds: the whole tensor for replicated layers; rows of FC weights
     /// and biases. `width` is the elements per row (1 for biases).
     private func heldRows(of view: ParameterView) -> (rows: Range<Int>, width: Int)? {
-        guard let shard = shards.first(where: { $0.layer == view.layer }), parallelism == .hybrid else { return nil }
+        guard let shard = shards.first(where: { $0.layer == view.layer }), groupSize > 1 else { return nil }
         return (shard.rows, view.shape.dropFirst().reduce(1, *))
     }
 
@@ -30,21 +30,26 @@ extension ParallelPlan {
         }
     }
 
-    /// Assembles the whole model's `whole` (laid out like `full`) from every rank's `part` (laid out like
-    /// `mine`): replicated tensors are copied from this rank, FC rows all-gathered in rank order. A
-    /// collective: every rank calls it.
+    /// Assembles the whole model's `whole` (laid out like `full`) from the group's `part`s (laid out like
+    /// `mine`): replicated tensors are copied from this rank, FC rows all-gathered in position order over
+    /// `communicator`, the group's. A collective: every rank of the group calls it.
     public func assemble(
         _ part: UnsafeBufferPointer<Float>, layout mine: ParameterArena,
         into whole: UnsafeMutableBufferPointer<Float>, layout full: ParameterArena, communicator: Communicator
     ) throws {
         precondition(
             whole.count == full.count && part.count == mine.count, "assemble: buffers do not fit their layouts")
+        precondition(
+            groupSize == 1 || (communicator.size == groupSize && communicator.rank == position),
+            "assemble: the communicator is not this rank's group")
         for view in mine.views {
             let target = UnsafeMutableBufferPointer(rebasing: whole[full.view(view.name).range])
             let source = UnsafeBufferPointer(rebasing: part[view.range])
             if let held = heldRows(of: full.view(view.name)) {
                 let outputs = fullyConnected.first { $0.name == view.layer }!.outputs
-                let counts = (0..<ranks).map { ParallelPlan.rows(outputs, ranks: ranks, rank: $0).count * held.width }
+                let counts = (0..<groupSize).map {
+                    ParallelPlan.rows(outputs, ranks: groupSize, rank: $0).count * held.width
+                }
                 try communicator.allGather(source, counts: counts, into: target)
             } else {
                 _ = target.update(fromContentsOf: source)

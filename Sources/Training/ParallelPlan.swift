@@ -2,13 +2,20 @@ import Collectives
 import Compute
 import Foundation
 
-/// How K ranks split the work of one training step: which layers are replicated, which sharded, what each
-/// rank holds and what it sends. Printed at start-up; the byte counts are the arithmetic the trainer's
-/// measured figures must match.
+/// The resolved run of one rank: how K ranks split the work of a training step (which layers are replicated,
+/// which sharded, over which ranks), what each rank holds and what it sends, and the facts that follow from
+/// the layout (the codec in effect, when the FC layers are updated, whether collectives overlap compute).
+/// Everything downstream reads these facts from here (Note [one resolved plan]). Printed at start-up; the
+/// byte counts are the arithmetic the trainer's measured figures must match.
 ///
-/// Hybrid (Krizhevsky 2014): conv1–conv5 are replicated and run data-parallel on each rank's own batch of
-/// B images; every FC layer is sharded by output neurons (rank r holds rows `shard(out, r)` of the weight
-/// and the matching biases). Data (`--parallel data`, as Horovod or DDP): every layer replicated.
+/// Note [one resolved plan]: the ranks form K/G groups of G consecutive ranks (a group shares a node when G
+/// is at most the ranks per node). conv1–conv5 are replicated on every rank and run data-parallel on each
+/// rank's own batch of B images, their gradients summed over all K ranks. Within a group the FC layers are
+/// sharded by output neurons (Krizhevsky 2014: the rank at position p holds rows `rows(out, G, p)` of every
+/// FC weight and bias) and fed by scheme a, b or c over the group's G·B examples; the ranks at position p of
+/// the K/G groups hold the same shard and sum its gradients. G = K is Krizhevsky's hybrid; G = 1 is data
+/// parallelism (Horovod, DDP), every layer replicated; one rank is the case K = G = 1. A special case is a
+/// point of this layout, never a branch of its own.
 ///
 /// Bytes "sent" by a rank count each payload once per destination rank, which is what the collectives of
 /// this project move (a reduce-scatter sends the other ranks' segments, an all-gather sends the own
@@ -35,8 +42,10 @@ public struct ParallelPlan: Sendable, Equatable {
         case features
         /// The sharded FC stack's all-gathers and reduce-scatters, and the labels.
         case classifier
-        /// The conv (data: every) gradients' allreduce.
+        /// The replicated layers' gradient allreduce over all K ranks (conv; G = 1: every layer).
         case gradients
+        /// The FC shards' gradient allreduce across the K/G groups (the ranks at one position).
+        case shardGradients = "shard-gradients"
     }
 
     /// One collective of a step (run `calls` times, with `elements` sent in all).
@@ -53,6 +62,8 @@ public struct ParallelPlan: Sendable, Equatable {
             case backward(layer: String)
             /// The replicated layers' gradient allreduce, `buckets` of them (each half: see `collective`).
             case gradients(buckets: Int)
+            /// The FC shards' gradient allreduce across the groups, `buckets` of them.
+            case shardGradients(buckets: Int)
         }
 
         /// The collective, as `MPICommunicator` runs it (what the cost model counts message steps of).
@@ -87,29 +98,72 @@ public struct ParallelPlan: Sendable, Equatable {
     }
 
     public let model: AlexNet
+    /// K.
     public let ranks: Int
+    /// G: the ranks that share each FC layer (1: every layer replicated; K: Krizhevsky's hybrid).
+    public let groupSize: Int
     public let rank: Int
-    public let parallelism: Parallelism
+    /// How a group feeds its FC stack (meaningful when G > 1).
     public let scheme: Scheme
     /// Examples per rank per step.
     public let batchPerRank: Int
     /// Gradient elements per allreduce bucket (`GradientBuckets`).
     public let bucketElements: Int
+    /// The codec of the gradient allreduces (`.none` when there is no other rank).
+    public let codec: Codec
+    /// When the FC shards are updated: per sub-batch only when one group of G > 1 ranks feeds its stack in
+    /// rounds (schemes b and c) and that was asked for; once per step otherwise (one update from all K·B
+    /// examples needs the groups' gradients summed first).
+    public let fullyConnectedUpdate: ParallelTrainingConfiguration.FullyConnectedUpdate
+    /// Whether collectives run on transfer threads, overlapping compute (never with one rank).
+    public let overlap: Bool
 
+    /// Resolves the layout of rank `rank` of `ranks` from what was asked for.
+    /// - Parameters:
+    ///   - groupSize: G, a divisor of `ranks`.
+    public init(
+        model: AlexNet, ranks: Int, groupSize: Int, rank: Int, scheme: Scheme, batchPerRank: Int,
+        bucketElements: Int = GradientBuckets.defaultBucketElements, codec: Codec = .none,
+        fullyConnectedUpdate: ParallelTrainingConfiguration.FullyConnectedUpdate = .step, overlap: Bool = false
+    ) {
+        precondition(ranks >= 1 && (0..<ranks).contains(rank), "ParallelPlan: rank \(rank) is outside 0..<\(ranks)")
+        precondition(
+            groupSize >= 1 && ranks % groupSize == 0,
+            "ParallelPlan: group size \(groupSize) does not divide \(ranks) ranks")
+        precondition(batchPerRank >= 1, "ParallelPlan: batch per rank must be positive, got \(batchPerRank)")
+        self.model = model
+        self.ranks = ranks
+        self.groupSize = groupSize
+        self.rank = rank
+        self.scheme = scheme
+        self.batchPerRank = batchPerRank
+        self.bucketElements = bucketElements
+        self.codec = ranks == 1 ? .none : codec
+        self.overlap = ranks > 1 && overlap
+        let inRounds = groupSize > 1 && groupSize == ranks && scheme != .a
+        self.fullyConnectedUpdate = inRounds ? fullyConnectedUpdate : .step
+    }
+
+    /// The plan of Krizhevsky's hybrid (G = K) or data parallelism (G = 1).
     public init(
         model: AlexNet, ranks: Int, rank: Int, parallelism: Parallelism, scheme: Scheme, batchPerRank: Int,
         bucketElements: Int = GradientBuckets.defaultBucketElements
     ) {
-        precondition(ranks >= 1 && (0..<ranks).contains(rank), "ParallelPlan: rank \(rank) is outside 0..<\(ranks)")
-        precondition(batchPerRank >= 1, "ParallelPlan: batch per rank must be positive, got \(batchPerRank)")
-        self.model = model
-        self.ranks = ranks
-        self.rank = rank
-        self.parallelism = parallelism
-        self.scheme = scheme
-        self.batchPerRank = batchPerRank
-        self.bucketElements = bucketElements
+        self.init(
+            model: model, ranks: ranks, groupSize: parallelism == .data ? 1 : ranks, rank: rank, scheme: scheme,
+            batchPerRank: batchPerRank, bucketElements: bucketElements)
     }
+
+    /// Data parallelism when every layer is replicated (G = 1), hybrid otherwise.
+    public var parallelism: Parallelism { groupSize == 1 ? .data : .hybrid }
+    /// K/G.
+    public var groups: Int { ranks / groupSize }
+    /// The group this rank belongs to (ranks g·G ..< (g+1)·G).
+    public var group: Int { rank / groupSize }
+    /// This rank's position in its group: which FC shard it holds.
+    public var position: Int { rank % groupSize }
+    /// The ranks of this rank's group, in position order.
+    public var groupRanks: Range<Int> { (group * groupSize)..<((group + 1) * groupSize) }
 
     /// The rows of an `outputs`-wide layer held by rank `r`: contiguous, sizes differing by at most one
     /// (`segmentCounts`), so K need not divide the widths.
@@ -130,18 +184,17 @@ public struct ParallelPlan: Sendable, Equatable {
         return layers
     }
 
-    /// Parameters of the conv stage (replicated in both modes).
+    /// Parameters of the conv stage (replicated on every rank).
     public var convParameters: Int {
         model.parameterCount - fullyConnected.reduce(0) { $0 + $1.outputs * ($1.inputs + 1) }
     }
 
-    /// This rank's FC shards (hybrid), or the whole layers (data).
+    /// This rank's FC shards: the rows of its position in the group (all of them when G = 1).
     public var shards: [Shard] {
         fullyConnected.map { layer in
             Shard(
                 layer: layer.name, inputs: layer.inputs, outputs: layer.outputs,
-                rows: parallelism == .data
-                    ? 0..<layer.outputs : ParallelPlan.rows(layer.outputs, ranks: ranks, rank: rank))
+                rows: ParallelPlan.rows(layer.outputs, ranks: groupSize, rank: position))
         }
     }
 
@@ -155,13 +208,28 @@ public struct ParallelPlan: Sendable, Equatable {
         }
     }
 
-    /// The allreduce buckets of the replicated parameters' gradients (conv; data: every layer), as the
-    /// trainer forms them: whole layers over arena ranges, so a bucket also carries its alignment gaps.
+    /// The allreduce buckets of the parameters replicated on every rank (conv; G = 1: every layer), summed
+    /// over all K ranks, as the trainer forms them: whole layers over arena ranges, so a bucket also carries
+    /// its alignment gaps.
     public var gradientBuckets: [GradientBuckets.Bucket] {
+        GradientBuckets.buckets(views: replicatedViews, bucketElements: bucketElements)
+    }
+
+    /// The allreduce buckets of this rank's FC shards, summed over the K/G ranks holding the same shard (none
+    /// when G = 1, where the FC layers are in `gradientBuckets`, or when there is one group).
+    public var shardGradientBuckets: [GradientBuckets.Bucket] {
+        guard groupSize > 1 && groups > 1 else { return [] }
         let views = ParameterArena.views(layout: parameterLayout).views
         let convLayers = Set(model.features.map(\.name))
-        let synchronised = parallelism == .data ? views : views.filter { convLayers.contains($0.layer) }
-        return GradientBuckets.buckets(views: synchronised, bucketElements: bucketElements)
+        return GradientBuckets.buckets(
+            views: views.filter { !convLayers.contains($0.layer) }, bucketElements: bucketElements)
+    }
+
+    /// The views of the parameters every rank holds whole: conv, and the FC layers too when G = 1.
+    public var replicatedViews: [ParameterView] {
+        let views = ParameterArena.views(layout: parameterLayout).views
+        let convLayers = Set(model.features.map(\.name))
+        return groupSize == 1 ? views : views.filter { convLayers.contains($0.layer) }
     }
 
     /// Parameters this rank holds.
@@ -169,63 +237,66 @@ public struct ParallelPlan: Sendable, Equatable {
 
     /// What this rank sends in one step, collective by collective.
     public var transfers: [Transfer] {
-        let k = ranks
-        guard k > 1 else { return [] }
-        /// What a rank sends in a reduce-scatter (or allreduce's first half) of `n` elements: the others'
-        /// segments.
-        func reduceScatter(_ n: Int) -> Int { n - segmentCounts(n, parts: k)[rank] }
-        /// What a rank sends in an all-gather of segments of an `n`-element whole: its segment, k−1 times.
-        func allGather(_ n: Int) -> Int { segmentCounts(n, parts: k)[rank] * (k - 1) }
-        // The gradient allreduces, one per bucket: a reduce-scatter and an all-gather each.
-        let buckets = gradientBuckets.map(\.range.count)
-        let gradientTransfers = [
+        /// What a rank at `index` of `parts` sends in an allreduce of each bucket: a reduce-scatter (the others'
+        /// segments) and an all-gather (its own segment, to each other rank).
+        func allReduce(_ buckets: [Int], parts: Int, index: Int, phase: Transfer.Phase, channel: Channel) -> [Transfer]
+        {
+            guard parts > 1 && !buckets.isEmpty else { return [] }
+            return [
+                Transfer(
+                    phase: phase, collective: .reduceScatter, calls: buckets.count,
+                    elements: buckets.reduce(0) { $0 + $1 - segmentCounts($1, parts: parts)[index] }, channel: channel),
+                Transfer(
+                    phase: phase, collective: .allGather, calls: buckets.count,
+                    elements: buckets.reduce(0) { $0 + segmentCounts($1, parts: parts)[index] * (parts - 1) },
+                    channel: channel),
+            ]
+        }
+        let replicated = gradientBuckets.map(\.range.count), sharded = shardGradientBuckets.map(\.range.count)
+        let gradients =
+            allReduce(
+                replicated, parts: ranks, index: rank, phase: .gradients(buckets: replicated.count),
+                channel: .gradients)
+            + allReduce(
+                sharded, parts: groups, index: group, phase: .shardGradients(buckets: sharded.count),
+                channel: .shardGradients)
+        let g = groupSize, p = position
+        guard g > 1 else { return gradients }
+        // Within the group: Krizhevsky's scheme over its G ranks and G·B examples.
+        let b = batchPerRank, f = model.featureWidth, n = g * b
+        // Schemes b and c run the FC stack (and its exchanges) once per round of B examples.
+        let rounds = scheme == .a ? 1 : g
+        var list: [Transfer] = []
+        // Every rank's B examples reach every other rank of the group once: (a) in one all-gather, (b) in G
+        // broadcasts of B, (c) in G rounds in which every rank contributes B/G (mixed sub-batches).
+        list.append(
             Transfer(
-                phase: .gradients(buckets: buckets.count), collective: .reduceScatter, calls: buckets.count,
-                elements: buckets.reduce(0) { $0 + reduceScatter($1) }, channel: .gradients),
-            Transfer(
-                phase: .gradients(buckets: buckets.count), collective: .allGather, calls: buckets.count,
-                elements: buckets.reduce(0) { $0 + allGather($1) }, channel: .gradients),
-        ]
-        switch parallelism {
-        case .data:
-            return gradientTransfers
-        case .hybrid:
-            let b = batchPerRank, f = model.featureWidth, n = k * b
-            // Schemes b and c run the FC stack (and its exchanges) once per round of B examples.
-            let rounds = scheme == .a ? 1 : k
-            var list: [Transfer] = []
-            // Every rank's B examples reach every other rank once: (a) in one all-gather, (b) in K
-            // broadcasts of B, (c) in K rounds in which every rank contributes B/K (mixed sub-batches).
+                phase: .convFeatures, collective: scheme == .b ? .broadcast : .allGather, calls: rounds,
+                elements: b * f * (g - 1), channel: .features))
+        // The labels of the group's examples (as floats), for the exact softmax on every rank of the group.
+        list.append(
+            Transfer(phase: .labels, collective: .allGather, calls: 1, elements: b * (g - 1), channel: .classifier))
+        // Forward: each layer's sharded outputs are gathered (every rank needs all of them next; fc8's logits
+        // for the exact softmax), on the group's n examples.
+        for layer in fullyConnected {
+            let mine = ParallelPlan.rows(layer.outputs, ranks: g, rank: p).count
             list.append(
                 Transfer(
-                    phase: .convFeatures, collective: scheme == .b ? .broadcast : .allGather, calls: rounds,
-                    elements: b * f * (k - 1), channel: .features))
-            // The labels of every rank's examples (as floats), for the exact softmax on every rank.
-            list.append(
-                Transfer(phase: .labels, collective: .allGather, calls: 1, elements: b * (k - 1), channel: .classifier))
-            // Forward: each layer's sharded outputs are gathered (every rank needs all of them next; fc8's
-            // logits for the exact softmax), on all n examples of the step.
-            for layer in fullyConnected {
-                let mine = ParallelPlan.rows(layer.outputs, ranks: k, rank: rank).count
-                list.append(
-                    Transfer(
-                        phase: .forward(layer: layer.name), collective: .allGather, calls: rounds,
-                        elements: n * mine * (k - 1), channel: .classifier))
-            }
-            // Backward: partial input gradients are summed and scattered to the previous layer's shards;
-            // fc6's, to the ranks that own the examples (rows), whatever the scheme.
-            for (index, layer) in fullyConnected.enumerated().reversed() {
-                // fc6: the rows of other ranks' examples; later layers: the other ranks' input columns.
-                let sent =
-                    index == 0
-                    ? (n - b) * layer.inputs : n * (layer.inputs - segmentCounts(layer.inputs, parts: k)[rank])
-                list.append(
-                    Transfer(
-                        phase: .backward(layer: layer.name), collective: .reduceScatter, calls: rounds,
-                        elements: sent, channel: index == 0 ? .features : .classifier))
-            }
-            return list + gradientTransfers
+                    phase: .forward(layer: layer.name), collective: .allGather, calls: rounds,
+                    elements: n * mine * (g - 1), channel: .classifier))
         }
+        // Backward: partial input gradients are summed and scattered to the previous layer's shards; fc6's,
+        // to the ranks that own the examples (rows), whatever the scheme.
+        for (index, layer) in fullyConnected.enumerated().reversed() {
+            // fc6: the rows of the group's other examples; later layers: the other ranks' input columns.
+            let sent =
+                index == 0 ? (n - b) * layer.inputs : n * (layer.inputs - segmentCounts(layer.inputs, parts: g)[p])
+            list.append(
+                Transfer(
+                    phase: .backward(layer: layer.name), collective: .reduceScatter, calls: rounds,
+                    elements: sent, channel: index == 0 ? .features : .classifier))
+        }
+        return list + gradients
     }
 
     /// fp32 bytes this rank sends per step.
@@ -238,23 +309,31 @@ public struct ParallelPlan: Sendable, Equatable {
 }
 
 extension ParallelPlan {
-    /// The plan as text lines: layers, what this rank holds, and what it sends per step.
+    /// The plan as text lines: the layout, what this rank holds, and what it sends per step.
     public var summary: [String] {
         func megabytes(_ elements: Int) -> String { formatBytes(Double(4 * elements)) }
+        let groupsText = groupSize > 1 && groups > 1 ? " in \(groups) groups of \(groupSize)" : ""
         var lines = [
-            "\(parallelism) parallel plan: \(model.name), \(ranks) rank\(ranks == 1 ? "" : "s"), "
-                + "\(batchPerRank) images per rank per step\(parallelism == .hybrid ? ", scheme (\(scheme.rawValue))" : "")",
+            "\(parallelism) parallel plan: \(model.name), \(ranks) rank\(ranks == 1 ? "" : "s")\(groupsText), "
+                + "\(batchPerRank) images per rank per step\(groupSize > 1 ? ", scheme (\(scheme.rawValue))" : "")",
             "  conv1–conv5: replicated, data-parallel (\(grouped(convParameters)) parameters on every rank)",
         ]
         for shard in shards {
             let held =
-                parallelism == .data
-                ? "replicated" : "rows \(shard.rows.lowerBound)..<\(shard.rows.upperBound) of \(shard.outputs)"
+                groupSize == 1
+                ? "replicated"
+                : "rows \(shard.rows.lowerBound)..<\(shard.rows.upperBound) of \(shard.outputs)"
+                    + (groups > 1 ? " (shard \(position) of \(groupSize), held by \(groups) ranks)" : "")
             lines.append(
                 "  \(shard.layer) (\(shard.inputs) → \(shard.outputs)): \(held), \(grouped(shard.parameters)) parameters"
             )
         }
         lines.append("  rank \(rank) holds \(grouped(parametersHeld)) parameters (\(megabytes(parametersHeld)))")
+        if ranks > 1 {
+            lines.append(
+                "  codec \(codec); FC updated per \(fullyConnectedUpdate.rawValue); collectives \(overlap ? "overlap compute" : "inline")"
+            )
+        }
         for t in transfers {
             let calls = t.calls > 1 ? " ×\(t.calls)" : ""
             lines.append(
@@ -273,7 +352,9 @@ extension ParallelPlan {
         case .forward(let layer): return "\(layer) forward"
         case .backward(let layer): return "\(layer) backward"
         case .gradients(let buckets):
-            return "\(parallelism == .data ? "" : "conv ")gradients (\(buckets) bucket\(buckets == 1 ? "" : "s"))"
+            return "\(groupSize == 1 ? "" : "conv ")gradients (\(buckets) bucket\(buckets == 1 ? "" : "s"))"
+        case .shardGradients(let buckets):
+            return "FC shard gradients across \(groups) groups (\(buckets) bucket\(buckets == 1 ? "" : "s"))"
         }
     }
 }

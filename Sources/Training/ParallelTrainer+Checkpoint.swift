@@ -14,11 +14,11 @@ extension ParallelTrainer {
             plan.extract($0, layout: whole, into: optimizer.velocity, layout: arena)
         }
         guard checkpoint.residualRanks > 0 else { return }
-        if configuration.codec.hasErrorFeedback {
+        if plan.codec.hasErrorFeedback {
             try restoreResiduals(checkpoint)
         } else {
             progress(
-                "the checkpoint's top-k residuals are dropped: codec \(configuration.codec) has no error feedback")
+                "the checkpoint's top-k residuals are dropped: codec \(plan.codec) has no error feedback")
         }
     }
 
@@ -32,7 +32,7 @@ extension ParallelTrainer {
                 UnsafeBufferPointer(optimizer.velocity), layout: arena, into: $0, layout: whole,
                 communicator: model.channels.classifier)
         }
-        let residuals = configuration.codec.hasErrorFeedback ? try gatherResiduals() : []
+        let residuals = plan.codec.hasErrorFeedback ? try gatherResiduals() : []
         defer { for buffer in residuals { buffer.deallocate() } }
         guard rank == 0 else { return }
         let range = ParameterArena.range(of: model.synchronisedViews)

@@ -91,15 +91,9 @@ public final class ParallelTrainer {
         supervision: Supervision, progress: @escaping (String) -> Void
     ) throws {
         let k = communicator.size, rank = communicator.rank
-        // One rank has nothing to overlap, compress or shard (see `plan(ranks:rank:)`).
-        var configuration = configuration
-        if k == 1 {
-            configuration.overlap = false
-            configuration.codec = .none
-        }
         let c = configuration.training
+        try configuration.validate(ranks: k)
         plan = configuration.plan(ranks: k, rank: rank)
-        try configuration.validate(plan: plan)
         self.configuration = configuration
         self.supervision = supervision
         let say: (String) -> Void =
@@ -253,12 +247,10 @@ public final class ParallelTrainer {
                 "training \(c.model.name) (\(arena.parameterCount) parameters) on \(loop.samplers.train.count) examples: \(stepsPerEpoch) steps per epoch of \(c.batchSize), \(total) steps, \(ComputeEngine.threadCount) threads"
             ]
         } else {
-            let factors = configuration.learningRateFactors(ranks: ranks)
-            let fcUpdate =
-                plan.parallelism == .hybrid ? ", FC updated per \(configuration.fullyConnectedUpdate.rawValue)" : ""
+            let factors = configuration.learningRateFactors(plan)
             lines =
                 plan.summary + [
-                    "training \(c.model.name) on \(loop.samplers.train.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(c.batchSize), \(total) steps; codec \(configuration.codec); learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)\(fcUpdate)"
+                    "training \(c.model.name) on \(loop.samplers.train.count) examples across \(ranks) ranks: \(stepsPerEpoch) steps per epoch of \(ranks) × \(c.batchSize), \(total) steps; learning rate × \(factors.convolutional) (conv), × \(factors.fullyConnected) (FC)"
                 ]
         }
         if let path = resumedFrom {
@@ -312,7 +304,7 @@ public final class ParallelTrainer {
             count = b
         }
         loader.prefetch(upcoming.map { mine($0.examples, epoch: $0.epoch) })
-        let factors = configuration.learningRateFactors(ranks: ranks)
+        let factors = configuration.learningRateFactors(plan)
         let before = traffic.snapshot
         model.optimizer.resetFiniteCheck()
         let share = try schedule.step(

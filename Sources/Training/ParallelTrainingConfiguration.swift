@@ -34,7 +34,11 @@ public struct ParallelTrainingConfiguration: Sendable {
 
     /// The recipe; `batchSize` is per rank, `learningRate` the rate for a batch of that size.
     public var training: TrainingConfiguration
+    /// `.data` replicates every layer (G = 1); `.hybrid` shards the FC layers over groups of
+    /// `fullyConnectedGroupSize` ranks.
     public var parallelism: ParallelPlan.Parallelism = .hybrid
+    /// G under hybrid parallelism: the ranks sharing each FC layer, a divisor of K (nil: all K ranks).
+    public var fullyConnectedGroupSize: Int?
     public var scheme: ParallelPlan.Scheme = .b
     public var fullyConnectedUpdate: FullyConnectedUpdate = .subBatch
     public var learningRateScaling: LearningRateScaling = .linear
@@ -70,39 +74,50 @@ public struct ParallelTrainingConfiguration: Sendable {
         self.training = training
     }
 
-    /// The learning-rate multipliers of the replicated (conv) and the sharded (FC) layers on `ranks` ranks.
-    /// Replicated layers always see K·B examples per update. FC layers see K·B per update when updated once
-    /// per step (scheme a, or `--fc-update step`, or `--parallel data`), B when updated per sub-batch.
-    public func learningRateFactors(ranks: Int) -> (convolutional: Float, fullyConnected: Float) {
-        let scaled = learningRateScaling.factor(ranks)
-        let perSubBatch = parallelism == .hybrid && scheme != .a && fullyConnectedUpdate == .subBatch
-        return (scaled, perSubBatch ? 1 : scaled)
+    /// The learning-rate multipliers of the replicated (conv) and the sharded (FC) layers under `plan`.
+    /// Replicated layers always see K·B examples per update; so do the FC layers when updated once per step,
+    /// and B when updated per sub-batch (`plan.fullyConnectedUpdate`).
+    public func learningRateFactors(_ plan: ParallelPlan) -> (convolutional: Float, fullyConnected: Float) {
+        let scaled = learningRateScaling.factor(plan.ranks)
+        return (scaled, plan.fullyConnectedUpdate == .subBatch ? 1 : scaled)
     }
 
-    /// The plan of rank `rank` of `ranks`. One rank holds every layer whole and exchanges nothing: its plan
-    /// is the data schedule whatever `parallelism` says (hybrid on one rank would compute the same numbers
-    /// through a one-shard classifier, only slower).
+    /// The resolved plan of rank `rank` of `ranks` (Note [one resolved plan]): G is 1 under `.data`, else
+    /// `fullyConnectedGroupSize` or all the ranks; the codec, the FC update and overlap are those the layout
+    /// allows.
     public func plan(ranks: Int, rank: Int) -> ParallelPlan {
-        ParallelPlan(
-            model: training.model, ranks: ranks, rank: rank, parallelism: ranks == 1 ? .data : parallelism,
-            scheme: scheme, batchPerRank: training.batchSize, bucketElements: bucketElements)
+        let groupSize = parallelism == .data ? 1 : fullyConnectedGroupSize ?? ranks
+        return ParallelPlan(
+            model: training.model, ranks: ranks, groupSize: ranks % groupSize == 0 ? groupSize : ranks, rank: rank,
+            scheme: scheme, batchPerRank: training.batchSize, bucketElements: bucketElements, codec: codec,
+            fullyConnectedUpdate: fullyConnectedUpdate, overlap: overlap)
     }
 
-    /// Checks that the plan's ranks can share the work: hybrid needs at most as many ranks as the narrowest
-    /// FC layer has outputs, and scheme (c) at least one example per rank and round.
-    public func validate(plan: ParallelPlan) throws {
-        guard plan.parallelism == .hybrid else { return }
-        let k = plan.ranks
-        let narrowest = plan.fullyConnected.min { $0.outputs < $1.outputs }!
-        guard k <= narrowest.outputs else {
+    /// Checks that the ranks can share the work as asked: G divides K; a group of G > 1 needs at most as many
+    /// ranks as the narrowest FC layer has outputs, and scheme (c) at least one example per rank and round.
+    public func validate(ranks: Int) throws {
+        if parallelism == .hybrid, let g = fullyConnectedGroupSize, g < 1 || ranks % g != 0 {
             throw TrainingError(
-                "\(k) ranks cannot share \(narrowest.name)'s \(narrowest.outputs) outputs: hybrid parallelism needs at most \(narrowest.outputs) ranks for \(training.model.name) (or use --parallel data)"
+                "--fc-group-size \(g) must divide the \(ranks) ranks (groups of G consecutive ranks share the FC layers)"
             )
         }
-        if plan.scheme == .c && training.batchSize < k {
+        let plan = plan(ranks: ranks, rank: 0)
+        let g = plan.groupSize
+        guard g > 1 else { return }
+        let narrowest = plan.fullyConnected.min { $0.outputs < $1.outputs }!
+        guard g <= narrowest.outputs else {
             throw TrainingError(
-                "scheme (c) splits each rank's batch into \(k) parts: --batch-size \(training.batchSize) must be at least the \(k) ranks"
+                "\(g) ranks cannot share \(narrowest.name)'s \(narrowest.outputs) outputs: hybrid parallelism needs at most \(narrowest.outputs) ranks per group for \(training.model.name) (or use --parallel data)"
             )
+        }
+        if plan.scheme == .c && training.batchSize < g {
+            throw TrainingError(
+                "scheme (c) splits each rank's batch into \(g) parts: --batch-size \(training.batchSize) must be at least the \(g) ranks"
+            )
+        }
+        if plan.groups > 1 {
+            throw TrainingError(
+                "FC groups of \(g) of \(ranks) ranks are not supported yet: the trainer shards over all ranks or none")
         }
     }
 }

@@ -53,7 +53,7 @@ final class RankModel {
         convolutionalRange = arena.range(of: convViews)
         fullyConnectedRange = arena.range(of: arena.views.filter { !convLayers.contains($0.layer) })
         let hybrid = plan.parallelism == .hybrid
-        synchronisedViews = hybrid ? convViews : arena.views
+        synchronisedViews = plan.replicatedViews
         network = Network(
             model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
         network.firstExample = plan.rank * c.batchSize
@@ -64,8 +64,8 @@ final class RankModel {
                 "\(stage)\(layer.name) \(backward ? "backward" : "forward")", .compute, start: start, end: end)
         }
         buckets = GradientBuckets(
-            arena: arena, views: synchronisedViews, bucketElements: configuration.bucketElements,
-            communicator: channels.gradients, codec: configuration.codec, overlap: configuration.overlap,
+            arena: arena, views: synchronisedViews, bucketElements: plan.bucketElements,
+            communicator: channels.gradients, codec: plan.codec, overlap: plan.overlap,
             timeline: timeline)
     }
 

@@ -47,6 +47,97 @@ import Testing
     }
 }
 
+/// Note [one resolved plan]: FC layers sharded within groups of G consecutive ranks, the groups
+/// data-parallel; G = K and G = 1 are today's hybrid and data plans.
+@Suite struct GroupedPlanTests {
+    static func plan(_ ranks: Int, _ groupSize: Int, _ rank: Int, scheme: ParallelPlan.Scheme = .b) -> ParallelPlan {
+        ParallelPlan(model: .owt, ranks: ranks, groupSize: groupSize, rank: rank, scheme: scheme, batchPerRank: 32)
+    }
+
+    /// Within its group a rank sends what a rank of a G-rank hybrid run sends (features, labels, FC
+    /// outputs and input gradients); its conv gradients are summed over all K ranks and its FC shard's over
+    /// the K/G ranks holding the same shard.
+    @Test(arguments: [(8, 1), (8, 2), (8, 4), (8, 8), (4, 2)])
+    func aRankSendsItsGroupsTrafficAndTwoAllReduces(_ ranks: Int, _ groupSize: Int) {
+        for rank in 0..<ranks {
+            let plan = Self.plan(ranks, groupSize, rank)
+            #expect(plan.group == rank / groupSize && plan.position == rank % groupSize)
+            #expect(plan.groupRanks.contains(rank) && plan.groupRanks.count == groupSize)
+            let withinGroup = plan.transfers.filter { $0.channel == .features || $0.channel == .classifier }
+            let alone = Self.plan(groupSize, groupSize, plan.position).transfers.filter {
+                $0.channel == .features || $0.channel == .classifier
+            }
+            #expect(withinGroup == alone)
+            // Conv (G = 1: every layer) over K ranks, as data parallelism sends them.
+            let replicated = plan.gradientBuckets.map(\.range.count)
+            let gradients = plan.transfers.filter { $0.channel == .gradients }.map(\.elements)
+            #expect(
+                gradients == [
+                    replicated.reduce(0) { $0 + $1 - segmentCounts($1, parts: ranks)[rank] },
+                    replicated.reduce(0) { $0 + segmentCounts($1, parts: ranks)[rank] * (ranks - 1) },
+                ])
+            // FC shards over the K/G groups (none when G = 1, where they are replicated, or G = K).
+            let groups = ranks / groupSize
+            let shards = plan.shardGradientBuckets.map(\.range.count)
+            let shardGradients = plan.transfers.filter { $0.channel == .shardGradients }.map(\.elements)
+            if groupSize == 1 || groups == 1 {
+                #expect(shards.isEmpty && shardGradients.isEmpty)
+            } else {
+                let held = plan.shards.reduce(0) { $0 + $1.parameters }
+                #expect(shards.reduce(0, +) >= held)
+                #expect(
+                    shardGradients == [
+                        shards.reduce(0) { $0 + $1 - segmentCounts($1, parts: groups)[plan.group] },
+                        shards.reduce(0) { $0 + segmentCounts($1, parts: groups)[plan.group] * (groups - 1) },
+                    ])
+            }
+        }
+    }
+
+    /// The ranks at one position of every group hold the same rows; one group's ranks hold every row once.
+    @Test func shardsRepeatAcrossGroups() {
+        let plans = (0..<8).map { Self.plan(8, 4, $0) }
+        for layer in 0..<3 {
+            for rank in 4..<8 { #expect(plans[rank].shards[layer] == plans[rank - 4].shards[layer]) }
+            let rows = plans[0..<4].map { $0.shards[layer].rows }
+            #expect(rows.map(\.count).reduce(0, +) == plans[0].shards[layer].outputs)
+        }
+        #expect(plans[0].parametersHeld == Self.plan(4, 4, 0).parametersHeld)
+    }
+
+    /// G = K and G = 1 are today's hybrid and data plans, transfer for transfer.
+    @Test func theEndsAreTodaysPlans() {
+        for rank in 0..<4 {
+            let hybrid = ParallelPlan(
+                model: .owt, ranks: 4, rank: rank, parallelism: .hybrid, scheme: .b, batchPerRank: 32)
+            let data = ParallelPlan(model: .owt, ranks: 4, rank: rank, parallelism: .data, scheme: .b, batchPerRank: 32)
+            #expect(Self.plan(4, 4, rank) == hybrid && hybrid.parallelism == .hybrid)
+            #expect(Self.plan(4, 1, rank) == data && data.parallelism == .data)
+        }
+    }
+
+    /// What the layout allows is decided in the plan: one rank compresses and overlaps nothing; the FC
+    /// layers are updated per sub-batch only when one group feeds them in rounds.
+    @Test func effectiveSettingsFollowTheLayout() {
+        func resolved(_ k: Int, _ g: Int, _ scheme: ParallelPlan.Scheme) -> ParallelPlan {
+            ParallelPlan(
+                model: .owt, ranks: k, groupSize: g, rank: 0, scheme: scheme, batchPerRank: 32, codec: .zstd,
+                fullyConnectedUpdate: .subBatch, overlap: true)
+        }
+        #expect(resolved(1, 1, .b).codec == .none && !resolved(1, 1, .b).overlap)
+        #expect(resolved(4, 4, .b).codec == .zstd && resolved(4, 4, .b).overlap)
+        #expect(resolved(4, 4, .b).fullyConnectedUpdate == .subBatch)
+        #expect(resolved(4, 4, .a).fullyConnectedUpdate == .step)
+        #expect(resolved(4, 2, .b).fullyConnectedUpdate == .step)
+        #expect(resolved(4, 1, .b).fullyConnectedUpdate == .step)
+        var configuration = ParallelTrainingConfiguration(training: TrainingConfiguration(model: .owt))
+        configuration.fullyConnectedGroupSize = 3
+        #expect(throws: TrainingError.self) { try configuration.validate(ranks: 4) }
+        configuration.parallelism = ParallelPlan.Parallelism.data
+        #expect(configuration.plan(ranks: 4, rank: 1).groupSize == 1)
+    }
+}
+
 /// Moving parameters between the whole model's layout and a rank's.
 @Suite struct ParallelPlanParameterTests {
     /// The tensors' elements (not the alignment gaps between them, which neither layout carries).
