@@ -80,9 +80,10 @@ let tests: [Target] = [
         name: "ComputeTests", dependencies: ["Compute", "Datasets", "Processes", "TestSupport", "ReferenceKernels"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Compute", "CTurboJPEG", "CZlib", "TestSupport"]),
     .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "CCodecKernels", "TestSupport"]),
-    .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives"]),
+    .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives", "Processes"]),
     .testTarget(name: "LaunchTests", dependencies: ["Launch", "Collectives", "TestSupport"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives", "TestSupport"]),
+    .testTarget(
+        name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives", "Processes", "TestSupport"]),
     .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),

@@ -167,7 +167,7 @@ final class HybridSchedule: StepSchedule {
         if let existing = classifiers[n] { return existing }
         let made = ShardedClassifier(
             plan: model.plan, arena: model.arena, batch: n, communicator: model.channels.classifier,
-            seed: model.configuration.training.seed)
+            seed: model.seed)
         classifiers[n] = made
         return made
     }

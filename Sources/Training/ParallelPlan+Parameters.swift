@@ -2,7 +2,7 @@ import Collectives
 import Compute
 
 /// Moving parameters (or anything laid out like them, such as momentum) between the whole model's arena
-/// layout (`model.parameterLayout`, the single-process trainer's and the model file's) and one rank's
+/// layout (`model.parameterLayout`: a rank's when every layer is replicated, and the model file's) and one rank's
 /// (`parameterLayout`, FC rows sharded).
 extension ParallelPlan {
     /// The part of one tensor that this rank holds: the whole tensor for replicated layers; rows of FC weights

@@ -1,7 +1,7 @@
 import Collectives
 import Compute
 
-/// A run across K ranks: the single-process recipe (with `batchSize` per rank) plus how the ranks share
+/// A run across K ranks: the recipe (with `batchSize` per rank) plus how the ranks share
 /// the work.
 public struct ParallelTrainingConfiguration: Sendable {
     /// When the FC shards are updated in the hybrid schemes.

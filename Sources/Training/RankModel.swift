@@ -6,8 +6,9 @@ import Compute
 /// examples, the gradient buckets that sum the replicated layers' gradients, and the channels.
 /// The lifecycle (`ParallelTrainer`) and the step schedules share it.
 final class RankModel {
-    let configuration: ParallelTrainingConfiguration
     let plan: ParallelPlan
+    /// The run's seed: the initial draw and every dropout mask derive from it.
+    let seed: UInt64
     let arena: ParameterArena
     let optimizer: SGD
     /// Hybrid: the conv stage for B examples, (B, C, H, W) → (B, F); data: the whole network.
@@ -25,7 +26,7 @@ final class RankModel {
     var ranks: Int { plan.ranks }
     var rank: Int { plan.rank }
     /// Examples per rank per step, B.
-    var batch: Int { configuration.training.batchSize }
+    var batch: Int { plan.batchPerRank }
 
     /// Draws the whole model from the seed, as one process would, and keeps the rank's part.
     init(
@@ -33,7 +34,7 @@ final class RankModel {
         timeline: Timeline
     ) {
         let c = configuration.training
-        self.configuration = configuration
+        seed = c.seed
         self.plan = plan
         self.channels = channels
         self.timeline = timeline
@@ -80,7 +81,7 @@ final class RankModel {
     /// arena (not a copy: read it, do not keep it across steps).
     func gatherModel() throws -> ParameterArena {
         if plan.parallelism == .data { return arena }
-        let whole = configuration.training.model.makeArena()
+        let whole = plan.model.makeArena()
         try plan.assemble(
             UnsafeBufferPointer(arena.values), layout: arena, into: whole.values, layout: whole,
             communicator: channels.classifier)

@@ -1,7 +1,7 @@
 import Compute
 import Datasets
 
-/// The epoch loop both trainers share: the learning-rate schedule, each epoch's seeded order cut into steps
+/// The trainer's epoch loop: the learning-rate schedule, each epoch's seeded order cut into steps
 /// of `examplesPerStep`, progress, evaluation (validation drives the plateau schedule) and the final result.
 public struct TrainingLoop {
     public let configuration: TrainingConfiguration

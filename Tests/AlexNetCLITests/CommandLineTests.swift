@@ -28,16 +28,67 @@ func runTool(_ arguments: [String]) throws -> Outcome {
 func runProcess(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 600
 ) throws -> Outcome {
-    let start = Date()
-    let result = try ChildProcess(
-        [executable] + arguments, environment: ChildProcess.environment(adding: environment), timeout: timeout
-    ).run()
-    let late =
-        result.timedOut
-        ? "\n(killed after \(Int(timeout)) s: \(([executable] + arguments).joined(separator: " ")))" : ""
-    return Outcome(
-        status: result.status, stdout: result.outputText, stderr: result.errorText + late,
-        seconds: Date().timeIntervalSince(start))
+    try BackgroundProcess.outcome(executable, arguments, environment: environment, timeout: timeout) { _ in }
+}
+
+/// A child run to its end on a thread of its own (Note [waiting for a child]), for tests that act on it while
+/// it runs (signal it, kill a rank): its pid once started, its outcome when it has ended.
+final class BackgroundProcess: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var started: pid_t = 0
+    private var ended: Result<Outcome, Error>?
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 600) {
+        Thread.detachNewThread { [self] in
+            let result = Result {
+                try BackgroundProcess.outcome(executable, arguments, environment: environment, timeout: timeout) {
+                    pid in
+                    condition.withLock {
+                        started = pid
+                        condition.broadcast()
+                    }
+                }
+            }
+            condition.withLock {
+                ended = result
+                condition.broadcast()
+            }
+        }
+    }
+
+    /// The child's pid, once it has started (0 if it could not start).
+    var pid: pid_t {
+        condition.withLock {
+            while started == 0 && ended == nil { condition.wait() }
+            return started
+        }
+    }
+
+    var isRunning: Bool { condition.withLock { ended == nil } }
+
+    /// Waits for the child's end.
+    func wait() throws -> Outcome {
+        try condition.withLock {
+            while ended == nil { condition.wait() }
+            return try ended!.get()
+        }
+    }
+
+    static func outcome(
+        _ executable: String, _ arguments: [String], environment: [String: String], timeout: Double,
+        started: (pid_t) -> Void
+    ) throws -> Outcome {
+        let start = Date()
+        let result = try ChildProcess(
+            [executable] + arguments, environment: ChildProcess.environment(adding: environment), timeout: timeout
+        ).run(started: started)
+        let late =
+            result.timedOut
+            ? "\n(killed after \(Int(timeout)) s: \(([executable] + arguments).joined(separator: " ")))" : ""
+        return Outcome(
+            status: result.status, stdout: result.outputText, stderr: result.errorText + late,
+            seconds: Date().timeIntervalSince(start))
+    }
 }
 
 /// Runs the tool expecting failure: a non-zero exit and exactly one line on stderr containing `fragment`.

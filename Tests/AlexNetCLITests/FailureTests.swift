@@ -60,27 +60,17 @@ import Testing
     func aSignalStopsWithACheckpointAndResumingIsExact() throws {
         let dir = try Self.directory(), whole = try Self.directory()
         defer { for path in [dir, whole] { try? FileManager.default.removeItem(atPath: path) } }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = Self.flags(dir, steps: 40)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        nonisolated(unsafe) var stderr = Data()
-        let reading = DispatchGroup()
-        DispatchQueue.global().async(group: reading) { stderr = err.fileHandleForReading.readDataToEndOfFile() }
+        let process = BackgroundProcess(tool, Self.flags(dir, steps: 40))
         // Once a step is logged, signal.
         for _ in 0..<600 {
             let metrics = (try? String(contentsOfFile: "\(dir)/metrics.jsonl", encoding: .utf8)) ?? ""
             if metrics.contains("\"event\":\"step\"") { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        kill(process.processIdentifier, SIGTERM)
-        reading.wait()
-        process.waitUntilExit()
-        let text = String(decoding: stderr, as: UTF8.self)
-        #expect(process.terminationStatus == 75, "stderr: \(text)")
+        kill(process.pid, SIGTERM)
+        let stopped = try process.wait()
+        let text = stopped.stderr
+        #expect(stopped.status == 75, "stderr: \(text)")
         #expect(text.contains("to continue, run the same command with --resume auto: alexnet-dist train"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/model.safetensors"), "a stopped run writes no model")
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: dir).filter {

@@ -7,20 +7,8 @@ let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.de
 func sortedOutputLines(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:]
 ) throws -> (Int32, [String]) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (
-        process.terminationStatus,
-        String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).sorted()
-    )
+    let outcome = try runProcess(executable, arguments, environment: environment)
+    return (outcome.status, outcome.stdout.split(separator: "\n").map(String.init).sorted())
 }
 
 @Suite struct SelfCheckTests {

@@ -96,20 +96,13 @@ import Testing
             "train", "--max-steps", "40", "--batch-size", "16", "--train-limit", "2000", "--test-limit", "500",
             "--threads", "1", "--log-every", "1", "--checkpoint-every", "5",
         ]
-        let launch = Process()
-        launch.executableURL = URL(fileURLWithPath: tool)
-        launch.arguments =
+        let launch = BackgroundProcess(
+            tool,
             ["launch", "--hostfile", hostfile, "--launcher", "\(Self.script) mpirun", "--max-restarts", "1", "--"]
-            + train + [
-                "--checkpoint", "\(directory)/ck.safetensors", "--output", "\(directory)/model.safetensors",
-                "--metrics", "\(directory)/metrics.jsonl",
-            ]
-        launch.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
-        FileManager.default.createFile(atPath: "\(directory)/launch.txt", contents: nil)
-        let output = FileHandle(forWritingAtPath: "\(directory)/launch.txt")!
-        launch.standardOutput = output
-        launch.standardError = output
-        try launch.run()
+                + train + [
+                    "--checkpoint", "\(directory)/ck.safetensors", "--output", "\(directory)/model.safetensors",
+                    "--metrics", "\(directory)/metrics.jsonl",
+                ], environment: Self.environment)
         func steps() -> Int {
             ((try? String(contentsOfFile: "\(directory)/metrics.jsonl", encoding: .utf8)) ?? "")
                 .components(separatedBy: "\"event\":\"step\"").count - 1
@@ -127,9 +120,9 @@ import Testing
             }
         }
         #expect(killed == 1)
-        launch.waitUntilExit()
-        let said = (try? String(contentsOfFile: "\(directory)/launch.txt", encoding: .utf8)) ?? ""
-        #expect(launch.terminationStatus == 0, "\(said)")
+        let launched = try launch.wait()
+        let said = launched.stdout + launched.stderr
+        #expect(launched.status == 0, "\(said)")
         #expect(said.contains("restart 1 of 1 on 3 hosts"), "\(said)")
         #expect(said.contains("across 3 ranks") && said.contains("resuming from"), "\(said)")
         let restarted = said.split(separator: "\n").last { $0.hasPrefix("small:") }

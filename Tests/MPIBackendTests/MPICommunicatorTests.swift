@@ -1,6 +1,7 @@
 import Collectives
 import Foundation
 import MPIBackend
+import Processes
 import Testing
 
 /// Open MPI's launcher, if installed.
@@ -28,24 +29,16 @@ let childOutputVariable = "ALEXNET_DIST_MPI_TEST_OUTPUT"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mpirun!)
-        process.arguments = [
-            "-n", "\(ranks)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "-x", childOutputVariable,
-            binary, "--testing-library", "swift-testing", "--filter", "rankOfAnMPIJob",
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment[childOutputVariable] = directory
-        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        process.environment = environment
-        let log = Pipe()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "mpirun: \(output.suffix(2000))")
+        let run = try ChildProcess(
+            [
+                mpirun!, "-n", "\(ranks)", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "-x",
+                childOutputVariable, binary, "--testing-library", "swift-testing", "--filter", "rankOfAnMPIJob",
+            ],
+            environment: ChildProcess.environment(adding: [
+                childOutputVariable: directory, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+            ]), mergeErrorIntoOutput: true, timeout: 540
+        ).run()
+        #expect(run.status == 0 && !run.timedOut, "mpirun: \(run.outputText.suffix(2000))")
 
         let expected = try InProcessCommunicator.run(size: ranks) { try CollectiveSelfCheck.run($0) }
         for r in 0..<ranks {

@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 import Testing
 
 @testable import Training
@@ -32,13 +33,11 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leftovers-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let gone = Process()
-        gone.executableURL = URL(fileURLWithPath: "/bin/true")
-        try gone.run()
-        gone.waitUntilExit()
-        let dead = "\(dir)/.ck-step10.safetensors.tmp-\(gone.processIdentifier)"
+        var gone: pid_t = 0
+        _ = try ChildProcess(["/bin/true"], timeout: 60).run(started: { gone = $0 })
+        let dead = "\(dir)/.ck-step10.safetensors.tmp-\(gone)"
         let live = "\(dir)/.ck-step20.safetensors.tmp-\(getpid())"
-        let foreign = "\(dir)/.notes.txt.tmp-\(gone.processIdentifier)"
+        let foreign = "\(dir)/.notes.txt.tmp-\(gone)"
         for path in [dead, live, foreign] { FileManager.default.createFile(atPath: path, contents: Data([1])) }
         let removed = CheckpointSeries(template: "\(dir)/ck.safetensors").removeLeftovers()
         #expect(removed == [dead])
