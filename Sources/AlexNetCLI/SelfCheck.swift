@@ -1,7 +1,7 @@
 import ArgumentParser
 import Collectives
 import Foundation
-import MPIBackend
+import Launch
 
 struct SelfCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,18 +20,13 @@ struct SelfCheck: ParsableCommand {
     }
 
     func run() throws {
-        let lines: [String]
-        if let simulate {
-            lines = try InProcessCommunicator.run(size: simulate) { try CollectiveSelfCheck.run($0) }.flatMap { $0 }
-        } else {
-            let world = try MPICommunicator.world()
-            defer { MPICommunicator.finalize() }
-            let mine = try CollectiveSelfCheck.run(world, overlap: world.allowsCallsFromOtherThreads)
+        // The ranks start as `train`'s do (one process, K threads or an MPI job, each watched).
+        let lines = try Launch(simulate: simulate).run(threads: 1, overlap: true) { comm, rank in
+            let mine = try CollectiveSelfCheck.run(comm, overlap: rank.overlap)
             // Rank 0 prints every rank's lines, so that output from different processes cannot interleave.
-            let all = try world.allGatherBytes(Array(mine.joined(separator: "\n").utf8), collective: "selfcheck")
-            guard world.rank == 0 else { return }
-            lines = all.map { String(decoding: $0, as: UTF8.self) }
+            let all = try comm.allGatherBytes(Array(mine.joined(separator: "\n").utf8), collective: "selfcheck")
+            return all.map { String(decoding: $0, as: UTF8.self) }
         }
-        print(lines.joined(separator: "\n"))
+        if let lines { print(lines.joined(separator: "\n")) }
     }
 }
