@@ -4,7 +4,7 @@ import Collectives
 import Compute
 import Datasets
 import Foundation
-import MPIBackend
+import Launch
 import Training
 
 struct BenchAllReduce: ParsableCommand {
@@ -65,24 +65,14 @@ struct BenchAllReduce: ParsableCommand {
 
     func run() throws {
         if let json { try AtomicFile.checkWritable(json) }
-        let results: [AllReduceBenchmarkResult]
-        if let simulate {
-            ComputeEngine.threadCount = ProcessInfo.processInfo.activeProcessorCount
-            let payloads = try (0..<simulate).map { try capture(rank: $0) }
-            results = try InProcessCommunicator.run(size: simulate) { comm in
-                try self.measure(comm, captured: payloads[comm.rank], baseline: nil, overlap: !noOverlap)
-            }[0]
-        } else {
-            let world = try MPICommunicator.world()
-            defer { MPICommunicator.finalize() }
-            ComputeEngine.threadCount = 1
-            let captured = try capture(rank: world.rank)
-            results = try measure(
-                world, captured: captured, baseline: { try world.allReduceBaseline($0) },
-                overlap: !noOverlap && world.allowsCallsFromOtherThreads)
-            guard world.rank == 0 else { return }
+        // The ranks start as `train`'s do (K threads or an MPI job, each watched); each captures its own payload.
+        let results = try Launch(simulate: simulate).run(threads: nil, overlap: !noOverlap) { comm, rank in
+            try self.measure(
+                comm, captured: try self.capture(rank: comm.rank),
+                baseline: rank.libraryAllReduce.map { $0.callAsFunction },
+                overlap: rank.overlap)
         }
-        if let json { try writeJSON(results, to: json) }
+        if let json, let results { try writeJSON(results, to: json) }
     }
 
     /// The captured gradient of `rank`, or nil for synthetic payloads.

@@ -49,6 +49,17 @@ public enum Launch: Equatable, Sendable {
         public let overlap: Bool
         /// The rank's status for the collective watchdog and the process's stop request.
         public let supervision: Supervision
+        /// Under MPI, the library's own `MPI_Allreduce` (sum, in place) over every rank, for benchmarks to
+        /// compare against; nil for in-process ranks.
+        public var libraryAllReduce: LibraryAllReduce? = nil
+    }
+
+    /// `MPI_Allreduce` on the job's world, outside the watched communicator (a benchmark's yardstick).
+    public struct LibraryAllReduce: @unchecked Sendable {
+        let world: MPICommunicator
+        public func callAsFunction(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+            try world.allReduceBaseline(buffer)
+        }
     }
 
     /// Runs `body` on every rank: on the calling thread (`single`), on K threads of this process, or as this
@@ -107,7 +118,8 @@ public enum Launch: Equatable, Sendable {
                     WatchedCommunicator(wrapping: world, status: status),
                     Rank(
                         overlap: overlap && world.allowsConcurrentCalls,
-                        supervision: Supervision(status: status, stop: .process)))
+                        supervision: Supervision(status: status, stop: .process),
+                        libraryAllReduce: LibraryAllReduce(world: world)))
                 dog?.stop()
                 MPICommunicator.finalize()
                 return world.rank == 0 ? result : nil
