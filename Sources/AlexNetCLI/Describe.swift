@@ -11,6 +11,11 @@ struct Describe: ParsableCommand {
     @Option(help: "Also print the parallel plan for this many ranks.") var ranks: Int?
     @Option(help: "With --ranks: hybrid (conv data-parallel, FC sharded) or data (everything replicated).")
     var parallel: ParallelPlan.Parallelism = .hybrid
+    @Option(
+        help: ArgumentHelp(
+            "With --ranks and hybrid: G, the ranks sharing each FC layer (a divisor of --ranks; default all).",
+            valueName: "G"))
+    var fcGroupSize: Int?
     @Option(help: "With --ranks: how the FC stack is fed (a, b or c; see `train --help`).")
     var scheme: ParallelPlan.Scheme = .a
     @Option(help: "With --ranks: images per rank per step.") var batchSize = 128
@@ -24,6 +29,10 @@ struct Describe: ParsableCommand {
             }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if fcGroupSize != nil && (ranks == nil || parallel == .data) {
+            throw ValidationError("--fc-group-size applies with --ranks and --parallel hybrid")
+        }
+        if let ranks { try layout.validate(ranks: ranks) }
     }
 
     func run() throws {
@@ -43,11 +52,18 @@ struct Describe: ParsableCommand {
             "total parameters: \(grouped(model.parameterCount)) (conv \(grouped(conv)), fc \(grouped(model.parameterCount - conv)))"
         )
         print(String(format: "forward multiply-adds per image: %.3f G", model.multiplyAdds / 1e9))
-        if let ranks {
-            let plan = ParallelPlan(
-                model: model, ranks: ranks, rank: rank, parallelism: parallel, scheme: scheme, batchPerRank: batchSize)
-            print(plan.summary.joined(separator: "\n"))
-        }
+        if let ranks { print(layout.plan(ranks: ranks, rank: rank).summary.joined(separator: "\n")) }
+    }
+
+    /// The run `--ranks` describes, resolved as `train` resolves it.
+    private var layout: ParallelTrainingConfiguration {
+        var training = TrainingConfiguration(model: modelOptions.model)
+        training.batchSize = batchSize
+        var layout = ParallelTrainingConfiguration(training: training)
+        layout.parallelism = parallel
+        layout.scheme = scheme
+        layout.fullyConnectedGroupSize = fcGroupSize
+        return layout
     }
 
     private func pad(_ s: String, _ n: Int) -> String {

@@ -339,6 +339,13 @@ extension ParallelPlan {
             lines.append(
                 "  sends \(megabytes(t.elements)) per step: \(describe(t.phase)), \(t.collective.rawValue)\(calls)")
         }
+        let channels = Channel.allCases.filter { bytesSentPerStep(on: $0) > 0 }
+        if !channels.isEmpty {
+            lines.append(
+                "  per channel: "
+                    + channels.map { "\($0.rawValue) \(megabytes(bytesSentPerStep(on: $0) / 4))" }.joined(
+                        separator: ", "))
+        }
         lines.append(
             "  total sent per step by rank \(rank): \(megabytes(bytesSentPerStep / 4)) (fp32, before compression)")
         return lines

@@ -94,6 +94,11 @@ public final class ParallelTrainer {
         let c = configuration.training
         try configuration.validate(ranks: k)
         plan = configuration.plan(ranks: k, rank: rank)
+        if plan.groupSize > 1 && plan.groups > 1 {
+            throw TrainingError(
+                "FC groups of \(plan.groupSize) of \(k) ranks are not supported by the trainer yet: it shards the FC layers over all ranks or none"
+            )
+        }
         self.configuration = configuration
         self.supervision = supervision
         let say: (String) -> Void =

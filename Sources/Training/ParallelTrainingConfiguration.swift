@@ -115,9 +115,5 @@ public struct ParallelTrainingConfiguration: Sendable {
                 "scheme (c) splits each rank's batch into \(g) parts: --batch-size \(training.batchSize) must be at least the \(g) ranks"
             )
         }
-        if plan.groups > 1 {
-            throw TrainingError(
-                "FC groups of \(g) of \(ranks) ranks are not supported yet: the trainer shards over all ranks or none")
-        }
     }
 }

@@ -116,6 +116,24 @@ func expectOneLineError(
         }
     }
 
+    /// `describe --ranks K --fc-group-size G` prints the 2-D plan with its bytes per channel; a G that does
+    /// not divide K is one error line.
+    @Test func describePrintsTheGroupedPlan() throws {
+        let outcome = try runTool([
+            "describe", "--variant", "owt", "--ranks", "8", "--fc-group-size", "4", "--batch-size", "32", "--rank", "5",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("hybrid parallel plan: owt, 8 ranks in 2 groups of 4"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("shard 1 of 4, held by 2 ranks"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("per channel: features"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("shard-gradients"), "\(outcome.stdout)")
+        try expectOneLineError(
+            ["describe", "--variant", "owt", "--ranks", "8", "--fc-group-size", "3"],
+            mentioning: "must divide the 8 ranks")
+        try expectOneLineError(
+            ["describe", "--fc-group-size", "2"], mentioning: "--fc-group-size applies with --ranks")
+    }
+
     @Test(arguments: [
         (["train", "--batch-size", "-3"], "--batch-size"),
         (["train", "--variant", "alexnet9"], "alexnet9"),
