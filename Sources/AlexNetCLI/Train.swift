@@ -243,6 +243,11 @@ struct ParallelOptions: ParsableArguments {
     )
     var parallel: ParallelPlan.Parallelism = .hybrid
     @Option(
+        help: ArgumentHelp(
+            "Hybrid: G, the ranks sharing each FC layer, a divisor of K (default K). Groups of G consecutive ranks shard the FC layers and run the scheme among themselves; the K/G groups are data-parallel, each FC shard's gradient summed across them (with --codec) and the FC layers updated once per step.",
+            valueName: "G"))
+    var fcGroupSize: Int?
+    @Option(
         help:
             "How the FC stack gets every rank's examples: a (one all-gather of all K·B), b (K rounds, one rank's B each, the next overlapping the current) or c (K rounds mixing B/K of every rank)."
     )
@@ -272,6 +277,10 @@ struct ParallelOptions: ParsableArguments {
             throw ValidationError("--simulate must be between 1 and 64, got \(simulate)")
         }
         do { _ = try launch } catch { throw ValidationError("\(error)") }
+        if let fcGroupSize, fcGroupSize < 1 || parallel == .data {
+            throw ValidationError(
+                "--fc-group-size must be at least 1 and applies to --parallel hybrid, got \(fcGroupSize)")
+        }
         guard bucketElements >= 1 else {
             throw ValidationError("--bucket-elements must be at least 1, got \(bucketElements)")
         }
@@ -283,6 +292,7 @@ struct ParallelOptions: ParsableArguments {
     func configuration(_ training: TrainingConfiguration) -> ParallelTrainingConfiguration {
         var c = ParallelTrainingConfiguration(training: training)
         c.parallelism = parallel
+        c.fullyConnectedGroupSize = fcGroupSize
         c.scheme = scheme
         c.fullyConnectedUpdate = fcUpdate
         c.learningRateScaling = lrScaling

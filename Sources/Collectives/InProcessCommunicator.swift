@@ -193,7 +193,7 @@ public final class InProcessCommunicator: SegmentedCommunicator, @unchecked Send
         try group.exchange(rank: rank, Post("split", signature: [], pointer: nil, extra: [color, key])) { posts in
             let members = (0..<posts.count).filter { posts[$0].extra[0] == color }
                 .sorted { (posts[$0].extra[1], $0) < (posts[$1].extra[1], $1) }
-            let child = group.child(tag: "split:\(group.generationTag):\(color)", size: members.count)
+            let child = group.child(tag: "split:\(group.generationTag):\(color)", members: members)
             result = InProcessCommunicator(rank: members.firstIndex(of: rank)!, group: child)
         }
         return result!
@@ -246,7 +246,8 @@ final class InProcessGroup: @unchecked Sendable {
     private var snapshot: [Post] = []
     private var arrived = 0
     private var generation = 0
-    private var children: [String: InProcessGroup] = [:]
+    /// Groups split from this one, with their members' ranks here (in the child's rank order).
+    private var children: [String: (group: InProcessGroup, members: [Int])] = [:]
     /// The first member that left the group for good, and why.
     private var departed: (rank: Int, reason: String)?
 
@@ -262,14 +263,17 @@ final class InProcessGroup: @unchecked Sendable {
         return generation
     }
 
-    /// The child group named `tag`, created by whichever member asks first.
-    func child(tag: String, size: Int) -> InProcessGroup {
+    /// The child group named `tag` of `members` (ranks of this group, in the child's order), created by
+    /// whichever member asks first.
+    func child(tag: String, members: [Int]) -> InProcessGroup {
         condition.lock()
         defer { condition.unlock() }
-        if let existing = children[tag] { return existing }
-        let child = InProcessGroup(size: size)
-        child.departed = departed
-        children[tag] = child
+        if let existing = children[tag] { return existing.group }
+        let child = InProcessGroup(size: members.count)
+        if let departed, let inChild = members.firstIndex(of: departed.rank) {
+            child.departed = (inChild, departed.reason)
+        }
+        children[tag] = (child, members)
         return child
     }
 
@@ -281,7 +285,11 @@ final class InProcessGroup: @unchecked Sendable {
         condition.broadcast()
         let children = Array(self.children.values)
         condition.unlock()
-        for child in children { child.abandon(rank: rank, reason: reason) }
+        // Only the groups the rank belongs to lose it (under its rank there): the others carry on, as the
+        // groups of a 2-D layout finish their last collectives apart.
+        for child in children {
+            if let inChild = child.members.firstIndex(of: rank) { child.group.abandon(rank: inChild, reason: reason) }
+        }
     }
 
     /// Posts, waits for every rank, checks agreement, runs `body` on all posts, and waits until every

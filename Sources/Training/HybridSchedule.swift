@@ -33,10 +33,11 @@ final class HybridSchedule: StepSchedule {
 
     deinit { fullyConnectedSum.deallocate() }
 
-    /// Which of each rank's B examples the FC stack takes in each round: scheme (a) one round of everything;
-    /// (b) round j takes rank j's batch; (c) round j takes segment j of every rank's batch.
+    /// Which of each group member's B examples the FC stack takes in each round (by position in the group):
+    /// scheme (a) one round of everything; (b) round j takes member j's batch; (c) round j takes segment j of
+    /// every member's batch.
     private lazy var rounds: [[Range<Int>]] = {
-        let k = model.ranks, b = model.batch
+        let k = model.plan.groupSize, b = model.batch
         switch model.plan.scheme {
         case .a:
             return [Array(repeating: 0..<b, count: k)]
@@ -58,12 +59,14 @@ final class HybridSchedule: StepSchedule {
     private lazy var featureGradient = Tensor(plain: [model.batch, model.plan.model.featureWidth])
 
     func step(labels: [Int32], step: Int, rates: (convolutional: Float, fullyConnected: Float)) throws -> Double {
-        let m = model, timeline = m.timeline, rank = m.rank, arena = m.arena, optimizer = m.optimizer
+        let m = model, timeline = m.timeline, arena = m.arena, optimizer = m.optimizer
+        // Within the group: G members at positions 0..<G; the step's K·B examples in all.
+        let position = m.plan.position, g = m.plan.groupSize, firstRank = m.plan.groupRanks.lowerBound
         let k = m.ranks, b = m.batch, f = m.plan.model.featureWidth
         let features = m.network.forward(training: true, step: UInt64(step))
         let featureValues = UnsafeBufferPointer(features.floats)
-        // Every rank's labels, in rank order (small; exact as floats below 2^24).
-        let allLabels = try gatherLabels(labels, counts: Array(repeating: b, count: k))
+        // The group's labels, in position order (small; exact as floats below 2^24).
+        let allLabels = try gatherLabels(labels, counts: Array(repeating: b, count: g))
         let rounds = self.rounds, buffers = roundBuffers, featureGradient = self.featureGradient
         let perRound = m.plan.fullyConnectedUpdate == .subBatch
         let exchange = m.channels.features
@@ -72,7 +75,7 @@ final class HybridSchedule: StepSchedule {
         var arrivals: [Pending<Void>] = []
         for (round, buffer) in zip(rounds, buffers) {
             let mine = UnsafeBufferPointer(
-                rebasing: featureValues[(round[rank].lowerBound * f)..<(round[rank].upperBound * f)])
+                rebasing: featureValues[(round[position].lowerBound * f)..<(round[position].upperBound * f)])
             let counts = round.map { $0.count * f }
             let into = buffer.gathered.floats
             arrivals.append(onExchangeThread { try exchange.allGather(mine, counts: counts, into: into) })
@@ -84,12 +87,12 @@ final class HybridSchedule: StepSchedule {
             let gathered = buffers[j].gathered
             let n = gathered.dims[0]
             let classifier = classifier(batch: n)
-            // Each row's rank and index in that rank's batch → its index in the step's K·B examples.
+            // Each row's member and index in that member's batch → its index in the step's K·B examples.
             var rows: [Int] = []
             var roundLabels: [Int32] = []
             for (q, range) in round.enumerated() {
                 for i in range {
-                    rows.append(q * b + i)
+                    rows.append((firstRank + q) * b + i)
                     roundLabels.append(allLabels[q * b + i])
                 }
             }
@@ -97,8 +100,9 @@ final class HybridSchedule: StepSchedule {
                 _ = try classifier.forward(gathered, training: true, step: UInt64(step), rows: rows)
                 lossSum += classifier.lossSum(labels: roundLabels)
             }
-            // Note [gradient averaging]: the FC gradient is the mean over what the update covers, the
-            // features' gradient the mean over the step's K·B examples.
+            // Note [gradient averaging]: the FC gradient is the mean over what the update covers (a round's n,
+            // or the step's K·B examples once the groups' sums are added), the features' gradient the mean
+            // over the step's K·B examples.
             let partial = try timeline.record("\(StepPhases.fullyConnectedStage)round \(j) backward", .compute) {
                 try classifier.backward(scale: 1 / Float(perRound ? n : k * b)).floats
             }
@@ -111,7 +115,7 @@ final class HybridSchedule: StepSchedule {
                 _ = sent.update(fromContentsOf: partial)
             }
             let target = UnsafeMutableBufferPointer(
-                rebasing: featureGradient.floats[(round[rank].lowerBound * f)..<(round[rank].upperBound * f)])
+                rebasing: featureGradient.floats[(round[position].lowerBound * f)..<(round[position].upperBound * f)])
             let counts = round.map { $0.count * f }
             returns.append(
                 onExchangeThread {
@@ -127,23 +131,29 @@ final class HybridSchedule: StepSchedule {
                 }
             }
         }
+        if !perRound && rounds.count > 1 {
+            _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[m.fullyConnectedRange])
+                .update(fromContentsOf: fullyConnectedSum)
+        }
+        // The shard's gradient is complete: its sum across the groups travels while the conv stage runs back.
+        if let shardBuckets = m.shardBuckets {
+            for view in m.shardViews.reversed() { shardBuckets.finished(layer: view.layer) }
+        }
         try timeline.record("wait feature gradients", .wait) { for pending in returns { try pending.wait() } }
         m.network.backward(featureGradient) { m.buckets.finished(layer: $0.name) }
-        try timeline.record("wait gradients", .wait) { try m.buckets.finish() }
+        try timeline.record("wait gradients", .wait) {
+            try m.buckets.finish()
+            try m.shardBuckets?.finish()
+        }
         timeline.record("\(StepPhases.updateStage)fc", .compute) {
-            if !perRound {
-                if rounds.count > 1 {
-                    _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[m.fullyConnectedRange])
-                        .update(fromContentsOf: fullyConnectedSum)
-                }
-                optimizer.step(learningRate: rates.fullyConnected, range: m.fullyConnectedRange)
-            }
+            if !perRound { optimizer.step(learningRate: rates.fullyConnected, range: m.fullyConnectedRange) }
         }
         timeline.record("\(StepPhases.updateStage)conv", .compute) {
             optimizer.step(learningRate: rates.convolutional, range: m.convolutionalRange)
         }
-        // Every rank computed the whole sum (the classifier's loss covers all K·B rows): rank 0's is the share.
-        return rank == 0 ? lossSum : 0
+        // Every member computed its group's sum (the classifier's loss covers the group's G·B rows): the first
+        // member's is the group's share.
+        return position == 0 ? lossSum : 0
     }
 
     /// Adds this round's FC gradients to the step's sum (in round order, the same on every rank).
@@ -186,11 +196,13 @@ final class HybridSchedule: StepSchedule {
     // MARK: - Sharded evaluation
 
     /// Rank r takes the r-th of K contiguous shards of the data set. In each round every rank runs its conv
-    /// stage on up to B of its examples, the features and labels are all-gathered, and every rank evaluates
-    /// the sharded FC stack on all of them (so every rank tallies the same rows). With several views per
-    /// example (ten-crop) a round runs once per view and the softmax outputs are averaged.
+    /// stage on up to B of its examples, the features and labels are all-gathered within the group, and
+    /// every member evaluates the group's sharded FC stack on all of them (so the members tally the same
+    /// rows); the groups' tallies are then summed. With several views per example (ten-crop) a round runs
+    /// once per view and the softmax outputs are averaged.
     func evaluate(_ sampler: BatchSampler) throws -> EvaluationResult {
         let m = model, k = m.ranks, b = m.batch, rank = m.rank, views = sampler.source.views
+        let members = m.plan.groupRanks, position = m.plan.position
         let shardSizes = segmentCounts(sampler.count, parts: k)
         let first = shardSizes[..<rank].reduce(0, +)
         var tally = EvaluationTally()
@@ -210,8 +222,10 @@ final class HybridSchedule: StepSchedule {
         let loader = BatchPrefetcher(sampler: sampler, depth: sampler.prefetch)
         var next = 0
         for s in 0..<roundCount {
-            let counts = shardSizes.map { max(0, min(b, $0 - s * b)) }
-            let mine = counts[rank], n = counts.reduce(0, +)
+            let counts = members.map { max(0, min(b, shardSizes[$0] - s * b)) }
+            let mine = counts[position], n = counts.reduce(0, +)
+            // A group whose shards ended a round before another's: the members skip it together.
+            guard n > 0 else { continue }
             var average = SoftmaxAverage(rows: n, classes: m.plan.model.classes)
             var allLabels: [Int32] = []
             for _ in 0..<views {
@@ -240,7 +254,18 @@ final class HybridSchedule: StepSchedule {
             }
             if views > 1 { tally.add(average, labels: allLabels) }
         }
-        return tally.result
+        guard m.plan.groups > 1 else { return tally.result }
+        // Every member of a group tallied the group's rows: the first member's count, summed over the groups.
+        let sums = try m.sumOverRanks(
+            position == 0
+                ? [Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum]
+                : [0, 0, 0, 0])
+        var total = EvaluationTally()
+        total.examples = Int(sums[0])
+        total.top1Correct = Int(sums[1])
+        total.top5Correct = Int(sums[2])
+        total.lossSum = sums[3]
+        return total.result
     }
 
     /// The conv stage for `n` examples: the training network when `n` is B.

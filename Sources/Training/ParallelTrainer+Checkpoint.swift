@@ -68,7 +68,7 @@ extension ParallelTrainer {
         do {
             // Rank q's residuals to rank 0 alone: an all-to-all in which only q → 0 is not empty.
             for q in 0..<ranks {
-                try model.channels.classifier.allToAll(
+                try model.channels.world.allToAll(
                     rank == q ? UnsafeBufferPointer(rebasing: mine[range]) : UnsafeBufferPointer(start: nil, count: 0),
                     sendCounts: (0..<ranks).map { rank == q && $0 == 0 ? n : 0 },
                     into: rank == 0 ? gathered[q] : UnsafeMutableBufferPointer(start: nil, count: 0),

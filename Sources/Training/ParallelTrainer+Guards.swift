@@ -34,7 +34,7 @@ extension ParallelTrainer {
     func agree(afterStep step: Int, lossShare: Double) throws -> TrainingLoop.StepOutcome {
         let badParameter = optimizer.sawNonFinite ? firstNonFiniteParameter() : nil
         let mine = [lossShare, supervision.stop.requested == nil ? 0 : 1, Double(badParameter ?? -1)]
-        let figures = try model.channels.classifier.allGatherDoubles(mine, collective: "step figures")
+        let figures = try model.channels.world.allGatherDoubles(mine, collective: "step figures")
         let loss = figures.reduce(0) { $0 + $1[0] } / Double(ranks * configuration.training.batchSize)
         let bad = figures.indices.filter { figures[$0][2] >= 0 }
         if !bad.isEmpty || !loss.isFinite {
@@ -69,10 +69,22 @@ extension ParallelTrainer {
         }
     }
 
-    /// Note [replica check] after `step` steps (1-based); nothing on one rank.
+    /// Note [replica check] after `step` steps (1-based): the replicated layers across every rank, and each FC
+    /// shard across the ranks holding it (one per group); nothing on one rank.
     func checkReplicas(step: Int) throws {
         guard ranks > 1 else { return }
-        let views = model.synchronisedViews
+        try compareReplicas(model.synchronisedViews, over: model.channels.world, step: step) { $0 }
+        if let holders = model.channels.shardGradients {
+            // Rank q of the holders is the rank at this position in group q.
+            try compareReplicas(model.shardViews, over: holders, step: step) { q in q * plan.groupSize + plan.position }
+        }
+    }
+
+    /// Compares the digests of `views` (weights and momentum) over `communicator`, whose rank q is run rank
+    /// `runRank(q)`; throws naming the rank that differs from the majority.
+    private func compareReplicas(
+        _ views: [ParameterView], over communicator: Communicator, step: Int, runRank: (Int) -> Int
+    ) throws {
         var mine: [UInt8] = []
         for view in views {
             for buffer in [UnsafeBufferPointer(arena.values), UnsafeBufferPointer(optimizer.velocity)] {
@@ -80,7 +92,7 @@ extension ParallelTrainer {
                 withUnsafeBytes(of: digest.littleEndian) { mine += $0 }
             }
         }
-        let all = try model.channels.classifier.allGatherBytes(mine, collective: "replica check")
+        let all = try communicator.allGatherBytes(mine, collective: "replica check")
         guard all.contains(where: { $0 != mine }) || all.contains(where: { $0 != all[0] }) else { return }
         for (i, view) in views.enumerated() {
             for (j, part) in ["weights", "momentum"].enumerated() {
@@ -88,8 +100,8 @@ extension ParallelTrainer {
                 let digests = all.map { $0.count >= at + 8 ? Array($0[at..<(at + 8)]) : [] }
                 let counts = Dictionary(digests.map { ($0, 1) }, uniquingKeysWith: +)
                 guard counts.count > 1, let majority = counts.max(by: { $0.value < $1.value })?.key else { continue }
-                let odd = digests.indices.filter { digests[$0] != majority }
-                let agreeing = digests.indices.filter { digests[$0] == majority }
+                let odd = digests.indices.filter { digests[$0] != majority }.map(runRank)
+                let agreeing = digests.indices.filter { digests[$0] == majority }.map(runRank)
                 throw RunEnded.replicasDiffer(
                     "replicas differ after step \(step): \(view.name) (\(part)) on rank\(odd.count > 1 ? "s" : "") \(odd.map(String.init).joined(separator: ", ")) differs from rank\(agreeing.count > 1 ? "s" : "") \(agreeing.map(String.init).joined(separator: ", ")); nothing was written at this step"
                 )

@@ -94,11 +94,6 @@ public final class ParallelTrainer {
         let c = configuration.training
         try configuration.validate(ranks: k)
         plan = configuration.plan(ranks: k, rank: rank)
-        if plan.groupSize > 1 && plan.groups > 1 {
-            throw TrainingError(
-                "FC groups of \(plan.groupSize) of \(k) ranks are not supported by the trainer yet: it shards the FC layers over all ranks or none"
-            )
-        }
         self.configuration = configuration
         self.supervision = supervision
         let say: (String) -> Void =
@@ -110,8 +105,7 @@ public final class ParallelTrainer {
         // The checkpoint first: one of another run is refused before the model is built and initialised
         // (seconds for `paper`).
         let resumed = try ParallelTrainer.findCheckpoint(c, progress: say)
-        let channels = try TrainingChannels(
-            splitting: communicator, parallelism: plan.parallelism, meter: traffic, timeline: timeline)
+        let channels = try TrainingChannels(splitting: communicator, plan: plan, meter: traffic, timeline: timeline)
         model = RankModel(configuration: configuration, plan: plan, channels: channels, timeline: timeline)
         switch plan.parallelism {
         case .data: schedule = DataParallelSchedule(model)
@@ -122,7 +116,7 @@ public final class ParallelTrainer {
         resumedFrom = resumed?.path
         try loop.check(start, of: resumed?.path)
         // Every rank must continue from the same step (a run directory that is not shared, say).
-        let steps = try channels.classifier.allGatherDoubles([Double(start.step)], collective: "resume position")
+        let steps = try channels.world.allGatherDoubles([Double(start.step)], collective: "resume position")
         if let q = steps.indices.first(where: { steps[$0] != steps[0] }) {
             throw TrainingError(
                 "rank \(rank) resumes at step \(start.step), rank \(q) at step \(Int(steps[q][0])), rank 0 at step \(Int(steps[0][0])): every rank must see the same checkpoints"

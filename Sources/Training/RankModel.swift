@@ -14,14 +14,19 @@ final class RankModel {
     /// Hybrid: the conv stage for B examples, (B, C, H, W) → (B, F); data: the whole network.
     let network: Network
     let buckets: GradientBuckets
+    /// The FC shards' gradients summed across the groups (nil with one group, or G = 1).
+    let shardBuckets: GradientBuckets?
     let channels: TrainingChannels
     let timeline: Timeline
     /// The arena range of the conv layers' parameters (replicated in both parallelisms).
     let convolutionalRange: Range<Int>
     /// The arena range of the FC layers' parameters (this rank's shards under hybrid).
     let fullyConnectedRange: Range<Int>
-    /// The parameters whose gradients are allreduced (conv; data: every layer), in arena order.
+    /// The parameters whose gradients are allreduced over every rank (conv; G = 1: every layer), in arena
+    /// order.
     let synchronisedViews: [ParameterView]
+    /// This rank's FC shard parameters, whose gradients are summed across the groups when there are several.
+    let shardViews: [ParameterView]
 
     var ranks: Int { plan.ranks }
     var rank: Int { plan.rank }
@@ -55,6 +60,7 @@ final class RankModel {
         fullyConnectedRange = arena.range(of: arena.views.filter { !convLayers.contains($0.layer) })
         let hybrid = plan.parallelism == .hybrid
         synchronisedViews = plan.replicatedViews
+        shardViews = plan.groupSize > 1 ? arena.views.filter { !convLayers.contains($0.layer) } : []
         network = Network(
             model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
         network.firstExample = plan.rank * c.batchSize
@@ -68,11 +74,17 @@ final class RankModel {
             arena: arena, views: synchronisedViews, bucketElements: plan.bucketElements,
             communicator: channels.gradients, codec: plan.codec, overlap: plan.overlap,
             timeline: timeline)
+        let (arena, shardViews) = (arena, shardViews)
+        shardBuckets = channels.shardGradients.map {
+            GradientBuckets(
+                arena: arena, views: shardViews, bucketElements: plan.bucketElements, communicator: $0,
+                codec: plan.codec, overlap: plan.overlap, timeline: timeline)
+        }
     }
 
     /// Each rank's `values` summed in rank order, as Doubles (every rank gets the same sums). A collective.
     func sumOverRanks(_ values: [Double]) throws -> [Double] {
-        let all = try channels.classifier.allGatherDoubles(values, collective: "sumOverRanks")
+        let all = try channels.world.allGatherDoubles(values, collective: "sumOverRanks")
         return values.indices.map { i in all.reduce(0) { $0 + $1[i] } }
     }
 

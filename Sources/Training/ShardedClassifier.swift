@@ -59,8 +59,8 @@ public final class ShardedClassifier {
         stream: ComputeStream = ComputeStream()
     ) {
         precondition(
-            communicator.size == plan.ranks && communicator.rank == plan.rank,
-            "sharded classifier: plan for rank \(plan.rank) of \(plan.ranks), communicator is rank \(communicator.rank) of \(communicator.size)"
+            communicator.size == plan.groupSize && communicator.rank == plan.position,
+            "sharded classifier: plan for position \(plan.position) of a group of \(plan.groupSize), communicator is rank \(communicator.rank) of \(communicator.size)"
         )
         precondition(batch >= 1, "sharded classifier: batch must be positive, got \(batch)")
         self.plan = plan
@@ -76,7 +76,7 @@ public final class ShardedClassifier {
             stages.append(
                 Stage(
                     linear: linear, after: after, dropouts: after.compactMap { $0 as? Dropout },
-                    columns: (0..<plan.ranks).map { ParallelPlan.rows(outputs, ranks: plan.ranks, rank: $0) },
+                    columns: (0..<plan.groupSize).map { ParallelPlan.rows(outputs, ranks: plan.groupSize, rank: $0) },
                     gathered: Tensor(plain: [batch, outputs]), blocks: Tensor(plain: [batch * outputs]),
                     gradient: Tensor(plain: [batch, linear.outFeatures])))
         }
@@ -141,7 +141,7 @@ public final class ShardedClassifier {
     ///   the whole gradient.
     public func backward(scale: Float) throws -> Tensor {
         let full = loss.backward(scale: scale).floats, mine = gradientColumns.floats
-        let classes = plan.model.classes, own = stages.last!.columns[plan.rank]
+        let classes = plan.model.classes, own = stages.last!.columns[plan.position]
         for n in 0..<batch {
             for (j, c) in own.enumerated() { mine[n * own.count + j] = full[n * classes + c] }
         }

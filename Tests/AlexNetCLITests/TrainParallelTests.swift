@@ -51,6 +51,22 @@ import Testing
         #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
     }
 
+    /// FC layers sharded within groups of 2 of the 4 ranks (Note [one resolved plan]): mpirun and --simulate
+    /// give the same bits, plain and with zstd on both gradient allreduces.
+    @Test(
+        .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
+        .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)),
+        arguments: ["none", "zstd"])
+    func groupedLayoutMpirunAndSimulationTrainBitIdentically(_ codec: String) throws {
+        let arguments = ["--fc-group-size", "2", "--codec", codec]
+        let simulated = try Self.train(mpiRanks: nil, ["--simulate", "4"] + arguments)
+        let mpi = try Self.train(mpiRanks: 4, arguments)
+        #expect(simulated.0 == 0 && mpi.0 == 0)
+        #expect(simulated.1.count == 3, "losses: \(simulated.1)")
+        #expect(mpi.1 == simulated.1)
+        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
+    }
+
     /// The data-parallel baseline too.
     @Test(
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),

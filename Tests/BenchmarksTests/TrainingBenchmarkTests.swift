@@ -32,6 +32,25 @@ import Training
         #expect(result.stepSeconds.count == 2 && result.imagesPerSecond > 0)
     }
 
+    /// Under FC groups (8 ranks, G = 1, 2, 4, 8; Note [one resolved plan]) the bytes are the plan's too, on
+    /// every channel: the groups' features and classifier traffic, the conv gradients over all ranks and the
+    /// FC shards' across the groups.
+    @Test(arguments: [1, 2, 4, 8])
+    func groupedLayoutsSendThePlansBytes(_ groupSize: Int) throws {
+        let result = try benchmark(
+            parallelism: .hybrid, scheme: .b, codec: .none, ranks: 8, groupSize: groupSize)
+        #expect(result.traffic.count == 8)
+        for ranked in result.traffic {
+            for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
+                let planned = Double(ranked.plannedBytes[channel]!)
+                #expect(ranked.fp32Bytes[channel] == planned, "G = \(groupSize), rank \(ranked.rank), \(channel)")
+                #expect(ranked.encodedBytes[channel]! < 1_000, "G = \(groupSize), rank \(ranked.rank), \(channel)")
+            }
+        }
+        let sent = result.traffic[0].plannedBytes
+        #expect((sent["shard-gradients"]! > 0) == (groupSize > 1 && groupSize < 8), "\(sent)")
+    }
+
     /// With zstd the conv gradients travel as compressed frames (no fp32 left on that channel) while the
     /// features and the FC stack's collectives are unchanged.
     @Test func compressedGradientsAreCountedAsEncodedBytes() throws {
@@ -46,7 +65,8 @@ import Training
     }
 
     private func benchmark(
-        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: Codec
+        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: Codec, ranks: Int = 3,
+        groupSize: Int? = nil
     ) throws
         -> TrainingBenchmarkResult
     {
@@ -60,8 +80,9 @@ import Training
         c.scheme = scheme
         c.codec = codec
         c.bucketElements = 100_000
+        c.fullyConnectedGroupSize = groupSize
         let benchmark = TrainingBenchmark(configuration: c, warmup: 1, steps: 2)
-        return try InProcessCommunicator.run(size: 3) { comm in
+        return try InProcessCommunicator.run(size: ranks) { comm in
             ComputeEngine.threadCount = 1
             return try benchmark.run(communicator: comm)
         }[0]

@@ -46,6 +46,30 @@ import Training
         #expect(difference <= 5e-7, "K = \(ranks), scheme \(scheme): largest weight difference \(difference)")
     }
 
+    /// Note [one resolved plan]: FC layers sharded within groups of G ranks, the K/G groups data-parallel
+    /// (each FC shard's gradient summed across them), take the same step for every G dividing K.
+    @Test(arguments: [
+        (4, 1, ParallelPlan.Scheme.b), (4, 2, .b), (4, 2, .a), (4, 2, .c), (4, 4, .b), (8, 2, .b), (8, 4, .c),
+    ])
+    func everyGroupSizeEqualsOneProcessWithTheGlobalBatch(
+        _ ranks: Int, _ groupSize: Int, _ scheme: ParallelPlan.Scheme
+    ) throws {
+        let batch = 8, steps = 4
+        let reference = try Self.singleProcess(batch: ranks * batch, steps: steps)
+        let grouped = try trainInProcess(
+            ranks: ranks,
+            {
+                $0.fullyConnectedGroupSize = groupSize
+                $0.scheme = scheme
+                $0.fullyConnectedUpdate = .step
+                $0.learningRateScaling = .none
+            }, batch: batch, steps: steps, data: Self.data)
+        let difference = largestDifference(grouped.values, reference)
+        #expect(
+            difference <= 5e-7,
+            "K = \(ranks), G = \(groupSize), scheme \(scheme): largest weight difference \(difference)")
+    }
+
     /// The data-parallel baseline is the same step too.
     @Test(arguments: [2, 4])
     func dataParallelEqualsOneProcessWithTheGlobalBatch(_ ranks: Int) throws {

@@ -23,7 +23,7 @@ import Training
     /// `checkpoint` names.
     static func run(
         ranks: Int, steps: Int, batch: Int = 16, checkpoint: String? = nil, resume: String? = nil,
-        codec: Codec = .none
+        codec: Codec = .none, groupSize: Int? = nil
     ) throws -> [Float] {
         try trainInProcess(
             ranks: ranks,
@@ -31,6 +31,7 @@ import Training
                 $0.training.checkpointPath = checkpoint
                 $0.training.resume = resume.map { .file($0) }
                 $0.codec = codec
+                $0.fullyConnectedGroupSize = groupSize
             }, batch: batch, steps: steps, data: data
         ).values
     }
@@ -45,6 +46,21 @@ import Training
         #expect(firstHalf != uninterrupted)
         let resumed = try Self.run(ranks: 2, steps: 8, resume: Self.file(checkpoint, step: 4))
         #expect(resumed == uninterrupted)
+    }
+
+    /// Under FC groups (4 ranks in groups of 2) resuming is exact too, and the checkpoint (the whole model,
+    /// momentum included) loads under another layout: 4 ranks in one group, and one process.
+    @Test func aGroupedRunResumesExactlyAndItsCheckpointLoadsUnderAnyLayout() throws {
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 3)
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        let uninterrupted = try Self.run(ranks: 4, steps: 6, batch: 8, groupSize: 2)
+        let firstHalf = try Self.run(ranks: 4, steps: 3, batch: 8, checkpoint: template, groupSize: 2)
+        #expect(try ModelFile.load(checkpoint).arena.valueArray == firstHalf)
+        #expect(try Self.run(ranks: 4, steps: 6, batch: 8, resume: checkpoint, groupSize: 2) == uninterrupted)
+        let oneGroup = try Self.run(ranks: 4, steps: 6, batch: 8, resume: checkpoint, groupSize: 4)
+        let oneProcess = try Self.run(ranks: 1, steps: 6, batch: 32, resume: checkpoint)
+        #expect(oneGroup != firstHalf && oneProcess != firstHalf)
     }
 
     /// With top-k's error feedback, each rank's residuals are checkpointed too, so resuming is still exact;
