@@ -35,15 +35,7 @@ final class DataParallelSchedule: StepSchedule {
         let shardSizes = segmentCounts(sampler.count, parts: m.ranks)
         let first = shardSizes[..<m.rank].reduce(0, +)
         let tally = try evaluator.tally(sampler.slice(first..<(first + shardSizes[m.rank])))
-        let sums = try m.sumOverRanks([
-            Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum,
-        ])
-        var total = EvaluationTally()
-        total.examples = Int(sums[0])
-        total.top1Correct = Int(sums[1])
-        total.top5Correct = Int(sums[2])
-        total.lossSum = sums[3]
-        return total.result
+        return try m.sumOverRanks(tally).result
     }
 
     /// The whole model on this rank's shard, through the training network where the batch fits.

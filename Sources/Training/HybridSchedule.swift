@@ -256,16 +256,7 @@ final class HybridSchedule: StepSchedule {
         }
         guard m.plan.groups > 1 else { return tally.result }
         // Every member of a group tallied the group's rows: the first member's count, summed over the groups.
-        let sums = try m.sumOverRanks(
-            position == 0
-                ? [Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum]
-                : [0, 0, 0, 0])
-        var total = EvaluationTally()
-        total.examples = Int(sums[0])
-        total.top1Correct = Int(sums[1])
-        total.top5Correct = Int(sums[2])
-        total.lossSum = sums[3]
-        return total.result
+        return try m.sumOverRanks(position == 0 ? tally : EvaluationTally()).result
     }
 
     /// The conv stage for `n` examples: the training network when `n` is B.

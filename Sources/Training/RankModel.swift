@@ -88,6 +88,19 @@ final class RankModel {
         return values.indices.map { i in all.reduce(0) { $0 + $1[i] } }
     }
 
+    /// Every rank's tally summed (examples, correct counts, loss), the same on every rank. A collective.
+    func sumOverRanks(_ tally: EvaluationTally) throws -> EvaluationTally {
+        let sums = try sumOverRanks([
+            Double(tally.examples), Double(tally.top1Correct), Double(tally.top5Correct), tally.lossSum,
+        ])
+        var total = EvaluationTally()
+        total.examples = Int(sums[0])
+        total.top1Correct = Int(sums[1])
+        total.top5Correct = Int(sums[2])
+        total.lossSum = sums[3]
+        return total
+    }
+
     /// The whole model (FC shards gathered) on every rank, laid out as `model.makeArena()`. A collective
     /// under hybrid; under data parallelism every rank already holds the whole model, and this is its own
     /// arena (not a copy: read it, do not keep it across steps).

@@ -42,13 +42,19 @@ import Testing
         .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)),
         arguments: ["a", "b", "c"], ["none", "zstd"])
     func mpirunAndSimulationTrainBitIdentically(_ scheme: String, _ codec: String) throws {
-        let arguments = ["--scheme", scheme, "--codec", codec]
-        let simulated = try Self.train(mpiRanks: nil, ["--simulate", "4"] + arguments)
-        let mpi = try Self.train(mpiRanks: 4, arguments)
-        #expect(simulated.0 == 0 && mpi.0 == 0)
-        #expect(simulated.1.count == 3, "losses: \(simulated.1)")
-        #expect(mpi.1 == simulated.1)
-        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
+        try Self.expectMpirunEqualsSimulation(ranks: 4, ["--scheme", scheme, "--codec", codec])
+    }
+
+    /// `mpirun -n K` and `--simulate K` with `arguments`: both succeed with the same per-step losses and model.
+    static func expectMpirunEqualsSimulation(
+        ranks: Int, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let simulated = try train(mpiRanks: nil, ["--simulate", "\(ranks)"] + arguments)
+        let mpi = try train(mpiRanks: ranks, arguments)
+        #expect(simulated.0 == 0 && mpi.0 == 0, sourceLocation: sourceLocation)
+        #expect(simulated.1.count == 3, "losses: \(simulated.1)", sourceLocation: sourceLocation)
+        #expect(mpi.1 == simulated.1, sourceLocation: sourceLocation)
+        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ", sourceLocation: sourceLocation)
     }
 
     /// FC layers sharded within groups of 2 of the 4 ranks (Note [one resolved plan]): mpirun and --simulate
@@ -58,13 +64,7 @@ import Testing
         .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)),
         arguments: ["none", "zstd"])
     func groupedLayoutMpirunAndSimulationTrainBitIdentically(_ codec: String) throws {
-        let arguments = ["--fc-group-size", "2", "--codec", codec]
-        let simulated = try Self.train(mpiRanks: nil, ["--simulate", "4"] + arguments)
-        let mpi = try Self.train(mpiRanks: 4, arguments)
-        #expect(simulated.0 == 0 && mpi.0 == 0)
-        #expect(simulated.1.count == 3, "losses: \(simulated.1)")
-        #expect(mpi.1 == simulated.1)
-        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
+        try Self.expectMpirunEqualsSimulation(ranks: 4, ["--fc-group-size", "2", "--codec", codec])
     }
 
     /// The data-parallel baseline too.
@@ -72,11 +72,7 @@ import Testing
         .enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin)"),
         .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
     func dataParallelMpirunAndSimulationAgree() throws {
-        let simulated = try Self.train(mpiRanks: nil, ["--simulate", "2", "--parallel", "data"])
-        let mpi = try Self.train(mpiRanks: 2, ["--parallel", "data"])
-        #expect(simulated.0 == 0 && mpi.0 == 0)
-        #expect(mpi.1 == simulated.1 && simulated.1.count == 3)
-        #expect(!mpi.2.isEmpty && mpi.2 == simulated.2, "model files differ")
+        try Self.expectMpirunEqualsSimulation(ranks: 2, ["--parallel", "data"])
     }
 
     /// One rank under mpirun is a mistake (nothing to share), said clearly.
