@@ -254,7 +254,6 @@ final class HybridSchedule: StepSchedule {
             }
             if views > 1 { tally.add(average, labels: allLabels) }
         }
-        guard m.plan.groups > 1 else { return tally.result }
         // Every member of a group tallied the group's rows: the first member's count, summed over the groups.
         return try m.sumOverRanks(position == 0 ? tally : EvaluationTally()).result
     }

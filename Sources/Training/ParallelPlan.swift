@@ -218,18 +218,23 @@ public struct ParallelPlan: Sendable, Equatable {
     /// The allreduce buckets of this rank's FC shards, summed over the K/G ranks holding the same shard (none
     /// when G = 1, where the FC layers are in `gradientBuckets`, or when there is one group).
     public var shardGradientBuckets: [GradientBuckets.Bucket] {
-        guard groupSize > 1 && groups > 1 else { return [] }
-        let views = ParameterArena.views(layout: parameterLayout).views
-        let convLayers = Set(model.features.map(\.name))
-        return GradientBuckets.buckets(
-            views: views.filter { !convLayers.contains($0.layer) }, bucketElements: bucketElements)
+        GradientBuckets.buckets(views: shardViews, bucketElements: bucketElements)
     }
 
     /// The views of the parameters every rank holds whole: conv, and the FC layers too when G = 1.
-    public var replicatedViews: [ParameterView] {
+    public var replicatedViews: [ParameterView] { viewsByReplication.replicated }
+
+    /// The views of this rank's FC shards whose gradients are summed across the groups: none when G = 1
+    /// (they are replicated) or when there is one group.
+    public var shardViews: [ParameterView] { viewsByReplication.shards }
+
+    /// This rank's parameter views, split into those every rank holds and the FC shards summed across groups.
+    private var viewsByReplication: (replicated: [ParameterView], shards: [ParameterView]) {
         let views = ParameterArena.views(layout: parameterLayout).views
         let convLayers = Set(model.features.map(\.name))
-        return groupSize == 1 ? views : views.filter { convLayers.contains($0.layer) }
+        if groupSize == 1 { return (views, []) }
+        let fullyConnected = views.filter { !convLayers.contains($0.layer) }
+        return (views.filter { convLayers.contains($0.layer) }, groups > 1 ? fullyConnected : [])
     }
 
     /// Parameters this rank holds.

@@ -88,7 +88,7 @@ public struct ParallelTrainingConfiguration: Sendable {
     public func plan(ranks: Int, rank: Int) -> ParallelPlan {
         let groupSize = parallelism == .data ? 1 : fullyConnectedGroupSize ?? ranks
         return ParallelPlan(
-            model: training.model, ranks: ranks, groupSize: ranks % groupSize == 0 ? groupSize : ranks, rank: rank,
+            model: training.model, ranks: ranks, groupSize: groupSize, rank: rank,
             scheme: scheme, batchPerRank: training.batchSize, bucketElements: bucketElements, codec: codec,
             fullyConnectedUpdate: fullyConnectedUpdate, overlap: overlap)
     }

@@ -60,7 +60,7 @@ final class RankModel {
         fullyConnectedRange = arena.range(of: arena.views.filter { !convLayers.contains($0.layer) })
         let hybrid = plan.parallelism == .hybrid
         synchronisedViews = plan.replicatedViews
-        shardViews = plan.groupSize > 1 ? arena.views.filter { !convLayers.contains($0.layer) } : []
+        shardViews = plan.shardViews
         network = Network(
             model: c.model, arena: arena, batch: c.batchSize, seed: c.seed, includesClassifier: !hybrid)
         network.firstExample = plan.rank * c.batchSize
