@@ -114,8 +114,9 @@ struct BenchTraining: ParsableCommand {
         Swift.print(
             String(
                 format:
-                    "%@ %@%@, %d ranks × %d images, codec %@, %d threads per rank: %.3f s/step median of %d (%@), %.1f images/s",
-                r.variant, r.parallelism.rawValue, r.scheme.map { " scheme (\($0.rawValue))" } ?? "", r.ranks,
+                    "%@ %@%@%@, %d ranks × %d images, codec %@, %d threads per rank: %.3f s/step median of %d (%@), %.1f images/s",
+                r.variant, r.parallelism.rawValue, r.scheme.map { " scheme (\($0.rawValue))" } ?? "",
+                r.groupSize > 1 && r.groupSize < r.ranks ? " in groups of \(r.groupSize)" : "", r.ranks,
                 r.batchPerRank,
                 r.codec.description,
                 r.threadsPerRank, r.medianStepSeconds, r.steps, spread, r.imagesPerSecond))

@@ -104,7 +104,7 @@ public struct TrainingBenchmark: Sendable {
             // What ran: the trainer's resolved plan (Note [one resolved plan]), not what was asked for.
             variant: c.model.name, parallelism: trainer.plan.parallelism,
             scheme: trainer.plan.groupSize > 1 ? trainer.plan.scheme : nil,
-            codec: trainer.plan.codec, ranks: k, batchPerRank: c.batchSize,
+            codec: trainer.plan.codec, ranks: k, groupSize: trainer.plan.groupSize, batchPerRank: c.batchSize,
             threadsPerRank: ComputeEngine.threadCount, images: shards ?? "synthetic", warmup: warmup, steps: steps,
             stepSeconds: slowest, medianStepSeconds: median(slowest),
             imagesPerSecond: Double(k * c.batchSize) / median(slowest), traffic: traffic, phases: rankPhases,

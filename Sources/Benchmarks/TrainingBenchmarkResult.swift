@@ -7,9 +7,11 @@ import Training
 
 /// The figures of one benchmarked configuration (JSON keys in snake case).
 public struct TrainingBenchmarkResult: Codable, Sendable {
-    /// "owt hybrid (b), 4 ranks × 32, codec none".
+    /// "owt hybrid (b), 4 ranks × 32, codec none"; "owt hybrid (b) in groups of 2, 4 ranks × 32, codec none".
     public var title: String {
-        "\(variant) \(parallelism)\(scheme.map { " (\($0))" } ?? ""), \(ranks) ranks × \(batchPerRank), codec \(codec)"
+        let groups = groupSize > 1 && groupSize < ranks ? " in groups of \(groupSize)" : ""
+        return
+            "\(variant) \(parallelism)\(scheme.map { " (\($0))" } ?? "")\(groups), \(ranks) ranks × \(batchPerRank), codec \(codec)"
     }
 
     public var variant: String
@@ -17,6 +19,8 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var scheme: ParallelPlan.Scheme?
     public var codec: Codec
     public var ranks: Int
+    /// G: the ranks sharing each FC layer (1: data parallelism; `ranks`: Krizhevsky's hybrid).
+    public var groupSize: Int
     public var batchPerRank: Int
     public var threadsPerRank: Int
     /// Where the images came from: "synthetic", or the prepared shards' directory.

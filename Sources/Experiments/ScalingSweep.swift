@@ -8,35 +8,9 @@ import Training
 /// `alexnet-dist bench training` process started by `mpirun` (on this machine's shared memory, or across
 /// the virtual cluster's hosts through `cluster/vcluster mpirun`), recorded in a `ScalingResults` folder.
 public struct ScalingSweep {
-    /// A parallelism (with its scheme) and the codec of its gradient allreduce: "data:none", "hybrid-b:bf16".
-    public struct Configuration: Hashable, Sendable, CustomStringConvertible {
-        public var parallelism: ParallelPlan.Parallelism
-        public var scheme: ParallelPlan.Scheme?
-        public var codec: Codec
-
-        public init(parsing text: String) throws {
-            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[1].isEmpty else {
-                throw ReportError(
-                    "configuration '\(text)' is not MODE:CODEC (data:none, hybrid-b:bf16, hybrid-a:none, ...)")
-            }
-            switch parts[0] {
-            case "data": (parallelism, scheme) = (.data, nil)
-            case "hybrid-a": (parallelism, scheme) = (.hybrid, .a)
-            case "hybrid-b", "hybrid": (parallelism, scheme) = (.hybrid, .b)
-            case "hybrid-c": (parallelism, scheme) = (.hybrid, .c)
-            default:
-                throw ReportError(
-                    "configuration '\(text)': mode '\(parts[0])' is not one of data, hybrid-a, hybrid-b, hybrid-c")
-            }
-            do { codec = try Codec(parsing: parts[1]) } catch { throw ReportError("configuration '\(text)': \(error)") }
-        }
-
-        /// "data" or "hybrid-<scheme>", as `ScalingPoint.mode` records it.
-        public var mode: String { parallelism == .data ? "data" : "hybrid-\(scheme!.rawValue)" }
-
-        public var description: String { mode + ":" + codec.description }
-    }
+    /// What a point runs: `ScalingPoint.Configuration`, parsed from "data:none", "hybrid-b:bf16",
+    /// "hybrid-b-g2:none".
+    public typealias Configuration = ScalingPoint.Configuration
 
     /// Programs the sweep starts.
     public struct Tools: Sendable {
@@ -82,7 +56,8 @@ public struct ScalingSweep {
 
     /// Every point, in run order: link by link (one cluster shape at a time), ranks ascending. One rank runs
     /// once, in one process on shared memory (no link is involved), as the data configuration with no codec:
-    /// throughput₁ of the scaling efficiency.
+    /// throughput₁ of the scaling efficiency. A configuration with groups of G runs where G divides K and
+    /// G < K (G = K is the world's hybrid, "hybrid-b").
     public var planned: [Planned] {
         var result: [Planned] = []
         for link in links {
@@ -93,7 +68,9 @@ public struct ScalingSweep {
                     }
                     continue
                 }
-                for c in configurations { result.append(Planned(configuration: c, ranks: k, link: link)) }
+                for c in configurations where c.groupSize.map({ $0 < k && k % $0 == 0 }) ?? true {
+                    result.append(Planned(configuration: c, ranks: k, link: link))
+                }
             }
         }
         return result
@@ -116,6 +93,7 @@ public struct ScalingSweep {
             "--trace", trace,
         ]
         if let scheme = p.configuration.scheme { arguments += ["--scheme", scheme.rawValue] }
+        if let g = p.configuration.groupSize { arguments += ["--fc-group-size", "\(g)"] }
         if p.ranks == 1 { arguments += ["--simulate", "1"] }
         return arguments
     }

@@ -6,16 +6,19 @@ import Training
 /// A step-time model of data-parallel and hybrid training, calibrated on this machine's measurements:
 ///
 /// - **compute**: one rank's conv forward, conv backward, FC and update times, measured alone (the sweep's
-///   one-rank point). Ranks that share the machine's cores run slower by `max(1, K·threads / cores)`. A
-///   hybrid rank's FC work is its 1/K of the neurons for K·B examples: the FLOPs of all neurons for B, so
-///   the same time; its update covers the conv layers and 1/K of the FC parameters.
-/// - **communication**: every collective of the step's `ParallelPlan`, with its exact message sizes, costs
+///   one-rank point). Ranks that share the machine's cores run slower by `max(1, K·threads / cores)`. With
+///   the FC layers sharded within groups of G ranks, a rank's FC work is its 1/G of the neurons for G·B
+///   examples: the FLOPs of all neurons for B, so the same time; its update covers the conv layers and 1/G
+///   of the FC parameters.
+/// - **communication**: every collective of the step's `ParallelPlan` (the group's over G ranks, the conv
+///   gradients' over K, the FC shards' gradients over the K/G groups), with its exact message sizes, costs
 ///   `α · messages + bytes / β` on the link (α and β fitted to allreduce benchmarks on that link and rank
 ///   count). Compressed gradients send the measured fraction of their fp32 bytes and pay the codec's
 ///   measured encode and decode throughput.
 /// - **overlap**: gradient buckets run on a transfer thread during conv backward, so only what exceeds conv
-///   backward is exposed, and never less than the last bucket (it starts when backward ends). Hybrid
-///   scheme (b)/(c) rounds: round 0's features are exposed, later rounds only where a transfer outlasts the
+///   backward is exposed, and never less than the last bucket (it starts when backward ends); the FC
+///   shards' buckets start when the FC backward ends, so they hide behind the conv backward too. Scheme
+///   (b)/(c) rounds (G per step): round 0's features are exposed, later rounds only where a transfer outlasts the
 ///   previous round's FC work; the FC stack's own gathers and reductions block; of the feature-gradient
 ///   returns the last is exposed. Scheme (a): its one exchange each way is exposed.
 public struct CostModel: Sendable {
@@ -76,50 +79,63 @@ public struct CostModel: Sendable {
     }
 
     /// What a rank's plan sends per step, summed into the groups the model prices: message steps and fp32
-    /// elements per group. It depends on the configuration and rank count only, so a caller predicting the
-    /// same configuration many times (fitting the load parameters) computes it once.
+    /// elements per group. It depends on the layout and rank count only, so a caller predicting the same
+    /// layout many times (fitting the load parameters) computes it once.
     public struct PlanTraffic: Sendable {
         public var ranks: Int
-        public var parallelism: ParallelPlan.Parallelism
+        /// G: the ranks sharing each FC layer (1: data parallelism; K: Krizhevsky's hybrid).
+        public var groupSize: Int
         public var scheme: ParallelPlan.Scheme
-        /// The update's share of one rank's (replicated conv, 1/K of the FC in hybrid).
+        /// The update's share of one rank's (replicated conv, 1/G of the FC).
         public var updateShare: Double
-        /// Gradients: every bucket's allreduce, uncompressed and compressed step counts.
+        /// Gradients: every bucket's allreduce (the replicated layers' over K ranks, the FC shards' over the
+        /// K/G groups), uncompressed and compressed step counts.
         public var gradientElements = 0.0
         public var gradientSteps = 0.0
         public var compressedGradientSteps = 0.0
-        public var synchronisedElements = 0.0
+        /// Per allreduce (replicated layers, FC shards): the fp32 elements a rank contributes and the ranks
+        /// summing them, for the codec's work.
+        public var synchronised: [(elements: Double, ranks: Int)] = []
+        /// The last replicated bucket's share of every synchronised element: it starts when backward ends.
         public var lastBucketShare = 0.0
-        /// Hybrid: the feature exchange, the feature-gradient returns and the FC stack's own collectives.
+        /// Within a group: the feature exchange, the feature-gradient returns and the FC stack's own
+        /// collectives.
         public var features = (steps: 0.0, elements: 0.0)
         public var returns = (steps: 0.0, elements: 0.0)
         public var classifier = (steps: 0.0, elements: 0.0)
+
+        public var parallelism: ParallelPlan.Parallelism { groupSize == 1 ? .data : .hybrid }
+        public var synchronisedElements: Double { synchronised.reduce(0) { $0 + $1.elements } }
     }
 
-    /// The traffic of `parallelism`/`scheme` on `k` ranks of this model and batch.
-    public func traffic(
-        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, ranks k: Int
-    )
-        -> PlanTraffic
-    {
+    /// The traffic of rank 0 of `k` ranks whose FC layers are sharded within groups of `groupSize` (a
+    /// divisor of `k`), fed by `scheme`, at this model and batch.
+    public func traffic(groupSize g: Int, scheme: ParallelPlan.Scheme, ranks k: Int) -> PlanTraffic {
         let plan = ParallelPlan(
-            model: model, ranks: k, rank: 0, parallelism: parallelism, scheme: scheme, batchPerRank: compute.batch,
+            model: model, ranks: k, groupSize: g, rank: 0, scheme: scheme, batchPerRank: compute.batch,
             bucketElements: GradientBuckets.defaultBucketElements)
         let total = Double(model.parameterCount), conv = Double(plan.convParameters)
         var t = PlanTraffic(
-            ranks: k, parallelism: parallelism, scheme: scheme,
-            updateShare: parallelism == .data ? 1 : (conv + (total - conv) / Double(k)) / total)
+            ranks: k, groupSize: g, scheme: scheme,
+            updateShare: g == 1 ? 1 : (conv + (total - conv) / Double(g)) / total)
         guard k > 1 else { return t }
-        let buckets = plan.gradientBuckets.map(\.range.count)
-        t.synchronisedElements = Double(buckets.reduce(0, +))
-        t.lastBucketShare = buckets.last.map { Double($0) / max(1, t.synchronisedElements) } ?? 0
-        t.gradientSteps = buckets.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: k, compressed: false) }
-        t.compressedGradientSteps = buckets.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: k, compressed: true) }
+        for (buckets, parts) in [(plan.gradientBuckets, k), (plan.shardGradientBuckets, plan.groups)] {
+            let sizes = buckets.map(\.range.count)
+            guard parts > 1, !sizes.isEmpty else { continue }
+            t.synchronised.append((Double(sizes.reduce(0, +)), parts))
+            t.gradientSteps += sizes.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: parts, compressed: false) }
+            t.compressedGradientSteps += sizes.reduce(0) {
+                $0 + CostModel.allReduceSteps($1, ranks: parts, compressed: true)
+            }
+        }
+        let last = plan.gradientBuckets.last.map(\.range.count) ?? 0
+        t.lastBucketShare = Double(last) / max(1, t.synchronisedElements)
         for transfer in plan.transfers {
-            let steps = CostModel.steps(transfer, ranks: k), elements = Double(transfer.elements)
+            let elements = Double(transfer.elements)
+            // The group's own collectives run over its G ranks.
+            let steps = CostModel.steps(transfer, ranks: g)
             switch transfer.channel {
             case .gradients, .shardGradients:
-                // (The model's configurations have G = 1 or G = K: no shard gradients yet.)
                 t.gradientElements += elements
             case .features where transfer.phase == .convFeatures:
                 t.features = (t.features.steps + steps, t.features.elements + elements)
@@ -132,30 +148,31 @@ public struct CostModel: Sendable {
         return t
     }
 
-    /// The step of `configuration` on `ranks` ranks of `batch` examples over `link`.
+    /// The step of `k` ranks whose FC layers are sharded within groups of `groupSize`, fed by `scheme`, with
+    /// `codec` on the gradient allreduces, over `link`.
     /// - Parameters:
     ///   - sharedCores: the ranks share this machine's `cores` (the measured points); false for a cluster of
     ///     dedicated nodes (extrapolation).
     ///   - gradientSentFraction: bytes a compressed gradient sends per fp32 byte (1 without a codec).
     public func predict(
-        parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme, codec: Codec, ranks k: Int,
-        link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1, overTCP: Bool = false
+        groupSize: Int, scheme: ParallelPlan.Scheme, codec: Codec, ranks k: Int, link: LinkCost,
+        sharedCores: Bool, gradientSentFraction: Double = 1, overTCP: Bool = false
     ) -> Prediction {
         predict(
-            traffic(parallelism: parallelism, scheme: scheme, ranks: k), codec: codec, link: link,
+            traffic(groupSize: groupSize, scheme: scheme, ranks: k), codec: codec, link: link,
             sharedCores: sharedCores, gradientSentFraction: gradientSentFraction, overTCP: overTCP)
     }
 
-    /// The step of the configuration whose traffic is `t` (see the other `predict`).
+    /// The step of the layout whose traffic is `t` (see the other `predict`).
     public func predict(
         _ t: PlanTraffic, codec: Codec, link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1,
         overTCP: Bool = false
     ) -> Prediction {
         var p = Prediction()
-        let k = t.ranks
+        let k = t.ranks, g = t.groupSize
         let slowdown = sharedCores ? max(1, Double(k * compute.threads) / Double(cores)) : 1
         let convBackward = slowdown * compute.convBackward
-        let fcRound = slowdown * compute.fullyConnected / Double(t.scheme == .a ? 1 : k)
+        let fcRound = slowdown * compute.fullyConnected / Double(t.scheme == .a ? 1 : g)
         p.compute =
             slowdown
             * (compute.convForward + compute.convBackward + compute.fullyConnected + compute.update * t.updateShare)
@@ -174,12 +191,14 @@ public struct CostModel: Sendable {
             alpha * (compressed ? t.compressedGradientSteps : t.gradientSteps)
             + 4 * t.gradientElements * fraction / (link.beta * background)
         if compressed, let speed = codecs[codec] {
-            let synchronised = 4 * t.synchronisedElements
-            // Each rank encodes its contribution and its reduced segment, decodes K segments and the result.
+            // Each rank encodes its contribution and its reduced segment, decodes n segments and the result.
             p.compression =
                 slowdown
-                * (synchronised * (1 + 1 / Double(k)) / speed.encodeBytesPerSecond + 2 * synchronised
-                    / speed.decodeBytesPerSecond)
+                * t.synchronised.reduce(0) { sum, part in
+                    let bytes = 4 * part.elements
+                    return sum + bytes * (1 + 1 / Double(part.ranks)) / speed.encodeBytesPerSecond + 2 * bytes
+                        / speed.decodeBytesPerSecond
+                }
             gradients += p.compression
         }
         p.communication = gradients
@@ -189,19 +208,21 @@ public struct CostModel: Sendable {
                 4 * (t.gradientElements * fraction + t.features.elements + t.returns.elements + t.classifier.elements)
             p.compute += networkSecondsPerByte * sent
         }
+        // The FC shards' buckets start when the FC backward ends and the replicated ones during the conv
+        // backward: together they hide behind the conv backward.
         p.exposedCommunication = max(gradients - convBackward, gradients * t.lastBucketShare)
         // The loss (data) or labels and loss (hybrid): small collectives on the compute thread.
         p.exposedCommunication += alpha * 2
-        guard t.parallelism == .hybrid else { return p }
+        guard g > 1 else { return p }
 
         let features = cost(t.features), returns = cost(t.returns), classifier = cost(t.classifier)
         p.communication += features + returns + classifier
         if t.scheme == .a {
             p.exposedCommunication += features + returns + classifier
         } else {
-            let perRound = features / Double(k)
-            p.exposedCommunication += perRound + Double(k - 1) * max(0, perRound - fcRound)
-            p.exposedCommunication += classifier + returns / Double(k)
+            let perRound = features / Double(g)
+            p.exposedCommunication += perRound + Double(g - 1) * max(0, perRound - fcRound)
+            p.exposedCommunication += classifier + returns / Double(g)
         }
         return p
     }

@@ -1,4 +1,5 @@
 import Collectives
+import Compute
 import Training
 
 /// The calibrated cost model carried to clusters this machine cannot build: one rank per node (no shared
@@ -54,6 +55,25 @@ public struct Extrapolation: Sendable {
         public var ranks: Int
         /// One per configuration of `Extrapolation.configurations`, in that order.
         public var speedups: [Double]
+        /// The fastest 2-D layout, one per codec of `Extrapolation.layoutCodecs`, in that order.
+        public var layouts: [Layout]
+        /// fp32 bytes a data-parallel rank sends per step (the plan's arithmetic, before compression).
+        public var dataBytesPerRank: Double
+        /// The exposed communication of data parallelism without a codec, seconds per step.
+        public var dataExposedSeconds: Double
+    }
+
+    /// A 2-D layout: the FC layers sharded within groups of G ≥ 2 ranks fed by `scheme`, the K/G groups
+    /// data-parallel; the fastest the model finds for one K, link and codec.
+    public struct Layout: Sendable {
+        public var groupSize: Int
+        public var scheme: ParallelPlan.Scheme
+        public var speedup: Double
+        /// fp32 bytes a rank sends per step (before compression).
+        public var bytesPerRank: Double
+        /// Seconds per step: in all, and of communication not hidden behind compute.
+        public var stepSeconds: Double
+        public var exposedSeconds: Double
     }
 
     /// β as a share of the shaped rate, mean over the 2-rank default-algorithm samples of the TCP links
@@ -65,6 +85,8 @@ public struct Extrapolation: Sendable {
     public let bestCodec: Codec?
     /// Data and hybrid (b) without compression, each also with `bestCodec` when there is one.
     public let configurations: [ScalingPoint.Configuration]
+    /// The codecs the 2-D layouts are searched with: none, then `bestCodec` when there is one.
+    public let layoutCodecs: [Codec]
     /// This machine's CPU, then the GPU.
     public let profiles: [Profile]
 
@@ -96,6 +118,8 @@ public struct Extrapolation: Sendable {
             configurations.append(.init(parallelism: .hybrid, scheme: .b, codec: codec))
         }
         self.configurations = configurations
+        let layoutCodecs = [Codec.none] + (bestCodec.map { [$0] } ?? [])
+        self.layoutCodecs = layoutCodecs
 
         let measured = model.compute
         let cpuImagesPerSecond =
@@ -114,35 +138,77 @@ public struct Extrapolation: Sendable {
         ].map { hardware, model, imagesPerSecond in
             Self.profile(
                 hardware, model: model, imagesPerSecond: imagesPerSecond, configurations: configurations,
-                fractions: fractions, efficiency: efficiency)
+                layoutCodecs: layoutCodecs, fractions: fractions, efficiency: efficiency)
         }
     }
 
     static func profile(
         _ hardware: Hardware, model: CostModel, imagesPerSecond: Double,
-        configurations: [ScalingPoint.Configuration], fractions: [Codec: Double], efficiency: Double
+        configurations: [ScalingPoint.Configuration], layoutCodecs: [Codec], fractions: [Codec: Double],
+        efficiency: Double
     ) -> Profile {
         let single = model.predict(
-            parallelism: .data, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: false
+            groupSize: 1, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: false
         ).stepSeconds
+        // The traffic of every layout, worked out once for all links and codecs.
+        let candidates = ranks.map { k in
+            groupSizes(ranks: k, model: model.model).flatMap { g in
+                ParallelPlan.Scheme.allCases.filter { $0 != .c || model.compute.batch >= g }.map { scheme in
+                    (scheme: scheme, traffic: model.traffic(groupSize: g, scheme: scheme, ranks: k))
+                }
+            }
+        }
+        let fixed = ranks.map { k in
+            configurations.map { c in
+                model.traffic(groupSize: c.groupSize(ranks: k), scheme: c.scheme ?? .b, ranks: k)
+            }
+        }
+        let data = ranks.map { model.traffic(groupSize: 1, scheme: .b, ranks: $0) }
+        func bytes(_ t: CostModel.PlanTraffic) -> Double {
+            4 * (t.gradientElements + t.features.elements + t.returns.elements + t.classifier.elements)
+        }
         let networks = rates.map { rate in
             let link = CostModel.LinkCost(alpha: alpha, beta: rate * efficiency / 8)
-            let rows = ranks.map { k in
+            func predict(_ t: CostModel.PlanTraffic, _ codec: Codec) -> CostModel.Prediction {
+                model.predict(
+                    t, codec: codec, link: link, sharedCores: false, gradientSentFraction: fractions[codec] ?? 1)
+            }
+            func speedup(_ t: CostModel.PlanTraffic, _ codec: Codec) -> Double {
+                Double(t.ranks) * single / predict(t, codec).stepSeconds
+            }
+            let rows = ranks.indices.map { i in
                 Row(
-                    ranks: k,
-                    speedups: configurations.map { c in
-                        let step = model.predict(
-                            parallelism: c.parallelism, scheme: c.scheme ?? .b, codec: c.codec, ranks: k, link: link,
-                            sharedCores: false, gradientSentFraction: fractions[c.codec] ?? 1
-                        ).stepSeconds
-                        return Double(k) * single / step
-                    })
+                    ranks: ranks[i],
+                    speedups: zip(configurations, fixed[i]).map { c, t in speedup(t, c.codec) },
+                    layouts: layoutCodecs.map { codec in
+                        // Ties go to the smaller G, then the scheme first by name: a stable choice.
+                        var best: Layout?
+                        for (scheme, t) in candidates[i] {
+                            let p = predict(t, codec)
+                            let s = Double(t.ranks) * single / p.stepSeconds
+                            if best.map({ s > $0.speedup }) ?? true {
+                                best = Layout(
+                                    groupSize: t.groupSize, scheme: scheme, speedup: s, bytesPerRank: bytes(t),
+                                    stepSeconds: p.stepSeconds, exposedSeconds: p.exposedCommunication)
+                            }
+                        }
+                        return best!
+                    },
+                    dataBytesPerRank: bytes(data[i]), dataExposedSeconds: predict(data[i], .none).exposedCommunication)
             }
             return Network(bitsPerSecond: rate, link: link, rows: rows)
         }
         return Profile(
             hardware: hardware, model: model, imagesPerSecond: imagesPerSecond, singleStepSeconds: single,
             networks: networks)
+    }
+
+    /// The group sizes a 2-D layout can take on `k` ranks: every divisor G ≥ 2 of K that leaves each rank of a
+    /// group at least one neuron of the narrowest FC layer (the trainer's own condition).
+    static func groupSizes(ranks k: Int, model: AlexNet) -> [Int] {
+        var narrowest = Int.max
+        for case .linear(_, let outputs) in model.classifier { narrowest = min(narrowest, outputs) }
+        return (2...max(2, k)).filter { k % $0 == 0 && $0 <= narrowest }
     }
 
     /// The speedup of `configuration` on `ranks` ranks over a link of `bitsPerSecond`, for `hardware`; nil

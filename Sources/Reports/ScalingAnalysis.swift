@@ -161,7 +161,7 @@ public struct ScalingAnalysis {
             p.ranks > 1
             ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
         guard let link else { return nil }
-        let traffic = model.traffic(parallelism: p.parallelism, scheme: p.scheme ?? .b, ranks: p.ranks)
+        let traffic = model.traffic(groupSize: p.groupSize, scheme: p.scheme ?? .b, ranks: p.ranks)
         return { load in
             var loaded = model
             loaded.alphaUnderLoad = load.alphaUnderLoad

@@ -11,6 +11,9 @@ public struct ScalingPoint: Codable, Sendable {
     public var scheme: ParallelPlan.Scheme?
     public var codec: Codec
     public var ranks: Int
+    /// G when the FC layers were sharded within groups smaller than the world (1 < G < K); nil for data
+    /// parallelism and Krizhevsky's hybrid over all K ranks (and in records older than the 2-D layout).
+    public var fcGroupSize: Int?
     public var batchPerRank: Int
     public var threadsPerRank: Int
     public var link: Link
@@ -38,8 +41,11 @@ public struct ScalingPoint: Codable, Sendable {
     public var date: String
     public var command: [String]
 
-    /// `parallelism` plus scheme: "data", "hybrid-a", ...
-    public var mode: String { scheme.map { "\(parallelism.rawValue)-\($0.rawValue)" } ?? parallelism.rawValue }
+    /// G: the ranks sharing each FC layer (1: data parallelism; K: Krizhevsky's hybrid).
+    public var groupSize: Int { parallelism == .data ? 1 : fcGroupSize ?? ranks }
+
+    /// `parallelism` plus scheme, plus G for groups smaller than the world: "data", "hybrid-a", "hybrid-b-g2".
+    public var mode: String { configuration.mode }
 
     /// Identifies the configuration (not the measurement): a sweep skips points already recorded.
     public var key: String {
@@ -61,6 +67,7 @@ public struct ScalingPoint: Codable, Sendable {
         scheme = r.scheme
         codec = r.codec
         ranks = r.ranks
+        fcGroupSize = r.groupSize > 1 && r.groupSize < r.ranks ? r.groupSize : nil
         batchPerRank = r.batchPerRank
         threadsPerRank = r.threadsPerRank
         self.link = link
@@ -76,9 +83,12 @@ public struct ScalingPoint: Codable, Sendable {
         let k = Double(max(1, r.traffic.count))
         bytesSentPerRank = r.traffic.map(\.measuredTotal).reduce(0, +) / k
         fp32BytesPerRank = r.traffic.map { Double($0.plannedTotal) }.reduce(0, +) / k
-        let gradients = ParallelPlan.Channel.gradients.rawValue
-        let gradientSent = r.traffic.map { ($0.fp32Bytes[gradients] ?? 0) + ($0.encodedBytes[gradients] ?? 0) }
-        let gradientPlanned = r.traffic.map { Double($0.plannedBytes[gradients] ?? 0) }
+        // Every gradient allreduce: the replicated layers' and the FC shards' across groups.
+        let gradients = [ParallelPlan.Channel.gradients, .shardGradients].map(\.rawValue)
+        let gradientSent = r.traffic.map { t in
+            gradients.reduce(0) { $0 + (t.fp32Bytes[$1] ?? 0) + (t.encodedBytes[$1] ?? 0) }
+        }
+        let gradientPlanned = r.traffic.map { t in Double(gradients.reduce(0) { $0 + (t.plannedBytes[$1] ?? 0) }) }
         let sent = gradientSent.reduce(0, +)
         gradientCompressionRatio = sent > 0 ? gradientPlanned.reduce(0, +) / sent : 1
         var channels: [String: Double] = [:]
@@ -121,23 +131,40 @@ public struct ScalingPoint: Codable, Sendable {
 
 extension ScalingPoint {
     /// What a point measured, apart from its size and link: the parallelism, the scheme (hybrid only; (b)
-    /// for a hybrid point that recorded none) and the gradient codec. Ordered data before hybrid, then by
-    /// scheme, then by the codec's canonical name: the order of the report's tables and chart lines.
+    /// for a hybrid point that recorded none), G when the FC layers were sharded within groups smaller than
+    /// the world, and the gradient codec. Ordered data before hybrid, then by scheme, then by G (groups
+    /// before the whole world), then by the codec's canonical name: the order of the report's tables and
+    /// chart lines.
     public struct Configuration: Hashable, Sendable, Comparable {
         public var parallelism: ParallelPlan.Parallelism
         /// Nil for data parallelism.
         public var scheme: ParallelPlan.Scheme?
+        /// G, fixed whatever K (1 < G < K where measured); nil for data parallelism and for Krizhevsky's
+        /// hybrid over all K ranks.
+        public var groupSize: Int?
         public var codec: Codec
 
-        public init(parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme?, codec: Codec) {
+        public init(
+            parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme?, groupSize: Int? = nil, codec: Codec
+        ) {
             self.parallelism = parallelism
             self.scheme = parallelism == .data ? nil : scheme ?? .b
+            self.groupSize = parallelism == .data ? nil : groupSize
             self.codec = codec
         }
 
+        /// "data", "hybrid-b", "hybrid-b-g2": as points record it and sweeps name it.
+        public var mode: String {
+            guard let scheme else { return parallelism.rawValue }
+            return "\(parallelism.rawValue)-\(scheme.rawValue)" + (groupSize.map { "-g\($0)" } ?? "")
+        }
+
+        /// G on `ranks` ranks.
+        public func groupSize(ranks: Int) -> Int { parallelism == .data ? 1 : groupSize ?? ranks }
+
         public static func < (a: Configuration, b: Configuration) -> Bool {
-            func order(_ c: Configuration) -> (Int, String, String) {
-                (c.parallelism == .data ? 0 : 1, c.scheme?.rawValue ?? "", c.codec.description)
+            func order(_ c: Configuration) -> (Int, String, Int, String) {
+                (c.parallelism == .data ? 0 : 1, c.scheme?.rawValue ?? "", c.groupSize ?? .max, c.codec.description)
             }
             return order(a) < order(b)
         }
@@ -145,6 +172,44 @@ extension ScalingPoint {
 
     /// The configuration this point measured.
     public var configuration: Configuration {
-        Configuration(parallelism: parallelism, scheme: scheme, codec: codec)
+        Configuration(parallelism: parallelism, scheme: scheme, groupSize: fcGroupSize, codec: codec)
     }
+}
+
+extension ScalingPoint.Configuration: CustomStringConvertible {
+    /// Parses MODE:CODEC: "data:none", "hybrid-b:bf16", "hybrid-b-g2:none" (FC layers sharded within groups
+    /// of 2 ranks).
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[1].isEmpty else {
+            throw ReportError(
+                "configuration '\(text)' is not MODE:CODEC (data:none, hybrid-b:bf16, hybrid-b-g2:none, ...)")
+        }
+        var mode = parts[0]
+        var groupSize: Int?
+        if let dash = mode.range(of: "-g", options: .backwards), mode.hasPrefix("hybrid") {
+            guard let g = Int(mode[dash.upperBound...]), g >= 2 else {
+                throw ReportError(
+                    "configuration '\(text)': group size '\(mode[dash.upperBound...])' is not an integer ≥ 2")
+            }
+            groupSize = g
+            mode = String(mode[..<dash.lowerBound])
+        }
+        let parallelism: ParallelPlan.Parallelism, scheme: ParallelPlan.Scheme?
+        switch mode {
+        case "data": (parallelism, scheme) = (.data, nil)
+        case "hybrid-a": (parallelism, scheme) = (.hybrid, .a)
+        case "hybrid-b", "hybrid": (parallelism, scheme) = (.hybrid, .b)
+        case "hybrid-c": (parallelism, scheme) = (.hybrid, .c)
+        default:
+            throw ReportError(
+                "configuration '\(text)': mode '\(parts[0])' is not one of data, hybrid-a, hybrid-b, hybrid-c (each with -gG for groups of G)"
+            )
+        }
+        let codec: Codec
+        do { codec = try Codec(parsing: parts[1]) } catch { throw ReportError("configuration '\(text)': \(error)") }
+        self.init(parallelism: parallelism, scheme: scheme, groupSize: groupSize, codec: codec)
+    }
+
+    public var description: String { mode + ":" + codec.description }
 }

@@ -185,7 +185,9 @@ extension ScalingReport {
         var data: [[String]] = []
         for profile in extrapolation.profiles {
             for network in profile.networks {
-                data += network.rows.map { row in ["\(row.ranks)"] + row.speedups.map { format($0, 3) } }
+                data += network.rows.map { row in
+                    ["\(row.ranks)"] + row.speedups.map { format($0, 3) } + row.layouts.map { format($0.speedup, 3) }
+                }
                 data += [[], []]
             }
         }
@@ -207,6 +209,13 @@ extension ScalingReport {
                     let title = "\(extrapolationLabel(configuration)), \(format(network.bitsPerSecond / 1e9, 0)) Gbit/s"
                     plots.append(
                         "'extrapolation.dat' index \(index) using 1:\(c + 2) with lines lw 2 dt \(dash + 1) lc \(c + 1) title \(Gnuplot.quoted(title))"
+                    )
+                }
+                let fixed = extrapolation.configurations.count
+                for (c, codec) in extrapolation.layoutCodecs.enumerated() {
+                    let title = "2-D best, \(codec), \(format(network.bitsPerSecond / 1e9, 0)) Gbit/s"
+                    plots.append(
+                        "'extrapolation.dat' index \(index) using 1:\(fixed + c + 2) with lines lw 3 dt \(dash + 1) lc \(fixed + c + 1) title \(Gnuplot.quoted(title))"
                     )
                 }
                 index += 1

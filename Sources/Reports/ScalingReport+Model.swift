@@ -93,7 +93,10 @@ extension ScalingReport {
                 + "network's latency cannot be measured here). Compressed gradients send the fraction measured in the "
                 + "sweep. Speedup = K × step₁ / step_K (weak scaling). Two compute speeds: this machine's, measured, "
                 + "where even 10 Gbit/s hides data parallelism's traffic behind backward; and a GPU's, assumed (the "
-                + "2014 note's setting), where the traffic dominates. The 2014 note's speedups are set beside both.",
+                + "2014 note's setting), where the traffic dominates. The 2014 note's speedups are set beside both. "
+                + "\"2-D best\" is the fastest layout the model finds with the FC layers sharded within groups of G ≥ 2 "
+                + "ranks and the K/G groups data-parallel (every G dividing K up to the narrowest FC layer's width, "
+                + "schemes a, b, c), shown with its G and scheme; hybrid (b) is G = K.",
             "",
         ]
         let configurations = extrapolation.configurations
@@ -101,22 +104,79 @@ extension ScalingReport {
             md += ["Compute: \(title(profile)).", ""]
             md.append(
                 "| link | ranks |" + configurations.map { " \(extrapolationLabel($0)) |" }.joined()
-                    + " 2014 note (K20 GPUs) |")
-            md.append("|---|---|" + String(repeating: "---|", count: configurations.count + 1))
+                    + extrapolation.layoutCodecs.map { " 2-D best, \($0) |" }.joined() + " 2014 note (K20 GPUs) |")
+            md.append(
+                "|---|---|"
+                    + String(repeating: "---|", count: configurations.count + extrapolation.layoutCodecs.count + 1))
             for network in profile.networks {
                 for row in network.rows {
                     let note =
                         Extrapolation.noteSpeedups.first { $0.ranks == row.ranks }.map { format($0.speedup) } ?? ""
                     md.append(
                         "| \(format(network.bitsPerSecond / 1e9, 0)) Gbit/s | \(row.ranks) |"
-                            + row.speedups.map { " \(format($0, 1)) |" }.joined() + " \(note) |")
+                            + row.speedups.map { " \(format($0, 1)) |" }.joined()
+                            + row.layouts.map {
+                                " \(format($0.speedup, 1)) (G \($0.groupSize), \($0.scheme.rawValue)) |"
+                            }
+                            .joined() + " \(note) |")
                 }
             }
             md.append("")
+            md += layoutSummary(profile)
         }
         try extrapolationChart(extrapolation, charts)
         md.append("![extrapolation](charts/extrapolation.png)")
         md.append("")
+        return md
+    }
+
+    /// The largest cluster on the slowest link: the bytes and speed of the best 2-D layout beside data
+    /// parallelism's, both uncompressed; and where data parallelism is faster than every 2-D layout, why.
+    private func layoutSummary(_ profile: Extrapolation.Profile) -> [String] {
+        guard let network = profile.networks.first, let row = network.rows.last, let layout = row.layouts.first,
+            let data = row.speedups.first
+        else { return [] }
+        var md = [
+            "At \(row.ranks) ranks on \(format(network.bitsPerSecond / 1e9, 0)) Gbit/s, uncompressed: data parallelism "
+                + "sends \(formatBytes(row.dataBytesPerRank)) per rank per step, the best 2-D layout (G = "
+                + "\(layout.groupSize), scheme \(layout.scheme.rawValue)) \(formatBytes(layout.bytesPerRank)) "
+                + "(\(format(row.dataBytesPerRank / layout.bytesPerRank, 2))× fewer); speedup \(format(layout.speedup, 1)) "
+                + "against \(format(data, 1)) (\(format(layout.speedup / data, 2))×).",
+            "",
+        ]
+        // Uncompressed: data parallelism against the best 2-D layout, where data parallelism wins.
+        let losses = profile.networks.flatMap { network in
+            network.rows.compactMap { row -> (Double, Extrapolation.Row)? in
+                guard let layout = row.layouts.first, let data = row.speedups.first, layout.speedup < data else {
+                    return nil
+                }
+                return (network.bitsPerSecond, row)
+            }
+        }
+        guard !losses.isEmpty else {
+            md += [
+                "Uncompressed, the best 2-D layout is at least as fast as data parallelism at every rank count and rate.",
+                "",
+            ]
+            return md
+        }
+        let worst = losses.max { a, b in
+            a.1.layouts[0].speedup / a.1.speedups[0] > b.1.layouts[0].speedup / b.1.speedups[0]
+        }!
+        let places = losses.map { "\(format($0.0 / 1e9, 0)) Gbit/s × \($0.1.ranks)" }.joined(separator: ", ")
+        let w = worst.1, best = w.layouts[0]
+        md += [
+            "Uncompressed, data parallelism is faster than every 2-D layout at \(places) (at most "
+                + "\(format((1 - best.speedup / w.speedups[0]) * 100, 1))% faster, at \(format(worst.0 / 1e9, 0)) Gbit/s × "
+                + "\(w.ranks)). There its gradient allreduce hides behind the conv backward (exposed: "
+                + "\(format(w.dataExposedSeconds * 1e3, 1)) ms per step), so sending fewer gradient bytes gains nothing, "
+                + "while a group's own exchanges block its FC stack (round 0's features, the FC outputs' all-gathers, "
+                + "the input gradients' reduce-scatters: the best layout, G = \(best.groupSize) scheme "
+                + "\(best.scheme.rawValue), exposes \(format(best.exposedSeconds * 1e3, 1)) ms). The model is right to "
+                + "prefer data parallelism there; the layouts' gain starts where data parallelism's traffic outlasts "
+                + "the backward.",
+            "",
+        ]
         return md
     }
 

@@ -12,6 +12,24 @@ import Testing
             c.scheme == .c && c.codec == Codec(values: .bf16, zstdLevel: 1) && c.description == "hybrid-c:bf16+zstd")
         #expect { try ScalingSweep.Configuration(parsing: "ring:none") } throws: { "\($0)".contains("mode 'ring'") }
         #expect { try ScalingSweep.Configuration(parsing: "data") } throws: { "\($0)".contains("MODE:CODEC") }
+        let g = try ScalingSweep.Configuration(parsing: "hybrid-b-g2:none")
+        #expect(g.scheme == .b && g.groupSize == 2 && g.description == "hybrid-b-g2:none")
+        #expect { try ScalingSweep.Configuration(parsing: "hybrid-b-gx:none") } throws: {
+            "\($0)".contains("group size 'x'")
+        }
+    }
+
+    /// Groups of G run where G divides K and G < K, with `--fc-group-size G`.
+    @Test func groupedConfigurationsRunWhereGDividesK() throws {
+        var sweep = ScalingSweep()
+        sweep.ranks = [1, 2, 4, 8]
+        sweep.configurations = [try .init(parsing: "hybrid-b-g4:none")]
+        sweep.links = [try Link(parsing: "local")]
+        #expect(sweep.planned.map(\.ranks) == [1, 8])
+        let point = sweep.planned[1]
+        #expect(sweep.key(point) == "owt|hybrid-b-g4|none|8|32|1|local")
+        let arguments = sweep.benchArguments(point, json: "j", trace: "t")
+        #expect(arguments.joined(separator: " ").contains("--scheme b --fc-group-size 4"))
     }
 
     @Test func theSweepRunsOneRankOnceAndEveryConfigurationPerLink() throws {

@@ -45,7 +45,7 @@ import Training
     /// One rank: compute only, as measured.
     @Test func oneRankIsItsCompute() {
         let p = model().predict(
-            parallelism: .data, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: true)
+            groupSize: 1, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: true)
         #expect(abs(p.stepSeconds - 3.7) < 1e-12)
         #expect(p.communication == 0)
     }
@@ -56,7 +56,7 @@ import Training
     @Test func dataParallelismPaysForItsTrafficOnSlowLinks() {
         let link = CostModel.LinkCost(alpha: 0, beta: 62.5e6)  // 500 Mbit/s
         let data = model().predict(
-            parallelism: .data, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
+            groupSize: 1, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
         let plan = ParallelPlan(
             model: AlexNet.owt, ranks: 4, rank: 0, parallelism: .data, scheme: .b, batchPerRank: 32,
             bucketElements: GradientBuckets.defaultBucketElements)
@@ -65,24 +65,67 @@ import Training
         #expect(abs(data.compute - 2 * 3.7) < 1e-9)
         #expect(abs(data.exposedCommunication - (expected - 2 * 2)) < 1e-9)
         let hybrid = model().predict(
-            parallelism: .hybrid, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
+            groupSize: 4, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
         #expect(hybrid.stepSeconds < data.stepSeconds)
         #expect(hybrid.communication < data.communication / 10)
         // Without shared cores compute is the one-rank figure (the update shrinks with the FC shards).
         let dedicated = model().predict(
-            parallelism: .hybrid, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: false)
+            groupSize: 4, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: false)
         #expect(dedicated.compute < 3.7 && dedicated.compute > 3.5)
     }
 
     @Test func compressionSendsTheFractionAndPaysTheCodec() {
         let link = CostModel.LinkCost(alpha: 0, beta: 125e6)
         let none = model().predict(
-            parallelism: .data, scheme: .b, codec: .none, ranks: 2, link: link, sharedCores: false)
+            groupSize: 1, scheme: .b, codec: .none, ranks: 2, link: link, sharedCores: false)
         let bf16 = model().predict(
-            parallelism: .data, scheme: .b, codec: Codec(values: .bf16, zstdLevel: nil), ranks: 2, link: link,
+            groupSize: 1, scheme: .b, codec: Codec(values: .bf16, zstdLevel: nil), ranks: 2, link: link,
             sharedCores: false,
             gradientSentFraction: 0.5)
         #expect(bf16.compression > 0)
         #expect(abs((bf16.communication - bf16.compression) - none.communication / 2) < 1e-9)
+    }
+
+    /// The 2-D layout's traffic is its plan's, element for element: the group's exchanges over G ranks (an
+    /// all-gather takes G steps), the conv gradients over K, the FC shards' over the K/G groups; G = 1 and
+    /// G = K are data parallelism and Krizhevsky's hybrid.
+    @Test func everyGroupSizeSendsItsPlan() {
+        let k = 8
+        for g in [1, 2, 4, 8] {
+            let t = model().traffic(groupSize: g, scheme: .b, ranks: k)
+            let plan = ParallelPlan(
+                model: AlexNet.owt, ranks: k, groupSize: g, rank: 0, scheme: .b, batchPerRank: 32)
+            let sent = t.gradientElements + t.features.elements + t.returns.elements + t.classifier.elements
+            #expect(4 * sent == Double(plan.bytesSentPerStep), "G = \(g)")
+            #expect(t.parallelism == (g == 1 ? .data : .hybrid))
+            // Replicated buckets over K, shard buckets over K/G (none when G is 1 or K).
+            #expect(t.synchronised.map(\.ranks) == (g == 1 || g == k ? [k] : [k, k / g]), "G = \(g)")
+            let fc = Double(AlexNet.owt.parameterCount - plan.convParameters) / Double(g)
+            #expect(
+                abs(t.updateShare - (Double(plan.convParameters) + fc) / Double(AlexNet.owt.parameterCount)) < 1e-12)
+            // The features go out in G broadcasts of two steps each (scheme b).
+            #expect(t.features.steps == (g == 1 ? 0 : 2 * Double(g)), "G = \(g)")
+        }
+        // Sharding the FC layers within groups of 4 sends less than both ends on 64 ranks.
+        let bytes = [1, 4, 64].map { g in
+            ParallelPlan(model: AlexNet.owt, ranks: 64, groupSize: g, rank: 0, scheme: .b, batchPerRank: 128)
+                .bytesSentPerStep
+        }
+        #expect(bytes[1] < bytes[0] && bytes[1] < bytes[2])
+    }
+
+    /// On a slow link the groups' smaller gradient allreduce wins over data parallelism; a group's FC
+    /// exchanges are exposed, its shard gradients hide behind the conv backward.
+    @Test func groupsOfFourBeatDataParallelismOnSlowLinks() {
+        let link = CostModel.LinkCost(alpha: 1e-5, beta: 1.25e9 * 0.9)  // 10 Gbit/s
+        var m = model()
+        m.compute = CostModel.Compute(
+            convForward: 0.05, convBackward: 0.1, fullyConnected: 0.03, update: 0.02, batch: 128, threads: 1)
+        let data = m.predict(groupSize: 1, scheme: .b, codec: .none, ranks: 64, link: link, sharedCores: false)
+        let groups = m.predict(groupSize: 4, scheme: .b, codec: .none, ranks: 64, link: link, sharedCores: false)
+        #expect(groups.stepSeconds < data.stepSeconds)
+        #expect(groups.communication < data.communication)
+        // Less FC state to update per rank.
+        #expect(groups.compute < data.compute)
     }
 }

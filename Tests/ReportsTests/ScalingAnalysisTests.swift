@@ -182,7 +182,33 @@ import Training
         #expect(e.speedup(.gpu, bitsPerSecond: 1e9, ranks: 4, configuration: e.configurations[0]) == nil)
     }
 
-    /// Data before hybrid, then by scheme, then by codec name: the order of the report's rows and lines.
+    /// The best 2-D layout: a G ≥ 2 dividing K and no wider than the narrowest FC layer; at 1024 GPU-speed
+    /// ranks on 10 Gbit/s it sends far fewer bytes than data parallelism and is much faster; it never loses
+    /// to Krizhevsky's hybrid over the whole world (G = K, scheme b, is among its candidates where valid).
+    @Test func theBestTwoDimensionalLayoutIsSearchedOverEveryGroupSize() throws {
+        let e = try #require(try Self.analysis().extrapolation)
+        #expect(e.layoutCodecs == [.none, Self.bf16])
+        #expect(Extrapolation.groupSizes(ranks: 12, model: .owt) == [2, 3, 4, 6, 12])
+        #expect(Extrapolation.groupSizes(ranks: 1024, model: .owt).last == 512)  // fc8 has 1000 outputs
+        let hybrid = try #require(
+            e.configurations.firstIndex(of: .init(parallelism: .hybrid, scheme: .b, codec: .none)))
+        for profile in e.profiles {
+            for network in profile.networks {
+                for row in network.rows {
+                    let best = row.layouts[0]
+                    #expect(best.groupSize >= 2 && row.ranks % best.groupSize == 0)
+                    if row.ranks <= 512 { #expect(best.speedup >= row.speedups[hybrid] * (1 - 1e-12)) }
+                }
+            }
+        }
+        let gpu = try #require(e.profiles.first { $0.hardware == .gpu })
+        let row = try #require(gpu.networks.first { $0.bitsPerSecond == 10e9 }?.rows.last)
+        #expect(row.ranks == 1024)
+        #expect(row.layouts[0].speedup > 1.5 * row.speedups[0])
+        #expect(row.dataBytesPerRank > 2 * row.layouts[0].bytesPerRank)
+    }
+
+    /// Data before hybrid, then by scheme, then by G (groups before the world), then by codec name: the order of the report's rows and lines.
     @Test func configurationsOrderDataFirstThenSchemeThenCodec() {
         let data = ScalingPoint.Configuration(parallelism: .data, scheme: .c, codec: .none)
         #expect(data.scheme == nil)
@@ -191,9 +217,14 @@ import Training
             .init(parallelism: .data, scheme: nil, codec: Self.bf16),
             .init(parallelism: .data, scheme: nil, codec: .none),
             .init(parallelism: .hybrid, scheme: .a, codec: .none),
+            .init(parallelism: .hybrid, scheme: .b, groupSize: 2, codec: .none),
+            .init(parallelism: .hybrid, scheme: .b, groupSize: 4, codec: .none),
             .init(parallelism: .hybrid, scheme: .b, codec: Self.bf16),
             .init(parallelism: .hybrid, scheme: .b, codec: .none),
         ]
         #expect(ordered.reversed().sorted() == ordered)
+        #expect(ordered[3].mode == "hybrid-b-g2" && ordered[3].groupSize(ranks: 8) == 2)
+        #expect(ordered[5].mode == "hybrid-b" && ordered[5].groupSize(ranks: 8) == 8)
+        #expect(ordered[0].groupSize(ranks: 8) == 1)
     }
 }

@@ -23,14 +23,20 @@ plot x with lines lc rgb '#cccccc' title 'linear', \
      'extrapolation.dat' index 0 using 1:3 with lines lw 2 dt 1 lc 2 title "data, topk, 10 Gbit/s", \
      'extrapolation.dat' index 0 using 1:4 with lines lw 2 dt 1 lc 3 title "hybrid (b), none, 10 Gbit/s", \
      'extrapolation.dat' index 0 using 1:5 with lines lw 2 dt 1 lc 4 title "hybrid (b), topk, 10 Gbit/s", \
+     'extrapolation.dat' index 0 using 1:6 with lines lw 3 dt 1 lc 5 title "2-D best, none, 10 Gbit/s", \
+     'extrapolation.dat' index 0 using 1:7 with lines lw 3 dt 1 lc 6 title "2-D best, topk, 10 Gbit/s", \
      'extrapolation.dat' index 1 using 1:2 with lines lw 2 dt 2 lc 1 title "data, none, 25 Gbit/s", \
      'extrapolation.dat' index 1 using 1:3 with lines lw 2 dt 2 lc 2 title "data, topk, 25 Gbit/s", \
      'extrapolation.dat' index 1 using 1:4 with lines lw 2 dt 2 lc 3 title "hybrid (b), none, 25 Gbit/s", \
      'extrapolation.dat' index 1 using 1:5 with lines lw 2 dt 2 lc 4 title "hybrid (b), topk, 25 Gbit/s", \
+     'extrapolation.dat' index 1 using 1:6 with lines lw 3 dt 2 lc 5 title "2-D best, none, 25 Gbit/s", \
+     'extrapolation.dat' index 1 using 1:7 with lines lw 3 dt 2 lc 6 title "2-D best, topk, 25 Gbit/s", \
      'extrapolation.dat' index 2 using 1:2 with lines lw 2 dt 3 lc 1 title "data, none, 100 Gbit/s", \
      'extrapolation.dat' index 2 using 1:3 with lines lw 2 dt 3 lc 2 title "data, topk, 100 Gbit/s", \
      'extrapolation.dat' index 2 using 1:4 with lines lw 2 dt 3 lc 3 title "hybrid (b), none, 100 Gbit/s", \
-     'extrapolation.dat' index 2 using 1:5 with lines lw 2 dt 3 lc 4 title "hybrid (b), topk, 100 Gbit/s"
+     'extrapolation.dat' index 2 using 1:5 with lines lw 2 dt 3 lc 4 title "hybrid (b), topk, 100 Gbit/s", \
+     'extrapolation.dat' index 2 using 1:6 with lines lw 3 dt 3 lc 5 title "2-D best, none, 100 Gbit/s", \
+     'extrapolation.dat' index 2 using 1:7 with lines lw 3 dt 3 lc 6 title "2-D best, topk, 100 Gbit/s"
 set title 'K20-class GPU (assumed)'
 plot x with lines lc rgb '#cccccc' title 'linear', \
      $note using 1:2 with points pt 5 ps 1.6 lc rgb 'black' title '2014 note, K20 GPUs', \
@@ -38,12 +44,18 @@ plot x with lines lc rgb '#cccccc' title 'linear', \
      'extrapolation.dat' index 3 using 1:3 with lines lw 2 dt 1 lc 2 title "data, topk, 10 Gbit/s", \
      'extrapolation.dat' index 3 using 1:4 with lines lw 2 dt 1 lc 3 title "hybrid (b), none, 10 Gbit/s", \
      'extrapolation.dat' index 3 using 1:5 with lines lw 2 dt 1 lc 4 title "hybrid (b), topk, 10 Gbit/s", \
+     'extrapolation.dat' index 3 using 1:6 with lines lw 3 dt 1 lc 5 title "2-D best, none, 10 Gbit/s", \
+     'extrapolation.dat' index 3 using 1:7 with lines lw 3 dt 1 lc 6 title "2-D best, topk, 10 Gbit/s", \
      'extrapolation.dat' index 4 using 1:2 with lines lw 2 dt 2 lc 1 title "data, none, 25 Gbit/s", \
      'extrapolation.dat' index 4 using 1:3 with lines lw 2 dt 2 lc 2 title "data, topk, 25 Gbit/s", \
      'extrapolation.dat' index 4 using 1:4 with lines lw 2 dt 2 lc 3 title "hybrid (b), none, 25 Gbit/s", \
      'extrapolation.dat' index 4 using 1:5 with lines lw 2 dt 2 lc 4 title "hybrid (b), topk, 25 Gbit/s", \
+     'extrapolation.dat' index 4 using 1:6 with lines lw 3 dt 2 lc 5 title "2-D best, none, 25 Gbit/s", \
+     'extrapolation.dat' index 4 using 1:7 with lines lw 3 dt 2 lc 6 title "2-D best, topk, 25 Gbit/s", \
      'extrapolation.dat' index 5 using 1:2 with lines lw 2 dt 3 lc 1 title "data, none, 100 Gbit/s", \
      'extrapolation.dat' index 5 using 1:3 with lines lw 2 dt 3 lc 2 title "data, topk, 100 Gbit/s", \
      'extrapolation.dat' index 5 using 1:4 with lines lw 2 dt 3 lc 3 title "hybrid (b), none, 100 Gbit/s", \
-     'extrapolation.dat' index 5 using 1:5 with lines lw 2 dt 3 lc 4 title "hybrid (b), topk, 100 Gbit/s"
+     'extrapolation.dat' index 5 using 1:5 with lines lw 2 dt 3 lc 4 title "hybrid (b), topk, 100 Gbit/s", \
+     'extrapolation.dat' index 5 using 1:6 with lines lw 3 dt 3 lc 5 title "2-D best, none, 100 Gbit/s", \
+     'extrapolation.dat' index 5 using 1:7 with lines lw 3 dt 3 lc 6 title "2-D best, topk, 100 Gbit/s"
 unset multiplot
