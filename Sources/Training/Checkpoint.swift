@@ -6,9 +6,10 @@ import Foundation
 /// (so `evaluate` reads it as a model), the momentum of every parameter as `momentum.<name>`, and the
 /// training position in the metadata (`checkpoint`, JSON). Written atomically; a checkpoint written by K
 /// ranks holds the gathered FC layers and resumes on any number of ranks or in one process. Runs whose
-/// gradient allreduce uses error feedback (`topk`) also store every rank's residual of every synchronised
-/// parameter, as `topk_residual.r<rank>.<name>`, and their number of ranks in the metadata
-/// (`topk_residual_ranks`).
+/// gradient allreduce uses error feedback (`topk`) also store every rank's residual of every parameter it
+/// allreduces, as `topk_residual.r<rank>.<name>`, and their number of ranks in the metadata
+/// (`topk_residual_ranks`). A rank's residual of an FC shard (FC layers sharded within groups of
+/// `fc_group_size` ranks, 1 < G < K) holds its rows only (`ParallelPlan.rows` at its position in the group).
 public enum Checkpoint {
     public static let momentumPrefix = "momentum."
     public static let residualPrefix = "topk_residual."
@@ -58,20 +59,28 @@ public enum Checkpoint {
         public let residualRanks: Int
         /// The parameters whose residuals it holds (the same for every rank).
         public let residualParameters: Set<String>
+        /// G of the run that wrote it when its FC layers were sharded within groups (1 < G < K): the FC
+        /// residuals are then shards; nil when every residual is a whole tensor.
+        public let residualGroupSize: Int?
 
-        /// Reads rank `rank`'s residual of parameter `view` into `buffer` (`view.count` elements).
-        public func readResidual(rank: Int, view: ParameterView, into buffer: UnsafeMutableBufferPointer<Float>) throws
-        {
-            let name = Checkpoint.residualName(rank: rank, parameter: view.name)
-            guard model.file.shapes[name] == view.shape else {
-                throw ModelFile.LoadError(
-                    path: model.file.path,
-                    problem:
-                        "tensor \(name) is \(model.file.shapes[name].map { "\($0)" } ?? "missing"), expected \(view.shape)"
-                )
+        /// Rank `rank`'s residual of the whole model's parameter `view`: the rows (first dimension) it holds
+        /// and their values.
+        public func readResidual(rank: Int, view: ParameterView) throws -> (rows: Range<Int>, values: [Float]) {
+            let rows = Checkpoint.residualRows(rank: rank, groupSize: residualGroupSize, view: view, model: model.model)
+            var values = [Float](repeating: 0, count: rows.count * view.shape.dropFirst().reduce(1, *))
+            try values.withUnsafeMutableBufferPointer {
+                try model.file.read(Checkpoint.residualName(rank: rank, parameter: view.name), into: $0)
             }
-            try model.file.read(name, into: buffer)
+            return (rows, values)
         }
+    }
+
+    /// The rows of the whole model's parameter `view` whose residual rank `rank` keeps: all of them, but for
+    /// an FC layer sharded within groups of `groupSize` (the rows at the rank's position).
+    static func residualRows(rank: Int, groupSize: Int?, view: ParameterView, model: AlexNet) -> Range<Int> {
+        let whole = 0..<view.shape[0]
+        guard let g = groupSize, !model.features.contains(where: { $0.name == view.layer }) else { return whole }
+        return ParallelPlan.rows(view.shape[0], ranks: g, rank: rank % g)
     }
 
     /// Reads a checkpoint for a run of `configuration`: the variant, groups and seed must be the run's.
@@ -149,8 +158,29 @@ public enum Checkpoint {
                 "rank \(q)'s top-k residuals cover \((residualParameters[q] ?? []).count) parameters, rank 0's \(parameters.count): the checkpoint is incomplete"
             )
         }
+        let groupSize = try loaded.metadata["fc_group_size"].map { text in
+            guard let g = Int(text), g > 1, let k = residualRanks ?? Int(loaded.metadata["ranks"] ?? ""), g < k,
+                k % g == 0
+            else {
+                throw problem(
+                    "metadata fc_group_size is '\(text)', expected a divisor of the run's ranks between 1 and their number"
+                )
+            }
+            return g
+        }
+        // The residuals' shapes too, for the same reason: a shard's residual holds its rows.
+        for q in 0..<(residualRanks ?? 0) {
+            for view in loaded.arena.views where parameters.contains(view.name) {
+                let name = residualName(rank: q, parameter: view.name)
+                let rows = residualRows(rank: q, groupSize: groupSize, view: view, model: loaded.model)
+                let expected = [rows.count] + view.shape.dropFirst()
+                guard loaded.file.shapes[name] == expected else {
+                    throw problem("tensor \(name) is \(loaded.file.shapes[name]!), expected \(expected)")
+                }
+            }
+        }
         return Loaded(
             model: loaded, velocity: velocity, position: position, residualRanks: residualRanks ?? 0,
-            residualParameters: parameters)
+            residualParameters: parameters, residualGroupSize: groupSize)
     }
 }

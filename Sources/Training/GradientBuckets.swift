@@ -116,15 +116,19 @@ public final class GradientBuckets {
     /// The error-feedback residuals (per bucket, this rank's), for checkpoints.
     public func residual(for bucket: Bucket) -> [Float]? { reducer.residual(for: bucket.name) }
 
-    /// This rank's error-feedback residuals laid out as the arena's gradients (zero where there are none,
-    /// as before the first step or with a codec without error feedback).
+    /// This rank's error-feedback residuals laid out as the arena's gradients, over these buckets' ranges
+    /// (zero where there are none, as before the first step or with a codec without error feedback); the
+    /// rest of `buffer` is left as it was.
     public func residuals(into buffer: UnsafeMutableBufferPointer<Float>) {
         precondition(
             buffer.count == arena.count, "gradient buckets: residual buffer of \(buffer.count), arena \(arena.count)")
-        _ = buffer.update(repeating: 0)
         for bucket in buckets {
-            guard let residual = reducer.residual(for: bucket.name) else { continue }
-            _ = UnsafeMutableBufferPointer(rebasing: buffer[bucket.range]).update(fromContentsOf: residual)
+            let target = UnsafeMutableBufferPointer(rebasing: buffer[bucket.range])
+            if let residual = reducer.residual(for: bucket.name) {
+                _ = target.update(fromContentsOf: residual)
+            } else {
+                _ = target.update(repeating: 0)
+            }
         }
     }
 

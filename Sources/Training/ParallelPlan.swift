@@ -154,6 +154,13 @@ public struct ParallelPlan: Sendable, Equatable {
             batchPerRank: batchPerRank, bucketElements: bucketElements)
     }
 
+    /// The same layout seen from rank `other`.
+    public func of(rank other: Int) -> ParallelPlan {
+        ParallelPlan(
+            model: model, ranks: ranks, groupSize: groupSize, rank: other, scheme: scheme, batchPerRank: batchPerRank,
+            bucketElements: bucketElements, codec: codec, fullyConnectedUpdate: fullyConnectedUpdate, overlap: overlap)
+    }
+
     /// Data parallelism when every layer is replicated (G = 1), hybrid otherwise.
     public var parallelism: Parallelism { groupSize == 1 ? .data : .hybrid }
     /// K/G.

@@ -35,13 +35,14 @@ extension ParallelTrainer {
         let residuals = plan.codec.hasErrorFeedback ? try gatherResiduals() : []
         defer { for buffer in residuals { buffer.deallocate() } }
         guard rank == 0 else { return }
-        let range = ParameterArena.range(of: model.synchronisedViews)
+        // Rank q's residuals, packed in the order of its views (replicated, then its FC shards).
         let tensors = residuals.enumerated().flatMap { q, buffer in
-            model.synchronisedViews.map { view in
-                SafeTensors.Entry(
+            var offset = 0
+            return Self.residualViews(of: plan.of(rank: q)).map { view in
+                defer { offset += view.count }
+                return SafeTensors.Entry(
                     name: Checkpoint.residualName(rank: q, parameter: view.name), shape: view.shape,
-                    values: UnsafeBufferPointer(
-                        rebasing: buffer[(view.offset - range.lowerBound)...].prefix(view.count)))
+                    values: UnsafeBufferPointer(rebasing: buffer[offset..<(offset + view.count)]))
             }
         }
         try velocity.withUnsafeBufferPointer {
@@ -52,27 +53,39 @@ extension ParallelTrainer {
         }
     }
 
-    /// Every rank's error-feedback residuals over the synchronised parameters' arena range, on rank 0 (one
-    /// buffer per rank, to deallocate); the other ranks get none. A collective.
+    /// The views whose gradients a rank of `plan` allreduces, so whose error-feedback residuals it keeps: the
+    /// replicated layers, then its FC shards (when they are summed across groups).
+    static func residualViews(of plan: ParallelPlan) -> [ParameterView] { plan.replicatedViews + plan.shardViews }
+
+    /// Every rank's error-feedback residuals, packed in the order of its `residualViews`, on rank 0 (one buffer
+    /// per rank, to deallocate); the other ranks get none. A collective.
     private func gatherResiduals() throws -> [UnsafeMutableBufferPointer<Float>] {
-        let range = ParameterArena.range(of: model.synchronisedViews), n = range.count
-        let mine = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
-        defer { mine.deallocate() }
-        mine.initialize(repeating: 0)
-        model.buckets.residuals(into: mine)
-        let gathered = (0..<(rank == 0 ? ranks : 0)).map { _ in
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+        let arenaResiduals = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        defer { arenaResiduals.deallocate() }
+        arenaResiduals.initialize(repeating: 0)
+        model.buckets.residuals(into: arenaResiduals)
+        model.shardBuckets?.residuals(into: arenaResiduals)
+        let views = Self.residualViews(of: plan)
+        var mine = [Float]()
+        mine.reserveCapacity(views.reduce(0) { $0 + $1.count })
+        for view in views { mine += arenaResiduals[view.range] }
+        // Ranks at different positions hold shards of different sizes.
+        let counts = (0..<ranks).map { q in Self.residualViews(of: plan.of(rank: q)).reduce(0) { $0 + $1.count } }
+        let gathered = (0..<(rank == 0 ? ranks : 0)).map { q in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: counts[q])
             buffer.initialize(repeating: 0)
             return buffer
         }
         do {
             // Rank q's residuals to rank 0 alone: an all-to-all in which only q → 0 is not empty.
-            for q in 0..<ranks {
-                try model.channels.world.allToAll(
-                    rank == q ? UnsafeBufferPointer(rebasing: mine[range]) : UnsafeBufferPointer(start: nil, count: 0),
-                    sendCounts: (0..<ranks).map { rank == q && $0 == 0 ? n : 0 },
-                    into: rank == 0 ? gathered[q] : UnsafeMutableBufferPointer(start: nil, count: 0),
-                    receiveCounts: (0..<ranks).map { rank == 0 && $0 == q ? n : 0 })
+            try mine.withUnsafeBufferPointer { mine in
+                for q in 0..<ranks {
+                    try model.channels.world.allToAll(
+                        rank == q ? mine : UnsafeBufferPointer(start: nil, count: 0),
+                        sendCounts: (0..<ranks).map { rank == q && $0 == 0 ? counts[q] : 0 },
+                        into: rank == 0 ? gathered[q] : UnsafeMutableBufferPointer(start: nil, count: 0),
+                        receiveCounts: (0..<ranks).map { rank == 0 && $0 == q ? counts[q] : 0 })
+                }
             }
         } catch {
             for buffer in gathered { buffer.deallocate() }
@@ -81,31 +94,51 @@ extension ParallelTrainer {
         return gathered
     }
 
-    /// Sets this rank's error-feedback residuals from a checkpoint: each rank its own when the checkpoint
-    /// was written by as many ranks; otherwise rank 0 carries their sum (in rank order) and the others none,
-    /// so the gradient mass not yet sent is kept whole. Parameters the checkpoint holds no residual for
-    /// (a hybrid checkpoint's FC layers resumed with `--parallel data`) start from zero; residuals of
-    /// parameters this run does not allreduce (data → hybrid: the FC layers) are dropped, and said so.
+    /// Sets this rank's error-feedback residuals from a checkpoint. Written under the same layout (K and G):
+    /// each rank its own, exactly. Otherwise the gradient mass not yet sent is kept whole: every element's
+    /// residuals, summed over the ranks that wrote them (in rank order), go to one rank that allreduces it
+    /// now, rank 0 for the replicated layers and the rank of group 0 holding the row for FC shards; the
+    /// others start from zero. Parameters the checkpoint holds no residual for (a hybrid checkpoint's FC
+    /// layers resumed with `--parallel data`) start from zero; residuals of parameters this run does not
+    /// allreduce (data → one group: the FC layers) are dropped, and said so.
     private func restoreResiduals(_ checkpoint: Checkpoint.Loaded) throws {
         let saved = checkpoint.residualRanks
-        let sources = saved == ranks ? [rank] : rank == 0 ? Array(0..<saved) : []
+        let fullyConnected = Set(plan.fullyConnected.map(\.name))
+        let whole = checkpoint.model.arena
+        // The layout that wrote it: G from its metadata, or (whole residuals) 1 if it allreduced FC layers, K if not.
+        let allreducedFullyConnected = whole.views.contains {
+            checkpoint.residualParameters.contains($0.name) && fullyConnected.contains($0.layer)
+        }
+        let savedGroupSize = checkpoint.residualGroupSize ?? (allreducedFullyConnected ? 1 : saved)
+        let sameLayout = saved == ranks && savedGroupSize == plan.groupSize
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0)
-        var part = [Float]()
-        for view in model.synchronisedViews where checkpoint.residualParameters.contains(view.name) {
-            let target = UnsafeMutableBufferPointer(rebasing: buffer[view.range])
+        for view in Self.residualViews(of: plan) where checkpoint.residualParameters.contains(view.name) {
+            let isShard = plan.shardViews.contains { $0.name == view.name }
+            let sources = sameLayout ? [rank] : (isShard ? plan.group == 0 : rank == 0) ? Array(0..<saved) : []
+            // The rows of the whole tensor this rank's view holds.
+            let source = whole.view(view.name)
+            let width = source.shape.dropFirst().reduce(1, *)
+            let mine = isShard ? plan.shards.first { $0.layer == view.layer }!.rows : 0..<source.shape[0]
             for (i, q) in sources.enumerated() {
-                part = [Float](repeating: 0, count: view.count)
-                try part.withUnsafeMutableBufferPointer { try checkpoint.readResidual(rank: q, view: view, into: $0) }
-                for j in 0..<view.count { target[j] = i == 0 ? part[j] : target[j] + part[j] }
+                let part = try checkpoint.readResidual(rank: q, view: source)
+                let rows = part.rows.clamped(to: mine)
+                guard !rows.isEmpty else { continue }
+                let from = (rows.lowerBound - part.rows.lowerBound) * width
+                let to = view.offset + (rows.lowerBound - mine.lowerBound) * width
+                for j in 0..<(rows.count * width) {
+                    buffer[to + j] = i == 0 ? part.values[from + j] : buffer[to + j] + part.values[from + j]
+                }
             }
         }
         model.buckets.restoreResiduals(from: UnsafeBufferPointer(buffer))
-        if saved != ranks {
-            progress("the checkpoint's top-k residuals of \(saved) ranks are summed onto rank 0 of \(ranks)")
+        model.shardBuckets?.restoreResiduals(from: UnsafeBufferPointer(buffer))
+        if !sameLayout {
+            progress(
+                "the checkpoint's top-k residuals of \(saved) ranks are summed onto one rank of \(ranks) per element")
         }
-        let dropped = checkpoint.residualParameters.subtracting(model.synchronisedViews.map(\.name))
+        let dropped = checkpoint.residualParameters.subtracting(Self.residualViews(of: plan).map(\.name))
         if !dropped.isEmpty {
             progress(
                 "top-k residuals of \(dropped.sorted().joined(separator: ", ")) are dropped (not allreduced in this run)"

@@ -260,7 +260,13 @@ public final class ParallelTrainer {
 
     /// Metadata of the files a run of several ranks writes. A one-rank run writes what single-process
     /// training always wrote (files from before the one trainer carry no rank count).
-    var rankMetadata: [String: String] { ranks > 1 ? ["ranks": String(ranks)] : [:] }
+    /// The layout, in model files and checkpoints: K when more than one rank wrote it, and G when the FC layers
+    /// were sharded within groups (1 < G < K; G = K and G = 1 write what they always did).
+    var rankMetadata: [String: String] {
+        var metadata = ranks > 1 ? ["ranks": String(ranks)] : [:]
+        if plan.groupSize > 1 && plan.groupSize < ranks { metadata["fc_group_size"] = String(plan.groupSize) }
+        return metadata
+    }
 
     /// The bytes this rank sent per training step so far, measured, beside the plan (nil before a step).
     public var trafficReport: TrafficReport? {

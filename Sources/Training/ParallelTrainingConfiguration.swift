@@ -110,11 +110,6 @@ public struct ParallelTrainingConfiguration: Sendable {
                 "\(g) ranks cannot share \(narrowest.name)'s \(narrowest.outputs) outputs: hybrid parallelism needs at most \(narrowest.outputs) ranks per group for \(training.model.name) (or use --parallel data)"
             )
         }
-        if plan.groups > 1 && plan.codec.hasErrorFeedback {
-            throw TrainingError(
-                "codec \(plan.codec) carries error-feedback residuals, which checkpoints do not yet keep for FC shards summed across groups: use another codec with --fc-group-size \(g) of \(ranks) ranks"
-            )
-        }
         if plan.scheme == .c && training.batchSize < g {
             throw TrainingError(
                 "scheme (c) splits each rank's batch into \(g) parts: --batch-size \(training.batchSize) must be at least the \(g) ranks"

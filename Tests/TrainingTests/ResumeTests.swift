@@ -108,6 +108,77 @@ import Training
         }
     }
 
+    /// Under FC groups with top-k, each rank's residuals of its FC shard are checkpointed (its rows only, the
+    /// layout in the metadata), so resuming under the same layout is exact; under another layout (8 ranks in
+    /// groups of 4, then one group of 4 ranks) the residual mass of every element is kept whole where the new
+    /// run allreduces it, and dropped, said so, where it does not.
+    @Test func groupedTopKResidualsResumeExactlyAndReshardWhole() throws {
+        let template = Self.temporaryPath("checkpoint.safetensors")
+        let checkpoint = Self.file(template, step: 3)
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        let topk = try Codec(parsing: "topk:0.05")
+        let uninterrupted = try Self.run(ranks: 4, steps: 6, batch: 8, codec: topk, groupSize: 2)
+        _ = try Self.run(ranks: 4, steps: 3, batch: 8, checkpoint: template, codec: topk, groupSize: 2)
+        let file = try SafeTensors.File(path: checkpoint)
+        #expect(file.metadata["topk_residual_ranks"] == "4" && file.metadata["fc_group_size"] == "2")
+        // small's fc8 has 10 outputs: rows 0..<5 at position 0 (ranks 0 and 2), 5..<10 at position 1.
+        #expect(file.shapes["topk_residual.r3.fc8.weight"] == [5, 1024])
+        #expect(file.shapes["topk_residual.r2.fc6.bias"] == [512])
+        #expect(
+            try Self.run(ranks: 4, steps: 6, batch: 8, resume: checkpoint, codec: topk, groupSize: 2) == uninterrupted)
+
+        /// Every parameter's residuals summed over the ranks of `path`, in whole-model coordinates.
+        func wholeSums(_ path: String) throws -> [String: [Float]] {
+            let loaded = try Checkpoint.load(path, for: recipe(batch: 8, steps: 3))
+            var sums: [String: [Float]] = [:]
+            for view in loaded.model.arena.views where loaded.residualParameters.contains(view.name) {
+                var sum = [Float](repeating: 0, count: view.count)
+                let width = view.shape.dropFirst().reduce(1, *)
+                for q in 0..<loaded.residualRanks {
+                    let part = try loaded.readResidual(rank: q, view: view)
+                    for (j, value) in part.values.enumerated() { sum[part.rows.lowerBound * width + j] += value }
+                }
+                sums[view.name] = sum
+            }
+            return sums
+        }
+        func reshard(ranks: Int, groupSize: Int) throws -> (path: String, messages: [String]) {
+            let path = Self.temporaryPath("resharded.safetensors")
+            var c = ParallelTrainingConfiguration(training: recipe(batch: 8, steps: 3))
+            c.codec = topk
+            c.fullyConnectedGroupSize = groupSize
+            c.training.resume = .file(checkpoint)
+            let configuration = c
+            final class Lines: @unchecked Sendable {
+                let lock = NSLock()
+                var lines: [String] = []
+            }
+            let messages = Lines()
+            _ = try InProcessCommunicator.run(size: ranks) { comm in
+                let trainer = try ParallelTrainer(
+                    configuration: configuration, communicator: comm, train: Self.data, test: Self.data.prefix(40),
+                    progress: { line in messages.lock.withLock { messages.lines.append(line) } })
+                try trainer.saveCheckpoint(path, position: trainer.start)
+            }
+            return (path, messages.lock.withLock { messages.lines })
+        }
+        let before = try wholeSums(checkpoint)
+        #expect(before.keys.contains("fc7.weight") && before.keys.contains("conv1.weight"))
+        let wider = try reshard(ranks: 8, groupSize: 4)
+        defer { try? FileManager.default.removeItem(atPath: wider.path) }
+        #expect(try SafeTensors.File(path: wider.path).metadata["fc_group_size"] == "4")
+        #expect(try wholeSums(wider.path) == before)
+        let oneGroup = try reshard(ranks: 4, groupSize: 4)
+        defer { try? FileManager.default.removeItem(atPath: oneGroup.path) }
+        let after = try wholeSums(oneGroup.path)
+        #expect(Set(after.keys) == Set(before.keys.filter { $0.hasPrefix("conv") }))
+        for (name, sum) in after { #expect(sum == before[name], "\(name)") }
+        #expect(
+            oneGroup.messages.contains {
+                $0.contains("top-k residuals of fc6.bias, fc6.weight") && $0.contains("dropped")
+            })
+    }
+
     /// A checkpoint whose residuals do not cover the ranks its metadata names is refused on load (which
     /// every rank does), naming the file and the rank, rather than leaving some ranks waiting.
     @Test func aCheckpointWithMissingResidualsIsRefused() throws {
