@@ -19,7 +19,9 @@ public final class MeteredCommunicator: Communicator {
     public var rank: Int { wrapped.rank }
     public var size: Int { wrapped.size }
 
-    private func sent(floats: Int) { meter.add(channel, fp32: 4 * floats) }
+    /// One float collective (`calls` for an allreduce: its reduce-scatter and all-gather) in which this rank
+    /// sent `floats`.
+    private func sent(floats: Int, calls: Int = 1) { meter.add(channel, fp32: 4 * floats, collectives: calls) }
 
     private func traced<T>(_ collective: String, _ body: () throws -> T) rethrows -> T {
         guard let timeline else { return try body() }
@@ -29,7 +31,7 @@ public final class MeteredCommunicator: Communicator {
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, collective: String) throws {
         try traced("allReduce") { try wrapped.allReduce(buffer, collective: collective) }
         let mine = segmentCounts(buffer.count, parts: size)[rank]
-        sent(floats: (buffer.count - mine) + mine * (size - 1))
+        sent(floats: (buffer.count - mine) + mine * (size - 1), calls: 2)
     }
 
     public func reduceScatter(
@@ -48,12 +50,12 @@ public final class MeteredCommunicator: Communicator {
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
         try traced("broadcast") { try wrapped.broadcast(buffer, root: root) }
-        if rank == root { sent(floats: buffer.count * (size - 1)) }
+        sent(floats: rank == root ? buffer.count * (size - 1) : 0)
     }
 
     public func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
         try traced("reduce") { try wrapped.reduce(buffer, root: root) }
-        if rank != root { sent(floats: buffer.count) }
+        sent(floats: rank != root ? buffer.count : 0)
     }
 
     public func allToAll(

@@ -18,7 +18,8 @@ import Foundation
 ///
 /// `ParallelPlan` predicts the same quantity, so the two can be compared exactly. Float collectives are
 /// counted under `fp32`; byte messages (compressed frames and the small control messages that go with them)
-/// under `encoded`.
+/// under `encoded`. `collectives` counts the float collectives a rank takes part in, whether or not it sends
+/// (a broadcast's receivers too), an allreduce as its reduce-scatter and all-gather: the plan's `calls`.
 public final class TrafficMeter: @unchecked Sendable {
     /// Bytes sent on one channel.
     public struct Counts: Sendable, Equatable, Codable {
@@ -26,19 +27,22 @@ public final class TrafficMeter: @unchecked Sendable {
         public var fp32 = 0
         /// Bytes of byte messages (compressed frames, control messages).
         public var encoded = 0
+        /// Float collectives taken part in.
+        public var collectives = 0
         public var total: Int { fp32 + encoded }
 
-        public init(fp32: Int = 0, encoded: Int = 0) {
+        public init(fp32: Int = 0, encoded: Int = 0, collectives: Int = 0) {
             self.fp32 = fp32
             self.encoded = encoded
+            self.collectives = collectives
         }
 
         public static func + (a: Counts, b: Counts) -> Counts {
-            Counts(fp32: a.fp32 + b.fp32, encoded: a.encoded + b.encoded)
+            Counts(fp32: a.fp32 + b.fp32, encoded: a.encoded + b.encoded, collectives: a.collectives + b.collectives)
         }
 
         public static func - (a: Counts, b: Counts) -> Counts {
-            Counts(fp32: a.fp32 - b.fp32, encoded: a.encoded - b.encoded)
+            Counts(fp32: a.fp32 - b.fp32, encoded: a.encoded - b.encoded, collectives: a.collectives - b.collectives)
         }
     }
 
@@ -50,10 +54,11 @@ public final class TrafficMeter: @unchecked Sendable {
     /// Every channel's counts so far.
     public var snapshot: [String: Counts] { lock.withLock { counts } }
 
-    func add(_ channel: String, fp32: Int = 0, encoded: Int = 0) {
+    func add(_ channel: String, fp32: Int = 0, encoded: Int = 0, collectives: Int = 0) {
         lock.withLock {
             counts[channel, default: Counts()].fp32 += fp32
             counts[channel, default: Counts()].encoded += encoded
+            counts[channel, default: Counts()].collectives += collectives
         }
     }
 

@@ -11,6 +11,9 @@ public struct TrafficReport: Codable, Sendable, Equatable {
     public var fp32Bytes: [String: Double]
     /// Measured bytes per step of byte messages (compressed frames and control messages).
     public var encodedBytes: [String: Double]
+    /// The plan's float collectives per step (`Transfer.calls`), and those measured (Note [bytes sent]).
+    public var plannedCalls: [String: Int]
+    public var measuredCalls: [String: Double]
 
     /// `measured`: what the rank of `plan` sent over `steps` steps, by channel.
     public init(plan: ParallelPlan, measured: [String: TrafficMeter.Counts], steps: Int) {
@@ -26,6 +29,15 @@ public struct TrafficReport: Codable, Sendable, Equatable {
             uniqueKeysWithValues: channels.map {
                 ($0.rawValue, Double(measured[$0.rawValue]?.encoded ?? 0) / Double(steps))
             })
+        let transfers = plan.transfers
+        plannedCalls = Dictionary(
+            uniqueKeysWithValues: channels.map { channel in
+                (channel.rawValue, transfers.filter { $0.channel == channel }.reduce(0) { $0 + $1.calls })
+            })
+        measuredCalls = Dictionary(
+            uniqueKeysWithValues: channels.map {
+                ($0.rawValue, Double(measured[$0.rawValue]?.collectives ?? 0) / Double(steps))
+            })
     }
 
     public var plannedTotal: Int { plannedBytes.values.reduce(0, +) }
@@ -33,7 +45,8 @@ public struct TrafficReport: Codable, Sendable, Equatable {
     /// Measured over planned bytes (nil when the plan sends nothing: one rank).
     public var ratio: Double? { plannedTotal > 0 ? measuredTotal / Double(plannedTotal) : nil }
 
-    /// The report as a table: a header, one line per channel that sends anything, and the total.
+    /// The report as a table: a header, one line per channel that sends anything, and the total; the last
+    /// column, float collectives per step, planned / measured.
     public var table: [String] {
         func pad(_ s: String, _ n: Int) -> String {
             s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0)
@@ -42,15 +55,17 @@ public struct TrafficReport: Codable, Sendable, Equatable {
             planned > 0 ? String(format: "%.4f", measured / planned) : ""
         }
         var lines = [
-            "rank \(pad("\(rank):", 4))channel      plan           measured       fp32           encoded+control  measured/plan"
+            "rank \(pad("\(rank):", 4))channel      plan           measured       fp32           encoded+control  measured/plan  collectives plan/measured"
         ]
         for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
             let planned = Double(plannedBytes[channel] ?? 0)
             let fp32 = fp32Bytes[channel] ?? 0, encoded = encodedBytes[channel] ?? 0
             guard planned > 0 || fp32 + encoded > 0 else { continue }
+            let calls = "\(plannedCalls[channel] ?? 0)/\(String(format: "%g", measuredCalls[channel] ?? 0))"
             lines.append(
                 "         \(pad(channel, 13))\(pad(formatBytes(planned), 15))\(pad(formatBytes(fp32 + encoded), 15))"
-                    + "\(pad(formatBytes(fp32), 15))\(pad(formatBytes(encoded), 17))\(ratio(fp32 + encoded, planned))")
+                    + "\(pad(formatBytes(fp32), 15))\(pad(formatBytes(encoded), 17))"
+                    + "\(pad(ratio(fp32 + encoded, planned), 15))\(calls)")
         }
         lines.append(
             "         \(pad("total", 13))\(pad(formatBytes(Double(plannedTotal)), 15))"

@@ -10,7 +10,7 @@ import Training
     ]
 
     /// The bytes every rank sends in real training steps, counted in the collectives, are the plan's
-    /// arithmetic to the byte, channel by channel, with 3 ranks (uneven shards and segments). Besides the
+    /// arithmetic to the byte, and its float collectives the plan's calls, channel by channel, with 3 ranks (uneven shards and segments). Besides the
     /// plan, only small control messages: the compressed allreduce's, and the step's figures (loss share,
     /// stop request, non-finite guard: 24 bytes per rank, on the classifier's channel, which data
     /// parallelism counts with the gradients).
@@ -23,6 +23,9 @@ import Training
             for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
                 let planned = Double(ranked.plannedBytes[channel]!)
                 #expect(ranked.fp32Bytes[channel] == planned, "rank \(ranked.rank), \(channel)")
+                #expect(
+                    ranked.measuredCalls[channel] == Double(ranked.plannedCalls[channel]!),
+                    "rank \(ranked.rank), \(channel): float collectives")
                 let control = ranked.encodedBytes[channel]!
                 #expect(control < 1_000, "rank \(ranked.rank), \(channel): \(control) bytes besides the plan")
                 #expect(channel != "features" || control == 0, "rank \(ranked.rank), \(channel)")
@@ -44,6 +47,9 @@ import Training
             for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
                 let planned = Double(ranked.plannedBytes[channel]!)
                 #expect(ranked.fp32Bytes[channel] == planned, "G = \(groupSize), rank \(ranked.rank), \(channel)")
+                #expect(
+                    ranked.measuredCalls[channel] == Double(ranked.plannedCalls[channel]!),
+                    "G = \(groupSize), rank \(ranked.rank), \(channel): float collectives")
                 #expect(ranked.encodedBytes[channel]! < 1_000, "G = \(groupSize), rank \(ranked.rank), \(channel)")
             }
         }

@@ -59,7 +59,9 @@ import Testing
             let echoed = try child.allGatherBytes([1, 2, 3], collective: "t")
             #expect(echoed == Array(repeating: [1, 2, 3], count: k))
             try comm.barrier()
-            return (meter.snapshot["main"]!, TrafficMeter.Counts(fp32: expected, encoded: encoded))
+            // Float collectives taken part in: the allReduce counts 2 (its reduce-scatter and all-gather), each
+            // other float collective above 1, the broadcast's and reduce's receivers and senders alike.
+            return (meter.snapshot["main"]!, TrafficMeter.Counts(fp32: expected, encoded: encoded, collectives: 7))
         }
         for (r, (measured, expected)) in figures.enumerated() {
             #expect(measured == expected, "rank \(r)")
