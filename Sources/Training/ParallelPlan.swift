@@ -321,6 +321,22 @@ public struct ParallelPlan: Sendable, Equatable {
 }
 
 extension ParallelPlan {
+    /// The layout as a metrics record (`"event": "plan"`), written when a run starts or resumes at `step`: the
+    /// facts of Note [one resolved plan] and the fp32 bytes this rank sends per step by channel.
+    public func metricsRecord(step: Int) -> [String: Any] {
+        var record: [String: Any] = [
+            "event": "plan", "step": step, "variant": model.name, "ranks": ranks, "fc_group_size": groupSize,
+            "groups": groups, "parallelism": parallelism.rawValue, "codec": codec.description,
+            "fc_update": fullyConnectedUpdate.rawValue, "overlap": overlap, "batch_per_rank": batchPerRank,
+            "planned_bytes_per_step": bytesSentPerStep,
+        ]
+        if groupSize > 1 { record["scheme"] = scheme.rawValue }
+        for channel in Channel.allCases where bytesSentPerStep(on: channel) > 0 {
+            record["\(channel.rawValue)_planned_bytes"] = bytesSentPerStep(on: channel)
+        }
+        return record
+    }
+
     /// The plan as text lines: the layout, what this rank holds, and what it sends per step.
     public var summary: [String] {
         func megabytes(_ elements: Int) -> String { formatBytes(Double(4 * elements)) }

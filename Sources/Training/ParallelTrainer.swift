@@ -175,6 +175,7 @@ public final class ParallelTrainer {
             totalSteps: loop.totalSteps(from: start), imagesPerStep: ranks * c.batchSize, logEvery: c.logEvery,
             metrics: metrics, extraFields: ["ranks": ranks], output: progress)
         for line in startLines { progress(line) }
+        try metrics.record(plan.metricsRecord(step: start.step))
         let status = supervision.status
         let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate, upcoming in
             try self.step(examples: examples, epoch: epoch, step: step, rate: rate, upcoming: upcoming)

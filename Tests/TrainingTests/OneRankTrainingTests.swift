@@ -93,6 +93,13 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
         let lines = try String(contentsOfFile: c.metricsPath!, encoding: .utf8).split(separator: "\n")
         let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(records.filter { $0["event"] as? String == "step" }.count == 4)
+        // The resolved layout, once, first: one process is one rank of data parallelism, no codec.
+        #expect(records.first?["event"] as? String == "plan")
+        let plan = records.filter { $0["event"] as? String == "plan" }
+        #expect(plan.count == 1)
+        #expect(plan.first?["ranks"] as? Int == 1 && plan.first?["fc_group_size"] as? Int == 1)
+        #expect(plan.first?["parallelism"] as? String == "data" && plan.first?["codec"] as? String == "none")
+        #expect(plan.first?["planned_bytes_per_step"] as? Int == 0 && plan.first?["scheme"] == nil)
         let evaluations = records.filter { $0["event"] as? String == "evaluation" }
         #expect(evaluations.count == 2)
         #expect(evaluations.allSatisfy { $0["top1_error"] is Double && $0["top5_error"] is Double })
