@@ -55,7 +55,7 @@ public struct TrafficReport: Codable, Sendable, Equatable {
             planned > 0 ? String(format: "%.4f", measured / planned) : ""
         }
         var lines = [
-            "rank \(pad("\(rank):", 4))channel      plan           measured       fp32           encoded+control  measured/plan  collectives plan/measured"
+            "rank \(pad("\(rank):", 4))channel         plan           measured       fp32           encoded+control  measured/plan  collectives plan/measured"
         ]
         for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
             let planned = Double(plannedBytes[channel] ?? 0)
@@ -63,12 +63,12 @@ public struct TrafficReport: Codable, Sendable, Equatable {
             guard planned > 0 || fp32 + encoded > 0 else { continue }
             let calls = "\(plannedCalls[channel] ?? 0)/\(String(format: "%g", measuredCalls[channel] ?? 0))"
             lines.append(
-                "         \(pad(channel, 13))\(pad(formatBytes(planned), 15))\(pad(formatBytes(fp32 + encoded), 15))"
+                "         \(pad(channel, 16))\(pad(formatBytes(planned), 15))\(pad(formatBytes(fp32 + encoded), 15))"
                     + "\(pad(formatBytes(fp32), 15))\(pad(formatBytes(encoded), 17))"
                     + "\(pad(ratio(fp32 + encoded, planned), 15))\(calls)")
         }
         lines.append(
-            "         \(pad("total", 13))\(pad(formatBytes(Double(plannedTotal)), 15))"
+            "         \(pad("total", 16))\(pad(formatBytes(Double(plannedTotal)), 15))"
                 + "\(pad(formatBytes(measuredTotal), 47))\(ratio(measuredTotal, Double(plannedTotal)))")
         return lines
     }
