@@ -249,7 +249,7 @@ struct ParallelOptions: ParsableArguments {
     var fcGroupSize: Int?
     @Option(
         help:
-            "How the FC stack gets every rank's examples: a (one all-gather of all K·B), b (K rounds, one rank's B each, the next overlapping the current) or c (K rounds mixing B/K of every rank)."
+            "How the FC stack gets its group's examples (G = K by default): a (one all-gather of all G·B), b (G rounds, one rank's B each, the next overlapping the current) or c (G rounds mixing B/G of every rank)."
     )
     var scheme: ParallelPlan.Scheme = .b
     @Option(

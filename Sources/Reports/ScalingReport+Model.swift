@@ -78,9 +78,10 @@ extension ScalingReport {
         return md
     }
 
-    /// "data, none", "hybrid (b), bf16": an extrapolated configuration.
+    /// "data, none", "hybrid (b), bf16", "hybrid (b) G=2, none": an extrapolated configuration.
     func extrapolationLabel(_ c: ScalingPoint.Configuration) -> String {
-        c.parallelism == .data ? "data, \(c.codec)" : "hybrid (\((c.scheme ?? .b).rawValue)), \(c.codec)"
+        guard c.parallelism == .hybrid else { return "data, \(c.codec)" }
+        return "hybrid (\((c.scheme ?? .b).rawValue))\(c.groupSize.map { " G=\($0)" } ?? ""), \(c.codec)"
     }
 
     func extrapolationSection(_ charts: Gnuplot) throws -> [String] {
@@ -136,12 +137,13 @@ extension ScalingReport {
         guard let network = profile.networks.first, let row = network.rows.last, let layout = row.layouts.first,
             let data = row.speedups.first
         else { return [] }
+        let ratio = row.dataBytesPerRank / layout.bytesPerRank
         var md = [
             "At \(row.ranks) ranks on \(format(network.bitsPerSecond / 1e9, 0)) Gbit/s, uncompressed: data parallelism "
                 + "sends \(formatBytes(row.dataBytesPerRank)) per rank per step, the best 2-D layout (G = "
                 + "\(layout.groupSize), scheme \(layout.scheme.rawValue)) \(formatBytes(layout.bytesPerRank)) "
-                + "(\(format(row.dataBytesPerRank / layout.bytesPerRank, 2))× fewer); speedup \(format(layout.speedup, 1)) "
-                + "against \(format(data, 1)) (\(format(layout.speedup / data, 2))×).",
+                + (ratio >= 1 ? "(\(format(ratio, 2))× fewer)" : "(\(format(1 / ratio, 2))× more)")
+                + "; speedup \(format(layout.speedup, 1)) against \(format(data, 1)) (\(format(layout.speedup / data, 2))×).",
             "",
         ]
         // Uncompressed: data parallelism against the best 2-D layout, where data parallelism wins.
@@ -165,16 +167,22 @@ extension ScalingReport {
         }!
         let places = losses.map { "\(format($0.0 / 1e9, 0)) Gbit/s × \($0.1.ranks)" }.joined(separator: ", ")
         let w = worst.1, best = w.layouts[0]
-        md += [
-            "Uncompressed, data parallelism is faster than every 2-D layout at \(places) (at most "
-                + "\(format((1 - best.speedup / w.speedups[0]) * 100, 1))% faster, at \(format(worst.0 / 1e9, 0)) Gbit/s × "
-                + "\(w.ranks)). There its gradient allreduce hides behind the conv backward (exposed: "
+        let why =
+            w.dataExposedSeconds < best.exposedSeconds
+            ? "There its gradient allreduce hides behind the conv backward (exposed: "
                 + "\(format(w.dataExposedSeconds * 1e3, 1)) ms per step), so sending fewer gradient bytes gains nothing, "
                 + "while a group's own exchanges block its FC stack (round 0's features, the FC outputs' all-gathers, "
                 + "the input gradients' reduce-scatters: the best layout, G = \(best.groupSize) scheme "
                 + "\(best.scheme.rawValue), exposes \(format(best.exposedSeconds * 1e3, 1)) ms). The model is right to "
                 + "prefer data parallelism there; the layouts' gain starts where data parallelism's traffic outlasts "
-                + "the backward.",
+                + "the backward."
+            : "There data parallelism exposes \(format(w.dataExposedSeconds * 1e3, 1)) ms of communication per step "
+                + "and the best layout (G = \(best.groupSize), scheme \(best.scheme.rawValue)) "
+                + "\(format(best.exposedSeconds * 1e3, 1)) ms: the layout's smaller update does not make up the difference."
+        md += [
+            "Uncompressed, data parallelism is faster than every 2-D layout at \(places) (at most "
+                + "\(format((1 - best.speedup / w.speedups[0]) * 100, 1))% faster, at \(format(worst.0 / 1e9, 0)) Gbit/s × "
+                + "\(w.ranks)). " + why,
             "",
         ]
         return md

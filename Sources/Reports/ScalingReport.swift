@@ -71,8 +71,10 @@ public struct ScalingReport {
 
     func format(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
 
+    /// "data none", "hybrid (b) zstd", "hybrid (b) G=2 none".
     func label(_ c: ScalingPoint.Configuration) -> String {
-        c.parallelism == .data ? "data \(c.codec)" : "hybrid (\((c.scheme ?? .b).rawValue)) \(c.codec)"
+        guard c.parallelism == .hybrid else { return "data \(c.codec)" }
+        return "hybrid (\((c.scheme ?? .b).rawValue))\(c.groupSize.map { " G=\($0)" } ?? "") \(c.codec)"
     }
 
     func label(_ p: ScalingPoint) -> String { label(p.configuration) }

@@ -59,14 +59,19 @@ public enum Checkpoint {
         public let residualRanks: Int
         /// The parameters whose residuals it holds (the same for every rank).
         public let residualParameters: Set<String>
-        /// G of the run that wrote it when its FC layers were sharded within groups (1 < G < K): the FC
-        /// residuals are then shards; nil when every residual is a whole tensor.
-        public let residualGroupSize: Int?
+        /// G of the run that wrote the residuals: 1 when it allreduced the FC layers whole (data
+        /// parallelism), its `fc_group_size` when it summed FC shards across groups (their residuals are the
+        /// shards' rows), K when the FC layers were sharded over all ranks (no FC residuals).
+        public let residualGroupSize: Int
 
-        /// Rank `rank`'s residual of the whole model's parameter `view`: the rows (first dimension) it holds
-        /// and their values.
+        /// The rows (first dimension) of the whole model's parameter `view` that rank `rank`'s residual holds.
+        public func residualRows(rank: Int, view: ParameterView) -> Range<Int> {
+            Checkpoint.residualRows(rank: rank, groupSize: residualGroupSize, view: view, model: model.model)
+        }
+
+        /// Rank `rank`'s residual of the whole model's parameter `view`: the rows it holds and their values.
         public func readResidual(rank: Int, view: ParameterView) throws -> (rows: Range<Int>, values: [Float]) {
-            let rows = Checkpoint.residualRows(rank: rank, groupSize: residualGroupSize, view: view, model: model.model)
+            let rows = residualRows(rank: rank, view: view)
             var values = [Float](repeating: 0, count: rows.count * view.shape.dropFirst().reduce(1, *))
             try values.withUnsafeMutableBufferPointer {
                 try model.file.read(Checkpoint.residualName(rank: rank, parameter: view.name), into: $0)
@@ -77,9 +82,9 @@ public enum Checkpoint {
 
     /// The rows of the whole model's parameter `view` whose residual rank `rank` keeps: all of them, but for
     /// an FC layer sharded within groups of `groupSize` (the rows at the rank's position).
-    static func residualRows(rank: Int, groupSize: Int?, view: ParameterView, model: AlexNet) -> Range<Int> {
+    static func residualRows(rank: Int, groupSize g: Int, view: ParameterView, model: AlexNet) -> Range<Int> {
         let whole = 0..<view.shape[0]
-        guard let g = groupSize, !model.features.contains(where: { $0.name == view.layer }) else { return whole }
+        guard g > 1, !model.features.contains(where: { $0.name == view.layer }) else { return whole }
         return ParallelPlan.rows(view.shape[0], ranks: g, rank: rank % g)
     }
 
@@ -158,21 +163,27 @@ public enum Checkpoint {
                 "rank \(q)'s top-k residuals cover \((residualParameters[q] ?? []).count) parameters, rank 0's \(parameters.count): the checkpoint is incomplete"
             )
         }
+        let ranks = residualRanks ?? Int(loaded.metadata["ranks"] ?? "") ?? 1
         let groupSize = try loaded.metadata["fc_group_size"].map { text in
-            guard let g = Int(text), g > 1, let k = residualRanks ?? Int(loaded.metadata["ranks"] ?? ""), g < k,
-                k % g == 0
-            else {
+            guard let g = Int(text), g > 1, g < ranks, ranks % g == 0 else {
                 throw problem(
-                    "metadata fc_group_size is '\(text)', expected a divisor of the run's ranks between 1 and their number"
+                    "metadata fc_group_size is '\(text)', expected a divisor G of the \(ranks) ranks (metadata \(residualRanks != nil ? "topk_residual_ranks" : "ranks")) with 1 < G < \(ranks)"
                 )
             }
             return g
         }
+        // Without fc_group_size the FC layers were replicated (their residuals are whole) or sharded over all
+        // ranks (none).
+        let fullyConnected = loaded.arena.views.filter { view in
+            !loaded.model.features.contains { $0.name == view.layer }
+        }
+        let residualGroupSize =
+            groupSize ?? (fullyConnected.contains { parameters.contains($0.name) } ? 1 : residualRanks ?? 1)
         // The residuals' shapes too, for the same reason: a shard's residual holds its rows.
         for q in 0..<(residualRanks ?? 0) {
             for view in loaded.arena.views where parameters.contains(view.name) {
                 let name = residualName(rank: q, parameter: view.name)
-                let rows = residualRows(rank: q, groupSize: groupSize, view: view, model: loaded.model)
+                let rows = residualRows(rank: q, groupSize: residualGroupSize, view: view, model: loaded.model)
                 let expected = [rows.count] + view.shape.dropFirst()
                 guard loaded.file.shapes[name] == expected else {
                     throw problem("tensor \(name) is \(loaded.file.shapes[name]!), expected \(expected)")
@@ -181,6 +192,6 @@ public enum Checkpoint {
         }
         return Loaded(
             model: loaded, velocity: velocity, position: position, residualRanks: residualRanks ?? 0,
-            residualParameters: parameters, residualGroupSize: groupSize)
+            residualParameters: parameters, residualGroupSize: residualGroupSize)
     }
 }

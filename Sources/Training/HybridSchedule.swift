@@ -2,12 +2,14 @@ import Collectives
 import Compute
 import Datasets
 
-/// Hybrid parallelism (Krizhevsky 2014): every rank runs the replicated conv stage on its own B examples;
-/// the FC stage is sharded by output neurons (`ShardedClassifier`) and runs on every rank's examples, fed
-/// by scheme (a) one all-gather of all K·B examples, (b) K rounds in which one rank's B examples go to
-/// all, or (c) K rounds in which every rank contributes B/K. The partial gradients with respect to the
-/// features are summed onto the examples' owners, which back-propagate through their conv stage while the
-/// conv gradients are allreduced bucket by bucket (`GradientBuckets`).
+/// Hybrid parallelism (Krizhevsky 2014) within groups of G ranks: every rank runs the replicated conv stage
+/// on its own B examples; the FC stage is sharded by output neurons over the group (`ShardedClassifier`)
+/// and runs on every example of the group, fed by scheme (a) one all-gather of the group's G·B examples,
+/// (b) G rounds in which one rank's B examples go to the group, or (c) G rounds in which every rank
+/// contributes B/G. The partial gradients with respect to the features are summed onto the examples'
+/// owners, which back-propagate through their conv stage while the conv gradients are allreduced over all K
+/// ranks bucket by bucket (`GradientBuckets`); with more than one group, each FC shard's gradients are
+/// summed across the groups (the ranks at its position) as soon as the FC backward has produced them.
 ///
 /// Every round's feature all-gather is submitted to the exchange thread at the start of the step (later
 /// rounds travel while earlier ones compute) and each round's reduce-scatter of feature gradients as soon

@@ -26,13 +26,13 @@ public struct ParallelPlan: Sendable, Equatable {
         case data
     }
 
-    /// The three ways of the 2014 note to feed the FC stack.
+    /// The three ways of the 2014 note to feed the FC stack, within a group of G ranks (G = K: the note's).
     public enum Scheme: String, Sendable, CaseIterable, Codable {
-        /// All ranks exchange all conv activations; the FC stack runs on the whole batch of K·B.
+        /// The group's ranks exchange all their conv activations; its FC stack runs on the group's G·B.
         case a
-        /// Ranks take turns broadcasting their B examples' activations; K sub-batches of B.
+        /// The group's ranks take turns broadcasting their B examples' activations; G sub-batches of B.
         case b
-        /// K sub-batches of B, each mixing B/K examples of every rank (an all-to-all of examples).
+        /// G sub-batches of B, each mixing B/G examples of every rank of the group.
         case c
     }
 
@@ -54,7 +54,7 @@ public struct ParallelPlan: Sendable, Equatable {
         public enum Phase: Sendable, Equatable {
             /// Conv features to the FC stack (scheme a: once; b and c: per round).
             case convFeatures
-            /// Every rank's labels, for the exact softmax on every rank.
+            /// The group's labels, for the exact softmax on every rank of the group.
             case labels
             /// An FC layer's sharded outputs, gathered.
             case forward(layer: String)
@@ -78,7 +78,7 @@ public struct ParallelPlan: Sendable, Equatable {
 
         public var phase: Phase
         public var collective: Collective
-        /// How many times the collective runs per step (K for the per-round exchanges of schemes b and c,
+        /// How many times the collective runs per step (G for the per-round exchanges of schemes b and c,
         /// one per bucket for gradients).
         public var calls: Int
         /// fp32 elements this rank sends per step, over all calls.

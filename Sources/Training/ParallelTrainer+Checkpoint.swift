@@ -103,14 +103,8 @@ extension ParallelTrainer {
     /// allreduce (data → one group: the FC layers) are dropped, and said so.
     private func restoreResiduals(_ checkpoint: Checkpoint.Loaded) throws {
         let saved = checkpoint.residualRanks
-        let fullyConnected = Set(plan.fullyConnected.map(\.name))
+        let sameLayout = saved == ranks && checkpoint.residualGroupSize == plan.groupSize
         let whole = checkpoint.model.arena
-        // The layout that wrote it: G from its metadata, or (whole residuals) 1 if it allreduced FC layers, K if not.
-        let allreducedFullyConnected = whole.views.contains {
-            checkpoint.residualParameters.contains($0.name) && fullyConnected.contains($0.layer)
-        }
-        let savedGroupSize = checkpoint.residualGroupSize ?? (allreducedFullyConnected ? 1 : saved)
-        let sameLayout = saved == ranks && savedGroupSize == plan.groupSize
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0)
@@ -121,14 +115,15 @@ extension ParallelTrainer {
             let source = whole.view(view.name)
             let width = source.shape.dropFirst().reduce(1, *)
             let mine = isShard ? plan.shards.first { $0.layer == view.layer }!.rows : 0..<source.shape[0]
-            for (i, q) in sources.enumerated() {
-                let part = try checkpoint.readResidual(rank: q, view: source)
-                let rows = part.rows.clamped(to: mine)
+            for q in sources {
+                let rows = checkpoint.residualRows(rank: q, view: source).clamped(to: mine)
                 guard !rows.isEmpty else { continue }
+                let part = try checkpoint.readResidual(rank: q, view: source)
                 let from = (rows.lowerBound - part.rows.lowerBound) * width
                 let to = view.offset + (rows.lowerBound - mine.lowerBound) * width
                 for j in 0..<(rows.count * width) {
-                    buffer[to + j] = i == 0 ? part.values[from + j] : buffer[to + j] + part.values[from + j]
+                    // Under the same layout a copy (bit for bit); otherwise summed in rank order.
+                    buffer[to + j] = sameLayout ? part.values[from + j] : buffer[to + j] + part.values[from + j]
                 }
             }
         }

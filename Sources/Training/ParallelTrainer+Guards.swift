@@ -24,10 +24,11 @@ import Foundation
 /// ## Note [replica check]
 ///
 /// The replicated layers (the conv layers under hybrid, all of them under data parallelism) must stay
-/// bit-identical on every rank: the gradient sum is the same everywhere (Note [deterministic reduction])
-/// and so is the update. Every `replicaCheckEvery` steps and before every checkpoint the ranks compare a
-/// digest of each replicated parameter's weights and momentum; a rank that differs from the majority is
-/// named with the first parameter that differs, and the run ends before writing anything.
+/// bit-identical on every rank, and each FC shard on the ranks holding it (the same position in every group):
+/// the gradient sum is the same everywhere (Note [deterministic reduction]) and so is the update. Every
+/// `replicaCheckEvery` steps and before every checkpoint the ranks gather a digest of each such parameter's
+/// weights and momentum over the world; a rank that differs from the majority of its holders is named with
+/// the first parameter that differs, and every rank ends the run, before writing anything.
 extension ParallelTrainer {
     /// The step's figures, exchanged: the mean loss and whether to stop, or the end of the run when a loss
     /// or weight is not finite (every rank alike).
@@ -73,18 +74,18 @@ extension ParallelTrainer {
     /// shard across the ranks holding it (one per group); nothing on one rank.
     func checkReplicas(step: Int) throws {
         guard ranks > 1 else { return }
-        try compareReplicas(model.synchronisedViews, over: model.channels.world, step: step) { $0 }
-        if let holders = model.channels.shardGradients {
-            // Rank q of the holders is the rank at this position in group q.
-            try compareReplicas(model.shardViews, over: holders, step: step) { q in q * plan.groupSize + plan.position }
+        try compareReplicas(model.synchronisedViews, step: step, holders: [Array(0..<ranks)])
+        if plan.groupSize > 1 && plan.groups > 1 {
+            // Shard p is held by the rank at position p of every group.
+            let holders = (0..<plan.groupSize).map { p in (0..<plan.groups).map { $0 * plan.groupSize + p } }
+            try compareReplicas(model.shardViews, step: step, holders: holders)
         }
     }
 
-    /// Compares the digests of `views` (weights and momentum) over `communicator`, whose rank q is run rank
-    /// `runRank(q)`; throws naming the rank that differs from the majority.
-    private func compareReplicas(
-        _ views: [ParameterView], over communicator: Communicator, step: Int, runRank: (Int) -> Int
-    ) throws {
+    /// Compares the digests of `views` (weights and momentum) within each set of run ranks of `holders`,
+    /// gathered over the world so that every rank reaches the same verdict; throws naming the rank that
+    /// differs from its set's majority.
+    private func compareReplicas(_ views: [ParameterView], step: Int, holders: [[Int]]) throws {
         var mine: [UInt8] = []
         for view in views {
             for buffer in [UnsafeBufferPointer(arena.values), UnsafeBufferPointer(optimizer.velocity)] {
@@ -92,14 +93,25 @@ extension ParallelTrainer {
                 withUnsafeBytes(of: digest.littleEndian) { mine += $0 }
             }
         }
-        let all = try communicator.allGatherBytes(mine, collective: "replica check")
-        guard all.contains(where: { $0 != mine }) || all.contains(where: { $0 != all[0] }) else { return }
+        let everyRank = try model.channels.world.allGatherBytes(mine, collective: "replica check")
+        for set in holders {
+            try compareDigests(set.map { everyRank[$0] }, views: views, step: step, runRank: { set[$0] })
+        }
+    }
+
+    /// Throws naming the ranks whose digests (`all`, one per holder, holder q being run rank `runRank(q)`)
+    /// differ from the majority's, at the first parameter that differs.
+    private func compareDigests(_ all: [[UInt8]], views: [ParameterView], step: Int, runRank: (Int) -> Int) throws {
+        guard all.contains(where: { $0 != all[0] }) else { return }
         for (i, view) in views.enumerated() {
             for (j, part) in ["weights", "momentum"].enumerated() {
                 let at = (2 * i + j) * 8
                 let digests = all.map { $0.count >= at + 8 ? Array($0[at..<(at + 8)]) : [] }
                 let counts = Dictionary(digests.map { ($0, 1) }, uniquingKeysWith: +)
-                guard counts.count > 1, let majority = counts.max(by: { $0.value < $1.value })?.key else { continue }
+                // The majority; at a tie, the digest of the lowest rank, so every rank names the same ranks.
+                guard counts.count > 1, let most = counts.values.max(),
+                    let majority = digests.first(where: { counts[$0] == most })
+                else { continue }
                 let odd = digests.indices.filter { digests[$0] != majority }.map(runRank)
                 let agreeing = digests.indices.filter { digests[$0] == majority }.map(runRank)
                 throw RunEnded.replicasDiffer(

@@ -315,8 +315,11 @@ public final class ParallelTrainer {
         model.optimizer.resetFiniteCheck()
         let share = try schedule.step(
             labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
-        if let fault = configuration.faults.replicaDivergence, fault.rank == rank, fault.step == step + 1 {
-            let first = model.convolutionalRange.lowerBound
+        let faults = configuration.faults
+        for (fault, first) in [
+            (faults.replicaDivergence, model.convolutionalRange.lowerBound),
+            (faults.shardDivergence, model.fullyConnectedRange.lowerBound),
+        ] where fault?.rank == rank && fault?.step == step + 1 {
             arena.values[first] = arena.values[first].nextUp
         }
         let outcome = try agree(afterStep: step, lossShare: share)

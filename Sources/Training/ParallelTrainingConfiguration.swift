@@ -62,11 +62,15 @@ public struct ParallelTrainingConfiguration: Sendable {
         public var stall: (rank: Int, step: Int)?
         /// The rank's first replicated weight is nudged after the step's update.
         public var replicaDivergence: (rank: Int, step: Int)?
+        /// The rank's first FC weight (of its shard) is nudged after the step's update.
+        public var shardDivergence: (rank: Int, step: Int)?
         public init() {}
         public static func == (a: Self, b: Self) -> Bool {
             a.stall?.rank == b.stall?.rank && a.stall?.step == b.stall?.step
                 && a.replicaDivergence?.rank == b.replicaDivergence?.rank
                 && a.replicaDivergence?.step == b.replicaDivergence?.step
+                && a.shardDivergence?.rank == b.shardDivergence?.rank
+                && a.shardDivergence?.step == b.shardDivergence?.step
         }
     }
 

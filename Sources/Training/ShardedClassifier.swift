@@ -2,7 +2,7 @@ import Collectives
 import Compute
 
 /// One rank's part of the fully connected stage in hybrid parallelism (Krizhevsky 2014): every FC layer is
-/// sharded by output neurons, and the K ranks run their shards together on the same n examples.
+/// sharded by output neurons over a group of G ranks, which run their shards together on the same n examples.
 ///
 ///     features  (n, F)    every rank holds the same gathered rows
 ///     fc_i      (n, I) → (n, m_i)   m_i = this rank's rows of layer i (`ParallelPlan.rows`)

@@ -11,7 +11,8 @@ public struct TrafficReport: Codable, Sendable, Equatable {
     public var fp32Bytes: [String: Double]
     /// Measured bytes per step of byte messages (compressed frames and control messages).
     public var encodedBytes: [String: Double]
-    /// The plan's float collectives per step (`Transfer.calls`), and those measured (Note [bytes sent]).
+    /// The plan's float collectives per step (`Transfer.calls`; none for gradients a codec compresses: they
+    /// travel as byte messages), and those measured (Note [bytes sent]).
     public var plannedCalls: [String: Int]
     public var measuredCalls: [String: Double]
 
@@ -29,10 +30,13 @@ public struct TrafficReport: Codable, Sendable, Equatable {
             uniqueKeysWithValues: channels.map {
                 ($0.rawValue, Double(measured[$0.rawValue]?.encoded ?? 0) / Double(steps))
             })
-        let transfers = plan.transfers
+        // Compressed gradients travel as byte messages: no float collectives on their channels.
+        let floats = plan.transfers.filter {
+            plan.codec.isIdentity || ![.gradients, .shardGradients].contains($0.channel)
+        }
         plannedCalls = Dictionary(
             uniqueKeysWithValues: channels.map { channel in
-                (channel.rawValue, transfers.filter { $0.channel == channel }.reduce(0) { $0 + $1.calls })
+                (channel.rawValue, floats.filter { $0.channel == channel }.reduce(0) { $0 + $1.calls })
             })
         measuredCalls = Dictionary(
             uniqueKeysWithValues: channels.map {

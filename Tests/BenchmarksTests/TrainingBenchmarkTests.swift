@@ -67,6 +67,11 @@ import Training
             for channel in ["features", "classifier"] {
                 #expect(ranked.fp32Bytes[channel] == Double(ranked.plannedBytes[channel]!))
             }
+            // Float collectives: the plan's, none for the compressed gradients.
+            #expect(ranked.plannedCalls["gradients"] == 0)
+            for channel in ParallelPlan.Channel.allCases.map(\.rawValue) {
+                #expect(ranked.measuredCalls[channel] == Double(ranked.plannedCalls[channel]!), "\(channel)")
+            }
         }
     }
 

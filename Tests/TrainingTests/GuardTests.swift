@@ -98,6 +98,25 @@ import Testing
         }
     }
 
+    /// Under FC groups each shard is compared across the ranks holding it (4 ranks in groups of 2: shard 1 on
+    /// ranks 1 and 3), gathered over the world so that every rank ends the run with the same message; at a
+    /// tie the lower rank's copy is taken as the majority.
+    @Test func aDivergedShardIsFoundByEveryRank() throws {
+        #expect {
+            _ = try trainInProcess(
+                ranks: 4,
+                {
+                    $0.replicaCheckEvery = 2
+                    $0.fullyConnectedGroupSize = 2
+                    $0.faults.shardDivergence = (rank: 3, step: 3)
+                }, batch: 8, steps: 6, data: Self.data)
+        } throws: { error in
+            "\(error)"
+                == "replicas differ after step 4: fc6.weight (weights) on rank 3 differs from rank 1; nothing was written at this step"
+                && (error as? RunEnded)?.exitStatus == ExitStatus.replicasDiffer
+        }
+    }
+
     /// `--resume auto` takes the newest checkpoint that loads: a damaged newest is skipped with a warning;
     /// with none, the run starts from the beginning and says so.
     @Test func resumeAutoFallsBackPastADamagedNewest() throws {
