@@ -47,10 +47,10 @@ import Training
     }
 
     /// Note [one resolved plan]: FC layers sharded within groups of G ranks, the K/G groups data-parallel
-    /// (each FC shard's gradient summed across them), take the same step for every G dividing K.
-    @Test(arguments: [
-        (4, 1, ParallelPlan.Scheme.b), (4, 2, .b), (4, 2, .a), (4, 2, .c), (4, 4, .b), (8, 2, .b), (8, 4, .c),
-    ])
+    /// (each FC shard's gradient summed across them), take the same step for every G dividing K. (G = 1 and
+    /// G = K are the plans of `dataParallelEquals…` and `hybridEquals…`, transfer for transfer:
+    /// `GroupedPlanTests.theEndsAreTodaysPlans`.)
+    @Test(arguments: [(4, 2, ParallelPlan.Scheme.b), (4, 2, .a), (4, 2, .c), (8, 2, .b), (8, 4, .c)])
     func everyGroupSizeEqualsOneProcessWithTheGlobalBatch(
         _ ranks: Int, _ groupSize: Int, _ scheme: ParallelPlan.Scheme
     ) throws {
