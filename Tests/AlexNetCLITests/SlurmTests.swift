@@ -63,6 +63,21 @@ import Testing
         return FileManager.default.contents(atPath: output)
     }
 
+    /// How many tasks slurmd has seen die by SIGSEGV so far, over every virtual host's log.
+    ///
+    /// Open MPI 4.1.4 (Debian 12) sometimes crashes a rank inside `MPI_Init_thread` under srun/PMIx when the
+    /// machine is loaded: its TCP BTL hands a PML ob1 match fragment (tag 0x41) to a callback not yet
+    /// registered (a call through NULL in mca_btl_tcp.so, under opal_progress in ompi_mpi_init; cores
+    /// analysed 2026-12-07, docs/NOTES.md). Before any of our code has run. A job that lost a rank that
+    /// way before training is submitted once more, said so; any other failure fails the test.
+    static func startupCrashes() -> Int {
+        let directory = "/run/alexnet-vcluster-vs/slurm/log"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).reduce(0) { count, name in
+            let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
+            return count + text.components(separatedBy: "died by signal: 11").count - 1
+        }
+    }
+
     static func jobState(_ job: String) throws -> String {
         let shown = try slurm(["scontrol", "show", "job", job]).stdout
         return shown.split(separator: " ").first { $0.hasPrefix("JobState=") }.map { String($0.dropFirst(9)) } ?? "?"
@@ -96,9 +111,18 @@ import Testing
 
         // 1. A short job, waited for: the model of --simulate 4.
         let short = "--max-steps 4 --batch-size 16 --train-limit 600 --test-limit 100 --log-every 1"
-        let waited = try Self.slurm(
-            ["sbatch", "--wait"] + allocation + [Self.sbatchScript],
-            environment: Self.jobEnvironment(run: "\(directory)/short", trainArguments: short), timeout: 300)
+        func submitAndWait() throws -> (status: Int32, stdout: String, stderr: String) {
+            let outcome = try Self.slurm(
+                ["sbatch", "--wait"] + allocation + [Self.sbatchScript],
+                environment: Self.jobEnvironment(run: "\(directory)/short", trainArguments: short), timeout: 300)
+            return (outcome.status, outcome.stdout, outcome.stderr)
+        }
+        var waited = try submitAndWait()
+        if waited.status != 0 && Self.startupCrashes() > 0 {
+            print("slurm test: a rank crashed inside Open MPI's MPI_Init (known, see startupCrashes); submitting again")
+            try? FileManager.default.removeItem(atPath: "\(directory)/short")
+            waited = try submitAndWait()
+        }
         #expect(waited.status == 0, "\(waited.stdout) \(waited.stderr)\n\(Self.diagnosis())")
         stage("sbatch --wait of a 4-step job")
         let model = FileManager.default.contents(atPath: "\(directory)/short/model.safetensors")
@@ -107,11 +131,16 @@ import Testing
 
         // 2. A job warned of its time limit mid-run: checkpoint, requeue, resume, the uninterrupted model.
         let long = "--max-steps 30 --batch-size 16 --train-limit 2000 --test-limit 100 --log-every 1"
-        let submitted = try Self.slurm(
-            ["sbatch", "--parsable"] + allocation + [Self.sbatchScript],
-            environment: Self.jobEnvironment(run: "\(directory)/long", trainArguments: long))
-        let job = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try #require(submitted.status == 0 && !job.isEmpty, "\(submitted.stderr)")
+        func submit() throws -> String {
+            let submitted = try Self.slurm(
+                ["sbatch", "--parsable"] + allocation + [Self.sbatchScript],
+                environment: Self.jobEnvironment(run: "\(directory)/long", trainArguments: long))
+            let job = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(submitted.status == 0 && !job.isEmpty, "\(submitted.stderr)")
+            return job
+        }
+        let crashesBefore = Self.startupCrashes()
+        var job = try submit()
         let metrics = "\(directory)/long/metrics.jsonl"
         func stepsLogged() -> Int {
             ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").components(
@@ -119,8 +148,24 @@ import Testing
             )
             .count - 1
         }
-        let deadline = Date().addingTimeInterval(240)
-        while stepsLogged() < 6 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        var deadline = Date().addingTimeInterval(240)
+        var resubmitted = false
+        while stepsLogged() < 6 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            if !resubmitted && stepsLogged() == 0 && Self.startupCrashes() > crashesBefore {
+                print(
+                    "slurm test: a rank crashed inside Open MPI's MPI_Init (known, see startupCrashes); submitting again"
+                )
+                resubmitted = true
+                _ = try? Self.slurm(["scancel", job])
+                while (try? Self.jobState(job)).map({ $0 == "RUNNING" || $0 == "COMPLETING" }) ?? false {
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+                try? FileManager.default.removeItem(atPath: "\(directory)/long")
+                job = try submit()
+                deadline = Date().addingTimeInterval(240)
+            }
+        }
         try #require(stepsLogged() >= 6, "the job did not start training\n\(Self.diagnosis())")
         stage("the second job trained 6 steps")
         #expect(try Self.slurm(["scancel", "--signal=USR1", "--batch", job]).status == 0)
