@@ -206,8 +206,7 @@ public struct Extrapolation: Sendable {
     /// The group sizes a 2-D layout can take on `k` ranks: every divisor G ≥ 2 of K that leaves each rank of a
     /// group at least one neuron of the narrowest FC layer (the trainer's own condition).
     static func groupSizes(ranks k: Int, model: AlexNet) -> [Int] {
-        var narrowest = Int.max
-        for case .linear(_, let outputs) in model.classifier { narrowest = min(narrowest, outputs) }
+        let narrowest = ParallelPlan.fullyConnected(of: model).map(\.outputs).min() ?? 1
         return (2...max(2, k)).filter { k % $0 == 0 && $0 <= narrowest }
     }
 

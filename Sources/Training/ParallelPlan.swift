@@ -182,6 +182,11 @@ public struct ParallelPlan: Sendable, Equatable {
 
     /// (name, inputs, outputs) of each FC layer, in order.
     public var fullyConnected: [(name: String, inputs: Int, outputs: Int)] {
+        ParallelPlan.fullyConnected(of: model)
+    }
+
+    /// `model`'s FC layers in order, with their input and output widths.
+    public static func fullyConnected(of model: AlexNet) -> [(name: String, inputs: Int, outputs: Int)] {
         var width = model.featureWidth
         var layers: [(name: String, inputs: Int, outputs: Int)] = []
         for case .linear(let name, let out) in model.classifier {
