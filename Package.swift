@@ -6,6 +6,9 @@ import PackageDescription
 let shims: [Target] = [
     .systemLibrary(
         name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+    // PMIx, the launcher's process-management interface Open MPI runs on (libpmix-dev comes with
+    // libopenmpi-dev): one fence right after MPI_Init (Note [leaving MPI_Init together]).
+    .systemLibrary(name: "CPMIx", pkgConfig: "pmix", providers: [.apt(["libpmix-dev"])]),
     .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(
@@ -38,7 +41,7 @@ let libraries: [Target] = [
     // allreduce.
     .target(name: "Collectives", dependencies: ["CCodecKernels", "CZstd", "CZlib", "Timing"]),
     // The Communicator over OpenMPI.
-    .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI"]),
+    .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI", "CPMIx"]),
     // How a command gets its ranks: one process, K threads (--simulate) or an MPI job.
     .target(name: "Launch", dependencies: ["Collectives", "Compute", "MPIBackend"]),
     // The one trainer (K ranks; one process is K = 1): the parallel plan, the step schedules (data, hybrid

@@ -1,4 +1,5 @@
 import CMPI
+import CPMIx
 import Collectives
 import Foundation
 
@@ -38,8 +39,29 @@ public final class MPICommunicator: SegmentedCommunicator {
             guard status == cmpi_success() else {
                 throw CollectiveError(rank: -1, collective: "MPI_Init_thread", problem: errorText(status))
             }
+            try leaveInitTogether()
         }
         return try MPICommunicator(comm: cmpi_comm_world())
+    }
+
+    /// Note [leaving MPI_Init together]: Open MPI 4.1 ends `MPI_Init` with a PMIx fence that collects no
+    /// data, its "barrier"; its PML ob1 registers its message callbacks before it. Slurm's PMIx plugin
+    /// (Debian 12: Slurm 22.05, PMIx 4.2) releases such a fence at once, without waiting for the other
+    /// processes (measured: ranks 1–3 left it 5 s before a sleeping rank 0 entered it; under `mpirun` they
+    /// waited). So under `srun --mpi=pmix` a rank can leave `MPI_Init` and send its first message to a peer
+    /// still inside it, whose TCP BTL then calls through the callback ob1 has not registered yet: SIGSEGV
+    /// in `MPI_Init_thread` (seen under load; open-mpi/ompi issue #12495 and PR #13559 describe the same race
+    /// in 5.0). A fence that collects data is a real barrier under Slurm too, so every rank passes one right
+    /// after `MPI_Init_thread` returns: no rank sends until every rank has left `MPI_Init`. A process
+    /// without a PMIx server (a singleton) skips it.
+    private static func leaveInitTogether() throws {
+        let status = cpmix_fence_job()
+        guard status <= 0 else { return }
+        guard status == 0 else {
+            throw CollectiveError(
+                rank: -1, collective: "PMIx_Fence after MPI_Init",
+                problem: String(cString: cpmix_error_string(status)))
+        }
     }
 
     /// Whether MPI lets threads other than the main one make calls (`MPI_THREAD_SERIALIZED` or better), as
