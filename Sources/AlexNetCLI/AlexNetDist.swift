@@ -21,7 +21,7 @@ struct AlexNetDist: ParsableCommand {
             'HOST slots=N' lines, N from 1 to 1048576.
             """,
         subcommands: [
-            Train.self, Evaluate.self, Predict.self, Prepare.self, Describe.self, Bench.self, Report.self,
+            Train.self, Evaluate.self, Predict.self, Prepare.self, Describe.self, Plan.self, Bench.self, Report.self,
             SelfCheck.self, LaunchCommand.self,
         ],
         defaultSubcommand: Train.self)

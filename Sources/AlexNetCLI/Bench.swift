@@ -3,7 +3,10 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that verify their result, time it and write figures.",
-        subcommands: [BenchCompute.self, BenchAllReduce.self, BenchTraining.self, BenchScaling.self, BenchInput.self])
+        subcommands: [
+            BenchCompute.self, BenchAllReduce.self, BenchTraining.self, BenchScaling.self, BenchInput.self,
+            BenchLinks.self,
+        ])
 }
 
 /// The checks of a benchmark's `--batch-size`, `--warmup` and `--steps`.

@@ -37,6 +37,13 @@ public struct ComputeBenchmarkResult: Codable, Sendable {
     /// Peak resident set size of the process (getrusage), bytes.
     public var peakResidentBytes: Int
     public var parameters: Int
+
+    /// As the properties, with `achievedGFLOPS` spelled so that snake case (`achieved_gflops`) reads back.
+    enum CodingKeys: String, CodingKey {
+        case framework, variant, groups, batch, threads, warmup, steps, stepSeconds, medianStepSeconds
+        case imagesPerSecond, flopsPerStep, optimizerSeconds, lossSeconds, layers, peakResidentBytes, parameters
+        case achievedGFLOPS = "achievedGflops"
+    }
 }
 
 /// Times training steps of a variant on synthetic data (fixed random images and labels, as the PyTorch

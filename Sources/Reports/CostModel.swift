@@ -34,17 +34,60 @@ public struct CostModel: Sendable {
     }
 
     /// A link's fitted cost for a given rank count.
-    public struct LinkCost: Codable, Sendable {
+    public struct LinkCost: Codable, Sendable, Equatable {
         /// Seconds per message step.
         public var alpha: Double
         /// Bytes per second a rank moves.
         public var beta: Double
+
+        public init(alpha: Double, beta: Double) {
+            self.alpha = alpha
+            self.beta = beta
+        }
+    }
+
+    /// The links of a cluster of nodes with `ranksPerNode` consecutive ranks each (Note [two-level links]).
+    public struct Network: Codable, Sendable, Equatable {
+        /// P: ranks per node (1: every rank its own host).
+        public var ranksPerNode: Int
+        /// Between two ranks of one node (shared memory).
+        public var intraNode: LinkCost
+        /// Between nodes, per node: its ranks share it.
+        public var interNode: LinkCost
+
+        public init(ranksPerNode: Int, intraNode: LinkCost, interNode: LinkCost) {
+            self.ranksPerNode = max(1, ranksPerNode)
+            self.intraNode = intraNode
+            self.interNode = interNode
+        }
+
+        /// One link between every pair of ranks, as if each were its own host.
+        public static func flat(_ link: LinkCost) -> Network {
+            Network(ranksPerNode: 1, intraNode: link, interNode: link)
+        }
+
+        /// The cost per message step and per byte a rank sees in a collective over `members` ranks spaced
+        /// `stride` apart (a group: stride 1; the holders of one FC shard: stride G), while every rank of its
+        /// node runs the same kind of collective (Note [two-level links]).
+        public func link(members n: Int, stride: Int) -> LinkCost {
+            let p = ranksPerNode
+            let perNode = min(n, max(1, p / max(1, stride)))
+            guard perNode < n else { return intraNode }
+            // Of a rank's sends, those to members on other nodes go through the node's link, which the node's P
+            // ranks share; those inside the node run on shared memory at the same time.
+            let offNode = Double(n - perNode) / Double(n - 1)
+            let secondsPerByte = max(1 / intraNode.beta, Double(p) * offNode / interNode.beta)
+            return LinkCost(alpha: interNode.alpha, beta: 1 / secondsPerByte)
+        }
     }
 
     /// A codec's measured cost.
     public struct CodecCost: Codable, Sendable {
         public var encodeBytesPerSecond: Double
         public var decodeBytesPerSecond: Double
+        /// Bytes sent per fp32 byte on real gradients (`bench allreduce` on captured gradients); nil where it
+        /// was not measured.
+        public var sentFraction: Double?
     }
 
     /// The predicted phases of one step.
@@ -82,20 +125,31 @@ public struct CostModel: Sendable {
     /// elements per group. It depends on the layout and rank count only, so a caller predicting the same
     /// layout many times (fitting the load parameters) computes it once.
     public struct PlanTraffic: Sendable {
+        /// One gradient allreduce stream: the replicated layers' over all K ranks, or the FC shards' over the
+        /// K/G ranks holding the same shard (stride G).
+        public struct Gradients: Sendable {
+            /// The ranks summing, and the distance between them.
+            public var ranks: Int
+            public var stride: Int
+            /// fp32 elements a rank contributes (the codec's work) and sends (the plan's transfers).
+            public var synchronisedElements = 0.0
+            public var sentElements = 0.0
+            /// Message steps, uncompressed and compressed.
+            public var steps = 0.0
+            public var compressedSteps = 0.0
+        }
+
         public var ranks: Int
         /// G: the ranks sharing each FC layer (1: data parallelism; K: Krizhevsky's hybrid).
         public var groupSize: Int
         public var scheme: ParallelPlan.Scheme
-        /// The update's share of one rank's (replicated conv, 1/G of the FC).
+        /// When the FC shards are updated, as the plan resolved it.
+        public var fullyConnectedUpdate: ParallelTrainingConfiguration.FullyConnectedUpdate
+        /// The update's share of one rank's (replicated conv, and 1/G of the FC once per step, or all G rounds
+        /// of its 1/G per sub-batch).
         public var updateShare: Double
-        /// Gradients: every bucket's allreduce (the replicated layers' over K ranks, the FC shards' over the
-        /// K/G groups), uncompressed and compressed step counts.
-        public var gradientElements = 0.0
-        public var gradientSteps = 0.0
-        public var compressedGradientSteps = 0.0
-        /// Per allreduce (replicated layers, FC shards): the fp32 elements a rank contributes and the ranks
-        /// summing them, for the codec's work.
-        public var synchronised: [(elements: Double, ranks: Int)] = []
+        /// The replicated layers' allreduce and the FC shards' (where there is more than one group).
+        public var gradients: [Gradients] = []
         /// The last replicated bucket's share of every synchronised element: it starts when backward ends.
         public var lastBucketShare = 0.0
         /// Within a group: the feature exchange, the feature-gradient returns and the FC stack's own
@@ -105,28 +159,42 @@ public struct CostModel: Sendable {
         public var classifier = (steps: 0.0, elements: 0.0)
 
         public var parallelism: ParallelPlan.Parallelism { groupSize == 1 ? .data : .hybrid }
-        public var synchronisedElements: Double { synchronised.reduce(0) { $0 + $1.elements } }
+        public var synchronisedElements: Double { gradients.reduce(0) { $0 + $1.synchronisedElements } }
+        public var gradientElements: Double { gradients.reduce(0) { $0 + $1.sentElements } }
+        /// Bytes a rank sends per step, gradients at `gradientSentFraction` of fp32.
+        public func bytesSent(gradientSentFraction: Double = 1) -> Double {
+            4 * (gradientElements * gradientSentFraction + features.elements + returns.elements + classifier.elements)
+        }
     }
 
     /// The traffic of rank 0 of `k` ranks whose FC layers are sharded within groups of `groupSize` (a
-    /// divisor of `k`), fed by `scheme`, at this model and batch.
-    public func traffic(groupSize g: Int, scheme: ParallelPlan.Scheme, ranks k: Int) -> PlanTraffic {
+    /// divisor of `k`), fed by `scheme`, at this model and batch; `fullyConnectedUpdate` as asked for (the
+    /// plan resolves it: per sub-batch only for one group fed in rounds).
+    public func traffic(
+        groupSize g: Int, scheme: ParallelPlan.Scheme, ranks k: Int,
+        fullyConnectedUpdate: ParallelTrainingConfiguration.FullyConnectedUpdate = .subBatch
+    ) -> PlanTraffic {
         let plan = ParallelPlan(
             model: model, ranks: k, groupSize: g, rank: 0, scheme: scheme, batchPerRank: compute.batch,
-            bucketElements: GradientBuckets.defaultBucketElements)
+            bucketElements: GradientBuckets.defaultBucketElements, fullyConnectedUpdate: fullyConnectedUpdate)
         let total = Double(model.parameterCount), conv = Double(plan.convParameters)
+        let rounds = plan.fullyConnectedUpdate == .subBatch ? Double(g) : 1
         var t = PlanTraffic(
-            ranks: k, groupSize: g, scheme: scheme,
-            updateShare: g == 1 ? 1 : (conv + (total - conv) / Double(g)) / total)
+            ranks: k, groupSize: g, scheme: scheme, fullyConnectedUpdate: plan.fullyConnectedUpdate,
+            updateShare: g == 1 ? 1 : (conv + rounds * (total - conv) / Double(g)) / total)
         guard k > 1 else { return t }
-        for (buckets, parts) in [(plan.gradientBuckets, k), (plan.shardGradientBuckets, plan.groups)] {
+        for (buckets, parts, stride, channel) in [
+            (plan.gradientBuckets, k, 1, ParallelPlan.Channel.gradients),
+            (plan.shardGradientBuckets, plan.groups, g, .shardGradients),
+        ] {
             let sizes = buckets.map(\.range.count)
             guard parts > 1, !sizes.isEmpty else { continue }
-            t.synchronised.append((Double(sizes.reduce(0, +)), parts))
-            t.gradientSteps += sizes.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: parts, compressed: false) }
-            t.compressedGradientSteps += sizes.reduce(0) {
-                $0 + CostModel.allReduceSteps($1, ranks: parts, compressed: true)
-            }
+            var part = PlanTraffic.Gradients(ranks: parts, stride: stride)
+            part.synchronisedElements = Double(sizes.reduce(0, +))
+            part.sentElements = Double(plan.transfers.filter { $0.channel == channel }.reduce(0) { $0 + $1.elements })
+            part.steps = sizes.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: parts, compressed: false) }
+            part.compressedSteps = sizes.reduce(0) { $0 + CostModel.allReduceSteps($1, ranks: parts, compressed: true) }
+            t.gradients.append(part)
         }
         let last = plan.gradientBuckets.last.map(\.range.count) ?? 0
         t.lastBucketShare = Double(last) / max(1, t.synchronisedElements)
@@ -136,7 +204,7 @@ public struct CostModel: Sendable {
             let steps = CostModel.steps(transfer, ranks: g)
             switch transfer.channel {
             case .gradients, .shardGradients:
-                t.gradientElements += elements
+                break
             case .features where transfer.phase == .convFeatures:
                 t.features = (t.features.steps + steps, t.features.elements + elements)
             case .features:
@@ -149,7 +217,7 @@ public struct CostModel: Sendable {
     }
 
     /// The step of `k` ranks whose FC layers are sharded within groups of `groupSize`, fed by `scheme`, with
-    /// `codec` on the gradient allreduces, over `link`.
+    /// `codec` on the gradient allreduces, over `link` between every pair of ranks.
     /// - Parameters:
     ///   - sharedCores: the ranks share this machine's `cores` (the measured points); false for a cluster of
     ///     dedicated nodes (extrapolation).
@@ -159,13 +227,24 @@ public struct CostModel: Sendable {
         sharedCores: Bool, gradientSentFraction: Double = 1, overTCP: Bool = false
     ) -> Prediction {
         predict(
-            traffic(groupSize: groupSize, scheme: scheme, ranks: k), codec: codec, link: link,
+            traffic(groupSize: groupSize, scheme: scheme, ranks: k), codec: codec, network: .flat(link),
             sharedCores: sharedCores, gradientSentFraction: gradientSentFraction, overTCP: overTCP)
     }
 
-    /// The step of the layout whose traffic is `t` (see the other `predict`).
+    /// The step of the layout whose traffic is `t` over one link between every pair of ranks.
     public func predict(
         _ t: PlanTraffic, codec: Codec, link: LinkCost, sharedCores: Bool, gradientSentFraction: Double = 1,
+        overTCP: Bool = false
+    ) -> Prediction {
+        predict(
+            t, codec: codec, network: .flat(link), sharedCores: sharedCores,
+            gradientSentFraction: gradientSentFraction, overTCP: overTCP)
+    }
+
+    /// The step of the layout whose traffic is `t` on `network` (each collective on the link its ranks'
+    /// placement gives it).
+    public func predict(
+        _ t: PlanTraffic, codec: Codec, network: Network, sharedCores: Bool, gradientSentFraction: Double = 1,
         overTCP: Bool = false
     ) -> Prediction {
         var p = Prediction()
@@ -179,23 +258,22 @@ public struct CostModel: Sendable {
         guard k > 1 else { return p }
 
         // Seconds per message step: the link's idle latency plus the scheduling delay of a busy machine.
-        let alpha = link.alpha + (sharedCores ? alphaUnderLoad : 0)
-        func cost(_ group: (steps: Double, elements: Double)) -> Double {
-            alpha * group.steps + 4 * group.elements / link.beta
-        }
+        let extraAlpha = sharedCores ? alphaUnderLoad : 0
         // Gradients: every bucket's allreduce (chunked steps), compressed or not, plus the codec's work.
         let compressed = !codec.isIdentity
         let fraction = compressed ? gradientSentFraction : 1
         let background = sharedCores ? backgroundBandwidthShare : 1
-        var gradients =
-            alpha * (compressed ? t.compressedGradientSteps : t.gradientSteps)
-            + 4 * t.gradientElements * fraction / (link.beta * background)
+        var gradients = t.gradients.reduce(0.0) { sum, part in
+            let link = network.link(members: part.ranks, stride: part.stride)
+            return sum + (link.alpha + extraAlpha) * (compressed ? part.compressedSteps : part.steps)
+                + 4 * part.sentElements * fraction / (link.beta * background)
+        }
         if compressed, let speed = codecs[codec] {
             // Each rank encodes its contribution and its reduced segment, decodes n segments and the result.
             p.compression =
                 slowdown
-                * t.synchronised.reduce(0) { sum, part in
-                    let bytes = 4 * part.elements
+                * t.gradients.reduce(0) { sum, part in
+                    let bytes = 4 * part.synchronisedElements
                     return sum + bytes * (1 + 1 / Double(part.ranks)) / speed.encodeBytesPerSecond + 2 * bytes
                         / speed.decodeBytesPerSecond
                 }
@@ -204,17 +282,19 @@ public struct CostModel: Sendable {
         p.communication = gradients
         if sharedCores && overTCP {
             // The kernel's TCP work for every byte sent (and, symmetrically, received) comes out of the compute.
-            let sent =
-                4 * (t.gradientElements * fraction + t.features.elements + t.returns.elements + t.classifier.elements)
-            p.compute += networkSecondsPerByte * sent
+            p.compute += networkSecondsPerByte * t.bytesSent(gradientSentFraction: fraction)
         }
         // The FC shards' buckets start when the FC backward ends and the replicated ones during the conv
         // backward: together they hide behind the conv backward.
         p.exposedCommunication = max(gradients - convBackward, gradients * t.lastBucketShare)
-        // The loss (data) or labels and loss (hybrid): small collectives on the compute thread.
-        p.exposedCommunication += alpha * 2
+        // The loss (data) or labels and loss (hybrid): small collectives on the compute thread, over the world.
+        p.exposedCommunication += (network.link(members: k, stride: 1).alpha + extraAlpha) * 2
         guard g > 1 else { return p }
 
+        let group = network.link(members: g, stride: 1)
+        func cost(_ c: (steps: Double, elements: Double)) -> Double {
+            (group.alpha + extraAlpha) * c.steps + 4 * c.elements / group.beta
+        }
         let features = cost(t.features), returns = cost(t.returns), classifier = cost(t.classifier)
         p.communication += features + returns + classifier
         if t.scheme == .a {
