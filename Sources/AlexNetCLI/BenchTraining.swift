@@ -39,6 +39,9 @@ struct BenchTraining: ParsableCommand {
     var trace: String?
 
     func validate() throws {
+        guard parallel.parallel != .auto else {
+            throw ValidationError("--parallel auto applies to train; give bench training a layout (hybrid or data)")
+        }
         try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps)
     }
 

@@ -185,6 +185,7 @@ struct Train: ParsableCommand {
         let configuration = configured
         let batchSize = batchSize, learningRate = learningRate
         let speaks = speaksForTheJob
+        let autoLayout = parallel.parallel == .auto
         StopRequest.installSignalHandlers(guards.stopSignals.values) { line in if speaks { printError(line) } }
         let result = try parallel.launch.run(
             threads: compute.threads, overlap: parallel.overlap, watchdog: guards.watchdog
@@ -192,6 +193,7 @@ struct Train: ParsableCommand {
             var c = configuration
             c.overlap = launched.overlap
             c.training.applyRecipeDefaults(ranks: comm.size, batchSize: batchSize, learningRate: learningRate)
+            if autoLayout { c = try AutoLayout.choose(c, world: comm, progress: printError) }
             if let sources {
                 return try ParallelTrainer(
                     configuration: c, communicator: comm, train: sources.train, test: sources.test,
@@ -239,9 +241,9 @@ struct ParallelOptions: ParsableArguments {
     var simulate: Int?
     @Option(
         help:
-            "hybrid (conv data-parallel, FC sharded by output neurons) or data (every layer replicated, the whole gradient allreduced: the Horovod/DDP baseline)."
+            "hybrid (conv data-parallel, FC sharded by output neurons), data (every layer replicated, the whole gradient allreduced: the Horovod/DDP baseline) or auto (train only: the ranks measure their compute and links for a few seconds and the planner picks G and the scheme, as `alexnet-dist plan` would)."
     )
-    var parallel: ParallelPlan.Parallelism = .hybrid
+    var parallel: ParallelChoice = .hybrid
     @Option(
         help: ArgumentHelp(
             "Hybrid: G, the ranks sharing each FC layer, a divisor of K (default K). Groups of G consecutive ranks shard the FC layers and run the scheme among themselves; the K/G groups are data-parallel, each FC shard's gradient summed across them (with --codec) and the FC layers updated once per step.",
@@ -277,7 +279,7 @@ struct ParallelOptions: ParsableArguments {
             throw ValidationError("--simulate must be between 1 and 64, got \(simulate)")
         }
         do { _ = try launch } catch { throw ValidationError("\(error)") }
-        if let fcGroupSize, fcGroupSize < 1 || parallel == .data {
+        if let fcGroupSize, fcGroupSize < 1 || parallel != .hybrid {
             throw ValidationError(
                 "--fc-group-size must be at least 1 and applies to --parallel hybrid, got \(fcGroupSize)")
         }
@@ -291,7 +293,8 @@ struct ParallelOptions: ParsableArguments {
 
     func configuration(_ training: TrainingConfiguration) -> ParallelTrainingConfiguration {
         var c = ParallelTrainingConfiguration(training: training)
-        c.parallelism = parallel
+        // auto starts as the hybrid; the planner replaces G and the scheme once the ranks have measured.
+        c.parallelism = parallel == .data ? .data : .hybrid
         c.fullyConnectedGroupSize = fcGroupSize
         c.scheme = scheme
         c.fullyConnectedUpdate = fcUpdate
@@ -301,6 +304,11 @@ struct ParallelOptions: ParsableArguments {
         c.verboseRanks = verboseRanks
         return c
     }
+}
+
+/// `--parallel`: the two layouts, or the planner's choice between every G (Note [choosing a layout]).
+enum ParallelChoice: String, ExpressibleByArgument, CaseIterable {
+    case hybrid, data, auto
 }
 
 extension ParallelTrainingConfiguration.FullyConnectedUpdate: ExpressibleByArgument {}

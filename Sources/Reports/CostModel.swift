@@ -31,6 +31,17 @@ public struct CostModel: Sendable {
         public var update: Double
         public var batch: Int
         public var threads: Int
+
+        public init(
+            convForward: Double, convBackward: Double, fullyConnected: Double, update: Double, batch: Int, threads: Int
+        ) {
+            self.convForward = convForward
+            self.convBackward = convBackward
+            self.fullyConnected = fullyConnected
+            self.update = update
+            self.batch = batch
+            self.threads = threads
+        }
     }
 
     /// A link's fitted cost for a given rank count.
@@ -46,7 +57,18 @@ public struct CostModel: Sendable {
         }
     }
 
-    /// The links of a cluster of nodes with `ranksPerNode` consecutive ranks each (Note [two-level links]).
+    /// Note [two-level links]: a cluster is nodes of P consecutive ranks (mpirun's and srun's default
+    /// placement), joined by a network; inside a node ranks talk through shared memory. A collective whose
+    /// members all share a node runs at the node's α and β. One that crosses nodes pays the network's α per
+    /// message step, and its bytes go at the slower of shared memory and the node's network link, which all
+    /// P ranks of the node load at once (every rank runs the same collective of the step, SPMD): of a rank's
+    /// sends, the fraction (n − p)/(n − 1) to members on other nodes (n members, p of them per node) shares
+    /// the link P ways. So a group of G ≤ P ranks keeps its FC exchanges in shared memory, and the conv and
+    /// shard gradients cross the network; with one rank per node (P = 1) every collective sees the network
+    /// alone, the model of the measured points. `bench links` measures both levels; `plan` and
+    /// `train --parallel auto` use them.
+    ///
+    /// The links of a cluster of nodes with `ranksPerNode` consecutive ranks each.
     public struct Network: Codable, Sendable, Equatable {
         /// P: ranks per node (1: every rank its own host).
         public var ranksPerNode: Int

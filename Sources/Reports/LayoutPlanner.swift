@@ -124,14 +124,16 @@ public struct LayoutPlanner: Sendable {
         }
     }
 
-    /// The fastest layout, and a sentence on what it beats and why: against data parallelism and the
-    /// hybrid over all K ranks (uncompressed), the term that costs the runner-up its time.
+    /// The fastest layout, and a sentence on what it beats and why (`explain`).
     public func recommend() -> Recommendation {
         let all = candidates()
-        let best = all[0]
-        guard ranks > 1 else {
-            return Recommendation(choice: best, reason: "one rank: nothing to share, the step is compute alone")
-        }
+        return Recommendation(choice: all[0], reason: explain(all[0], among: all))
+    }
+
+    /// A sentence on `best`: its predicted step and its parts, against data parallelism and the hybrid over all
+    /// K ranks (uncompressed, among `all`), and whether its FC groups stay inside a node.
+    public func explain(_ best: Candidate, among all: [Candidate]) -> String {
+        guard ranks > 1 else { return "one rank: nothing to share, the step is compute alone" }
         func ms(_ s: Double) -> String { String(format: "%.1f ms", s * 1e3) }
         func mb(_ b: Double) -> String { String(format: "%.1f MB", b / 1e6) }
         var parts = [
@@ -160,7 +162,7 @@ public struct LayoutPlanner: Sendable {
                     ? "each FC group stays inside a node (G = \(g) ≤ \(network.ranksPerNode) ranks per node)"
                     : "each FC group spans nodes (G = \(g), \(network.ranksPerNode) per node)")
         }
-        return Recommendation(choice: best, reason: parts.joined(separator: "; "))
+        return parts.joined(separator: "; ")
     }
 }
 

@@ -175,7 +175,14 @@ public final class ParallelTrainer {
             totalSteps: loop.totalSteps(from: start), imagesPerStep: ranks * c.batchSize, logEvery: c.logEvery,
             metrics: metrics, extraFields: ["ranks": ranks], output: progress)
         for line in startLines { progress(line) }
-        try metrics.record(plan.metricsRecord(step: start.step))
+        var planRecord = plan.metricsRecord(step: start.step)
+        if let choice = configuration.layoutChoice {
+            planRecord["chosen_by"] = "auto"
+            planRecord["predicted_step_seconds"] = choice.predictedStepSeconds
+            planRecord["predicted_bytes_per_rank"] = choice.predictedBytesPerRank
+            planRecord["reason"] = choice.reason
+        }
+        try metrics.record(planRecord)
         let status = supervision.status
         let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate, upcoming in
             try self.step(examples: examples, epoch: epoch, step: step, rate: rate, upcoming: upcoming)
@@ -261,11 +268,16 @@ public final class ParallelTrainer {
 
     /// Metadata of the files a run of several ranks writes. A one-rank run writes what single-process
     /// training always wrote (files from before the one trainer carry no rank count).
-    /// The layout, in model files and checkpoints: K when more than one rank wrote it, and G when the FC layers
-    /// were sharded within groups (1 < G < K; G = K and G = 1 write what they always did).
+    /// The layout, in model files and checkpoints: K when more than one rank wrote it, G when the FC layers
+    /// were sharded within groups (1 < G < K; G = K and G = 1 write what they always did), and, when
+    /// `--parallel auto` chose it, that and the predicted step.
     var rankMetadata: [String: String] {
         var metadata = ranks > 1 ? ["ranks": String(ranks)] : [:]
         if plan.groupSize > 1 && plan.groupSize < ranks { metadata["fc_group_size"] = String(plan.groupSize) }
+        if let choice = configuration.layoutChoice {
+            metadata["layout_chosen_by"] = "auto"
+            metadata["layout_predicted_step_seconds"] = String(format: "%.6g", choice.predictedStepSeconds)
+        }
         return metadata
     }
 

@@ -55,6 +55,23 @@ public struct ParallelTrainingConfiguration: Sendable {
     public var replicaCheckEvery = 100
     /// Faults injected on purpose, for tests of the guards (hidden flags).
     public var faults = InjectedFaults()
+    /// How the layout was chosen by `--parallel auto` (nil: as given): recorded in the metrics and the files.
+    public var layoutChoice: LayoutChoice?
+
+    /// The planner's choice of layout (Note [choosing a layout]) and what it predicted, as the run records it.
+    public struct LayoutChoice: Sendable, Equatable {
+        /// Predicted seconds per step and bytes a rank sends per step.
+        public var predictedStepSeconds: Double
+        public var predictedBytesPerRank: Double
+        /// The planner's sentence on why.
+        public var reason: String
+
+        public init(predictedStepSeconds: Double, predictedBytesPerRank: Double, reason: String) {
+            self.predictedStepSeconds = predictedStepSeconds
+            self.predictedBytesPerRank = predictedBytesPerRank
+            self.reason = reason
+        }
+    }
 
     /// Faults a run can be told to commit, each at one rank and step (1-based, as progress lines count).
     public struct InjectedFaults: Sendable, Equatable {
