@@ -31,6 +31,11 @@ struct BenchScaling: ParsableCommand {
     var configurations = "data:none,hybrid-b:none,hybrid-b:bf16,hybrid-b:topk,hybrid-a:none,hybrid-c:none"
     @Option(help: "Links, comma-separated: local (shared memory) or a rate such as 500mbit, 1gbit, 2gbit.")
     var links = "local,500mbit,1gbit,2gbit"
+    @Option(
+        help:
+            "Time dilation on network links: none, auto (K·threads/cores where K ranks need more cores than there are: each point then emulates K hosts with their own cores) or a factor; links run that much slower and the times are divided by it."
+    )
+    var dilate = "none"
     @Option(help: "The virtual-cluster script (default: cluster/vcluster of this checkout).") var vcluster: String?
     @Flag(help: "Measure points already recorded again.") var force = false
     @Flag(inversion: .prefixedNo, help: "Also measure the cost model's inputs (allreduce per link, codec speed).")
@@ -60,6 +65,7 @@ struct BenchScaling: ParsableCommand {
                 try ScalingSweep.Configuration(parsing: String($0))
             }
             sweep.links = try links.split(separator: ",").map { try Link(parsing: String($0)) }
+            sweep.dilation = try ScalingSweep.Dilation(parsing: dilate)
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }

@@ -21,9 +21,10 @@ extension ScalingSweep {
 
         func allreduce(_ link: Link, ranks k: Int, ring: Bool) throws {
             let algorithm = ring ? "ring" : "default"
+            let dilation = dilation(ranks: k, link: link)
             if !force,
                 calibration.allreduce.contains(where: {
-                    $0.link == link && $0.ranks == k && $0.mpiAlgorithm == algorithm
+                    $0.link == link && $0.ranks == k && $0.mpiAlgorithm == algorithm && ($0.dilation ?? 1) == dilation
                 })
             {
                 return
@@ -37,18 +38,24 @@ extension ScalingSweep {
                 ring
                 ? ["--mca", "coll_tuned_use_dynamic_rules", "1", "--mca", "coll_tuned_allreduce_algorithm", "4"] : []
             if !link.isLocal {
-                try Subprocess.run([tools.vcluster, "up", "--hosts", "\(k)", "--rate", link.name], log: log)
+                try Subprocess.run(
+                    [tools.vcluster, "up", "--hosts", "\(k)", "--rate", link.name, "--dilate", formatFactor(dilation)],
+                    log: log)
                 clusterUp = true
             }
             let command = tools.mpirun(ranks: k, link: link, ringArguments) + bench
-            log("calibration: allreduce on \(link), \(k) ranks, MPI \(algorithm): \(command.joined(separator: " "))")
+            let dilated = dilation == 1 ? "" : ", dilated ×\(formatFactor(dilation))"
+            log(
+                "calibration: allreduce on \(link), \(k) ranks\(dilated), MPI \(algorithm): \(command.joined(separator: " "))"
+            )
             try Subprocess.run(command, log: log)
             guard let data = FileManager.default.contents(atPath: scratch) else {
                 throw ReportError("calibration: bench allreduce wrote no \(scratch)")
             }
             for r in try decoder.decode([AllReduceBenchmarkResult].self, from: data) {
                 calibration.allreduce.append(
-                    Calibration.AllReduceSample(result: r, link: link, ranks: k, mpiAlgorithm: algorithm))
+                    Calibration.AllReduceSample(
+                        result: r, link: link, ranks: k, mpiAlgorithm: algorithm, dilation: dilation))
                 log(
                     String(
                         format: "    %d floats: %.1f ms (MPI_Allreduce %.1f ms)", r.elements, r.medianSeconds * 1e3,

@@ -41,6 +41,36 @@ public struct ScalingSweep {
         public var configuration: Configuration
         public var ranks: Int
         public var link: Link
+        /// The virtual cluster's time dilation (1: none).
+        public var dilation: Double = 1
+    }
+
+    /// Note [time dilation]: K virtual hosts of one rank each share this machine's C cores, so each computes
+    /// K·threads/C times slower than a real host with its own cores would. Slowing every link by the same
+    /// factor D (rate ÷ D, delay × D: `cluster/vcluster up --dilate D`) keeps the ratio of compute to
+    /// communication of the real cluster, and the run is that cluster's in slow motion (DieCast, Gupta et
+    /// al., NSDI 2008): its times divided by D are the emulated cluster's. A point records D; its step times
+    /// and phases are stored divided by it, its allreduce calibration likewise, and the cost model predicts it
+    /// as K hosts with their own cores at the undilated link. What dilation cannot slow: the kernel's and
+    /// Open MPI's fixed costs per message, and whatever runs beside (both show up as extra latency).
+    ///
+    /// Time dilation on the virtual cluster: none, a factor, or `auto`: K·threads / cores when K ranks need
+    /// more cores than the machine has.
+    public enum Dilation: Sendable, Equatable {
+        case none, auto
+        case factor(Double)
+
+        public init(parsing text: String) throws {
+            switch text {
+            case "none", "1": self = .none
+            case "auto": self = .auto
+            default:
+                guard let d = Double(text), d >= 1, d <= 64 else {
+                    throw ReportError("dilation '\(text)' is neither none, auto nor a factor from 1 to 64")
+                }
+                self = .factor(d)
+            }
+        }
     }
 
     public var variant = "owt"
@@ -51,8 +81,21 @@ public struct ScalingSweep {
     public var ranks = [1, 2, 4]
     public var configurations: [Configuration] = []
     public var links: [Link] = []
+    public var dilation = Dilation.none
+    /// The machine's cores, for `auto` dilation.
+    public var cores = ProcessInfo.processInfo.activeProcessorCount
 
     public init() {}
+
+    /// The dilation of K ranks on `link`: 1 on shared memory and for one rank.
+    public func dilation(ranks k: Int, link: Link) -> Double {
+        guard !link.isLocal, k > 1 else { return 1 }
+        switch dilation {
+        case .none: return 1
+        case .factor(let d): return d
+        case .auto: return max(1, Double(k * threadsPerRank) / Double(cores))
+        }
+    }
 
     /// Every point, in run order: link by link (one cluster shape at a time), ranks ascending. One rank runs
     /// once, in one process on shared memory (no link is involved), as the data configuration with no codec:
@@ -69,7 +112,8 @@ public struct ScalingSweep {
                     continue
                 }
                 for c in configurations where c.groupSize.map({ $0 < k && k % $0 == 0 }) ?? true {
-                    result.append(Planned(configuration: c, ranks: k, link: link))
+                    result.append(
+                        Planned(configuration: c, ranks: k, link: link, dilation: dilation(ranks: k, link: link)))
                 }
             }
         }
@@ -80,7 +124,7 @@ public struct ScalingSweep {
     public func key(_ p: Planned) -> String {
         ScalingPoint.key(
             variant: variant, mode: p.configuration.mode, codec: p.configuration.codec, ranks: p.ranks,
-            batchPerRank: batchPerRank, threadsPerRank: threadsPerRank, link: p.link)
+            batchPerRank: batchPerRank, threadsPerRank: threadsPerRank, link: p.link, dilation: p.dilation)
     }
 
     /// The `bench training` arguments of a point.
@@ -112,7 +156,7 @@ public struct ScalingSweep {
     ) throws {
         let plan = planned
         try FileManager.default.createDirectory(atPath: results.tracesDirectory, withIntermediateDirectories: true)
-        var clusterShape: (hosts: Int, rate: String)?
+        var clusterShape: (hosts: Int, rate: String, dilation: Double)?
         defer {
             if clusterShape != nil { _ = try? Subprocess.run([tools.vcluster, "down"], log: log) }
         }
@@ -122,10 +166,16 @@ public struct ScalingSweep {
                 log("[\(i + 1)/\(plan.count)] \(key): recorded already")
                 continue
             }
-            if !p.link.isLocal && p.ranks > 1 && (clusterShape?.hosts != p.ranks || clusterShape?.rate != p.link.name) {
+            if !p.link.isLocal && p.ranks > 1
+                && (clusterShape?.hosts != p.ranks || clusterShape?.rate != p.link.name
+                    || clusterShape?.dilation != p.dilation)
+            {
                 try Subprocess.run(
-                    [tools.vcluster, "up", "--hosts", "\(p.ranks)", "--rate", p.link.name], log: log)
-                clusterShape = (p.ranks, p.link.name)
+                    [
+                        tools.vcluster, "up", "--hosts", "\(p.ranks)", "--rate", p.link.name, "--dilate",
+                        formatFactor(p.dilation),
+                    ], log: log)
+                clusterShape = (p.ranks, p.link.name, p.dilation)
             }
             let scratch = results.directory + "/.point-\(ProcessInfo.processInfo.processIdentifier)"
             let json = scratch + ".json", trace = scratch + ".trace.json"
@@ -144,7 +194,7 @@ public struct ScalingSweep {
             }
             let benchmark = try decoder.decode([TrainingBenchmarkResult].self, from: data)
             guard let first = benchmark.first else { throw ReportError("\(key): \(json) holds no result") }
-            let point = ScalingPoint(result: first, link: p.link, command: command, date: started)
+            let point = ScalingPoint(result: first, link: p.link, command: command, date: started, dilation: p.dilation)
             let traceDestination = results.directory + "/" + ScalingResults.traceName(point)
             _ = try? FileManager.default.removeItem(atPath: traceDestination)
             try FileManager.default.moveItem(atPath: trace, toPath: traceDestination)

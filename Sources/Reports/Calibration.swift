@@ -18,6 +18,8 @@ public struct Calibration: Codable, Sendable {
         /// `MPI_Allreduce` in the same repetitions, median, and the algorithm Open MPI was told to use.
         public var mpiSeconds: Double?
         public var mpiAlgorithm: String
+        /// The virtual cluster's time dilation (nil: none); the times above are the measured ones divided by it.
+        public var dilation: Double?
     }
 
     public var allreduce: [AllReduceSample] = []
@@ -53,14 +55,16 @@ public struct Calibration: Codable, Sendable {
         try AtomicFile.write(path, data: Array(try encoder.encode(self)))
     }
 
-    /// The default-algorithm samples of `link` at `ranks`.
-    public func samples(link: String, ranks: Int) -> [AllReduceSample] {
-        allreduce.filter { $0.link.name == link && $0.ranks == ranks && $0.mpiAlgorithm == "default" }
+    /// The default-algorithm samples of `link` at `ranks` and time dilation `dilation`.
+    public func samples(link: String, ranks: Int, dilation: Double = 1) -> [AllReduceSample] {
+        allreduce.filter {
+            $0.link.name == link && $0.ranks == ranks && $0.mpiAlgorithm == "default" && ($0.dilation ?? 1) == dilation
+        }
     }
 
-    /// α and β fitted to alexnet-dist's allreduce on `link` at `ranks`.
-    public func linkCost(link: String, ranks: Int) -> CostModel.LinkCost? {
-        let s = samples(link: link, ranks: ranks)
+    /// α and β fitted to alexnet-dist's allreduce on `link` at `ranks` (and `dilation`, in emulated time).
+    public func linkCost(link: String, ranks: Int, dilation: Double = 1) -> CostModel.LinkCost? {
+        let s = samples(link: link, ranks: ranks, dilation: dilation)
         return CostModel.fitLink(
             elements: s.map(\.elements), bytesSent: s.map(\.bytesSentPerRank), seconds: s.map(\.seconds), ranks: ranks)
     }
@@ -69,10 +73,13 @@ public struct Calibration: Codable, Sendable {
 extension Calibration.AllReduceSample {
     /// One size of `alexnet-dist bench allreduce` (codec none) on `link` at `ranks`, with Open MPI told to use
     /// `mpiAlgorithm` ("default" or "ring").
-    public init(result r: AllReduceBenchmarkResult, link: Link, ranks: Int, mpiAlgorithm: String) {
+    public init(
+        result r: AllReduceBenchmarkResult, link: Link, ranks: Int, mpiAlgorithm: String, dilation: Double = 1
+    ) {
         self.init(
             link: link, ranks: ranks, elements: r.elements, bytesSentPerRank: r.bytesSentPerRank,
-            seconds: r.medianSeconds, mpiSeconds: r.baselineMedianSeconds, mpiAlgorithm: mpiAlgorithm)
+            seconds: r.medianSeconds / dilation, mpiSeconds: r.baselineMedianSeconds.map { $0 / dilation },
+            mpiAlgorithm: mpiAlgorithm, dilation: dilation == 1 ? nil : dilation)
     }
 }
 

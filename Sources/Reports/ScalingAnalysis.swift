@@ -52,6 +52,8 @@ public struct ScalingAnalysis {
     public struct FittedLink: Sendable {
         public var link: Link
         public var ranks: Int
+        /// The time dilation of the samples (1: none).
+        public var dilation: Double
         public var cost: CostModel.LinkCost
         public var samples: [Calibration.AllReduceSample]
     }
@@ -159,7 +161,8 @@ public struct ScalingAnalysis {
         guard let model = costModel(for: p) else { return nil }
         let link =
             p.ranks > 1
-            ? calibration.linkCost(link: p.link.name, ranks: p.ranks) : CostModel.LinkCost(alpha: 0, beta: 1)
+            ? calibration.linkCost(link: p.link.name, ranks: p.ranks, dilation: p.dilation ?? 1)
+            : CostModel.LinkCost(alpha: 0, beta: 1)
         guard let link else { return nil }
         let traffic = model.traffic(groupSize: p.groupSize, scheme: p.scheme ?? .b, ranks: p.ranks)
         return { load in
@@ -167,8 +170,9 @@ public struct ScalingAnalysis {
             loaded.alphaUnderLoad = load.alphaUnderLoad
             loaded.backgroundBandwidthShare = load.backgroundBandwidthShare
             loaded.networkSecondsPerByte = load.networkSecondsPerByte
+            // A dilated point emulates K hosts with their own cores (Note [time dilation]).
             return loaded.predict(
-                traffic, codec: p.codec, link: link, sharedCores: true,
+                traffic, codec: p.codec, link: link, sharedCores: p.dilation == nil,
                 gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
         }
     }
@@ -193,11 +197,15 @@ public struct ScalingAnalysis {
     static func fittedLinks(_ calibration: Calibration) -> [FittedLink] {
         var rows: [FittedLink] = []
         for link in Set(calibration.allreduce.map(\.link)).sorted() {
-            for k in Set(calibration.allreduce.filter { $0.link == link }.map(\.ranks)).sorted() {
-                guard let cost = calibration.linkCost(link: link.name, ranks: k) else { continue }
-                rows.append(
-                    FittedLink(
-                        link: link, ranks: k, cost: cost, samples: calibration.samples(link: link.name, ranks: k)))
+            let here = calibration.allreduce.filter { $0.link == link }
+            for k in Set(here.map(\.ranks)).sorted() {
+                for d in Set(here.filter { $0.ranks == k }.map { $0.dilation ?? 1 }).sorted() {
+                    guard let cost = calibration.linkCost(link: link.name, ranks: k, dilation: d) else { continue }
+                    rows.append(
+                        FittedLink(
+                            link: link, ranks: k, dilation: d, cost: cost,
+                            samples: calibration.samples(link: link.name, ranks: k, dilation: d)))
+                }
             }
         }
         return rows

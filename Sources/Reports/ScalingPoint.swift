@@ -16,7 +16,12 @@ public struct ScalingPoint: Codable, Sendable {
     public var fcGroupSize: Int?
     public var batchPerRank: Int
     public var threadsPerRank: Int
+    /// On the virtual cluster, the link every host had (the emulated one when dilated).
     public var link: Link
+    /// The time dilation of the run (Note [time dilation]): its K hosts shared this machine's cores and
+    /// every link ran `dilation` times slower, so the step times here are the measured ones divided by it
+    /// (the emulated cluster's); nil for 1.
+    public var dilation: Double?
     /// "synthetic": throughput does not depend on the pixels.
     public var images: String
     public var steps: Int
@@ -41,6 +46,9 @@ public struct ScalingPoint: Codable, Sendable {
     public var date: String
     public var command: [String]
 
+    /// The link as the report names it: "1 Gbit/s", and "1 Gbit/s ×4" when emulated at dilation 4.
+    public var linkText: String { link.description + (dilation.map { " ×\(formatFactor($0))" } ?? "") }
+
     /// G: the ranks sharing each FC layer (1: data parallelism; K: Krizhevsky's hybrid).
     public var groupSize: Int { parallelism == .data ? 1 : fcGroupSize ?? ranks }
 
@@ -51,17 +59,23 @@ public struct ScalingPoint: Codable, Sendable {
     public var key: String {
         ScalingPoint.key(
             variant: variant, mode: mode, codec: codec, ranks: ranks, batchPerRank: batchPerRank,
-            threadsPerRank: threadsPerRank, link: link)
+            threadsPerRank: threadsPerRank, link: link, dilation: dilation ?? 1)
     }
 
-    /// The key of a configuration, before or after it is measured.
+    /// The key of a configuration, before or after it is measured ("1gbit×4" for a link emulated at dilation 4).
     public static func key(
-        variant: String, mode: String, codec: Codec, ranks: Int, batchPerRank: Int, threadsPerRank: Int, link: Link
+        variant: String, mode: String, codec: Codec, ranks: Int, batchPerRank: Int, threadsPerRank: Int, link: Link,
+        dilation: Double = 1
     ) -> String {
-        "\(variant)|\(mode)|\(codec)|\(ranks)|\(batchPerRank)|\(threadsPerRank)|\(link.name)"
+        let linkName = dilation == 1 ? link.name : "\(link.name)×\(formatFactor(dilation))"
+        return "\(variant)|\(mode)|\(codec)|\(ranks)|\(batchPerRank)|\(threadsPerRank)|\(linkName)"
     }
 
-    public init(result r: TrainingBenchmarkResult, link: Link, command: [String], date: Date = Date()) {
+    /// The point of `bench training`'s result `r`, run on `link` at time dilation `dilation` (its times divided
+    /// by it).
+    public init(
+        result r: TrainingBenchmarkResult, link: Link, command: [String], date: Date = Date(), dilation: Double = 1
+    ) {
         variant = r.variant
         parallelism = r.parallelism
         scheme = r.scheme
@@ -72,14 +86,15 @@ public struct ScalingPoint: Codable, Sendable {
         threadsPerRank = r.threadsPerRank
         self.link = link
         images = r.images
+        self.dilation = dilation == 1 ? nil : dilation
         steps = r.steps
-        stepSeconds = r.stepSeconds
-        medianStepSeconds = r.medianStepSeconds
-        imagesPerSecond = r.imagesPerSecond
-        let perStep = r.stepSeconds.map { Double(r.ranks * r.batchPerRank) / $0 }
+        stepSeconds = r.stepSeconds.map { $0 / dilation }
+        medianStepSeconds = r.medianStepSeconds / dilation
+        imagesPerSecond = r.imagesPerSecond * dilation
+        let perStep = stepSeconds.map { Double(r.ranks * r.batchPerRank) / $0 }
         imagesPerSecondMin = perStep.min() ?? 0
         imagesPerSecondMax = perStep.max() ?? 0
-        phases = StepPhases.mean(r.phases)
+        phases = StepPhases.mean(r.phases).dilated(by: dilation)
         let k = Double(max(1, r.traffic.count))
         bytesSentPerRank = r.traffic.map(\.measuredTotal).reduce(0, +) / k
         fp32BytesPerRank = r.traffic.map { Double($0.plannedTotal) }.reduce(0, +) / k
@@ -104,7 +119,7 @@ public struct ScalingPoint: Codable, Sendable {
     /// The CSV header and a row (`ScalingResults.csv`).
     public static let csvHeader = [
         "variant", "mode", "codec", "ranks", "batch_per_rank", "threads_per_rank", "link", "link_bits_per_second",
-        "images", "steps", "median_step_seconds", "images_per_second", "images_per_second_min",
+        "dilation", "images", "steps", "median_step_seconds", "images_per_second", "images_per_second_min",
         "images_per_second_max", "conv_forward_s", "conv_backward_s", "fc_s", "update_s", "comm_exposed_s",
         "comm_overlapped_s", "compression_s", "other_s", "bytes_sent_per_rank", "fp32_bytes_per_rank",
         "gradient_compression_ratio", "date",
@@ -114,7 +129,8 @@ public struct ScalingPoint: Codable, Sendable {
         let p = phases
         return [
             variant, mode, codec.description, "\(ranks)", "\(batchPerRank)", "\(threadsPerRank)", link.name,
-            link.bitsPerSecond.map { String(format: "%.0f", $0) } ?? "", images, "\(steps)",
+            link.bitsPerSecond.map { String(format: "%.0f", $0) } ?? "", formatFactor(dilation ?? 1), images,
+            "\(steps)",
             String(format: "%.4f", medianStepSeconds), String(format: "%.3f", imagesPerSecond),
             String(format: "%.3f", imagesPerSecondMin), String(format: "%.3f", imagesPerSecondMax),
         ]
@@ -213,3 +229,6 @@ extension ScalingPoint.Configuration: CustomStringConvertible {
 
     public var description: String { mode + ":" + codec.description }
 }
+
+/// A dilation factor as short text: "4", "2.5".
+public func formatFactor(_ factor: Double) -> String { String(format: "%g", factor) }

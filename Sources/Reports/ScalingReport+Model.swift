@@ -36,7 +36,7 @@ extension ScalingReport {
         for check in checks {
             let p = check.point, prediction = check.prediction, error = check.error
             md.append(
-                "| \(p.link) | \(p.ranks) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(format(prediction.stepSeconds, 3)) | "
+                "| \(p.linkText) | \(p.ranks) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(format(prediction.stepSeconds, 3)) | "
                     + "\(error >= 0 ? "+" : "")\(format(error * 100, 1))% | \(format(prediction.exposedCommunication, 3)) |"
             )
         }
@@ -50,7 +50,7 @@ extension ScalingReport {
                 "\(formatBytes(4 * Double($0.elements))) in \(format($0.seconds * 1e3, 1)) ms"
             }
             md.append(
-                "| \(fitted.link) | \(fitted.ranks) | \(format(fitted.cost.alpha * 1e6, 0)) µs | \(format(fitted.cost.beta * 8 / 1e6, 0)) Mbit/s | \(sizes.joined(separator: "; ")) |"
+                "| \(fitted.link)\(fitted.dilation == 1 ? "" : " ×\(formatFactor(fitted.dilation))") | \(fitted.ranks) | \(format(fitted.cost.alpha * 1e6, 0)) µs | \(format(fitted.cost.beta * 8 / 1e6, 0)) Mbit/s | \(sizes.joined(separator: "; ")) |"
             )
         }
         md.append("")

@@ -154,7 +154,7 @@ public struct ScalingReport {
         for p in shown {
             let ph = p.phases
             md.append(
-                "| \(p.link) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(format(ph.convForward, 3)) | \(format(ph.convBackward, 3)) | "
+                "| \(p.linkText) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(format(ph.convForward, 3)) | \(format(ph.convBackward, 3)) | "
                     + "\(format(ph.fullyConnected, 3)) | \(format(ph.update, 3)) | \(format(ph.communicationExposed, 3)) | "
                     + "\(format(ph.communicationOverlapped, 3)) | \(format(ph.compression, 3)) | \(format(ph.other, 3)) |"
             )
@@ -212,7 +212,7 @@ public struct ScalingReport {
                 let source = results.directory + "/" + name
                 guard let data = FileManager.default.contents(atPath: source) else { continue }
                 try AtomicFile.write(directory + "/" + name, data: Array(data))
-                md.append("- [\(label(p)), \(p.ranks) ranks, \(p.link)](\(name))")
+                md.append("- [\(label(p)), \(p.ranks) ranks, \(p.linkText)](\(name))")
             }
         }
         md.append("")
@@ -230,7 +230,7 @@ public struct ScalingReport {
         }
         for p in sorted {
             md.append(
-                "| \(p.link) | \(p.ranks) | \(label(p)) | \(format(p.imagesPerSecond)) (\(format(p.imagesPerSecondMin))–\(format(p.imagesPerSecondMax))) | "
+                "| \(p.linkText) | \(p.ranks) | \(label(p)) | \(format(p.imagesPerSecond)) (\(format(p.imagesPerSecondMin))–\(format(p.imagesPerSecondMax))) | "
                     + "\(analysis.efficiency(p).map { format($0) } ?? "–") | \(format(p.medianStepSeconds, 3)) | \(formatBytes(p.bytesSentPerRank)) | "
                     + "\(format(p.gradientCompressionRatio))× | \(p.date) |")
         }

@@ -69,6 +69,13 @@ public struct StepPhases: Codable, Sendable, Equatable {
         return m
     }
 
+    /// Every figure divided by `factor` (a time-dilated run's phases in the emulated cluster's time).
+    public func dilated(by factor: Double) -> StepPhases {
+        var m = self
+        for keyPath in StepPhases.allSeconds { m[keyPath: keyPath] /= factor }
+        return m
+    }
+
     nonisolated(unsafe) static let allSeconds: [WritableKeyPath<StepPhases, Double>] = [
         \.stepSeconds, \.convForward, \.convBackward, \.fullyConnected, \.update, \.communicationExposed,
         \.communicationOverlapped, \.compression, \.other,

@@ -49,4 +49,21 @@ import Testing
             ])
         #expect(sweep.command(sweep.planned[0], tools: tools, json: "j", trace: "t").contains("--simulate"))
     }
+
+    /// Note [time dilation]: `auto` dilates network points whose ranks need more cores than the machine has
+    /// (K·threads / cores), never shared memory or one rank; the key names the dilation.
+    @Test func autoDilationEmulatesHostsWithTheirOwnCores() throws {
+        var sweep = ScalingSweep()
+        sweep.ranks = [1, 2, 8]
+        sweep.cores = 2
+        sweep.dilation = .auto
+        sweep.configurations = [try .init(parsing: "data:none")]
+        sweep.links = [try Link(parsing: "local"), try Link(parsing: "1gbit")]
+        let planned = sweep.planned
+        #expect(planned.map(\.dilation) == [1, 1, 1, 1, 4])
+        #expect(sweep.key(planned.last!) == "owt|data|none|8|32|1|1gbit×4")
+        #expect(sweep.key(planned[3]) == "owt|data|none|2|32|1|1gbit")
+        #expect(try ScalingSweep.Dilation(parsing: "2.5") == .factor(2.5))
+        #expect(throws: ReportError.self) { try ScalingSweep.Dilation(parsing: "0.5") }
+    }
 }
