@@ -55,15 +55,23 @@ enum AutoLayout {
             decision =
                 [UInt8(truncatingIfNeeded: best.groupSize), UInt8(truncatingIfNeeded: best.groupSize >> 8)]
                 + Array((best.scheme ?? c.scheme).rawValue.utf8)
+            let inside =
+                network.ranksPerNode > 1
+                ? String(
+                    format: "inside a node α %.1f µs β %.2f GB/s", network.intraNode.alpha * 1e6,
+                    network.intraNode.beta / 1e9) : "one rank per node"
+            let between =
+                k > network.ranksPerNode
+                ? String(
+                    format: "between nodes α %.1f µs β %.2f GB/s", network.interNode.alpha * 1e6,
+                    network.interNode.beta / 1e9) : "one node"
             lines = [
                 String(
                     format:
-                        "--parallel auto: measured in %.1f s: compute %.1f ms per step per rank (median of %d), links inside a node α %.1f µs β %.2f GB/s, between nodes α %.1f µs β %.2f GB/s, %d per node",
+                        "--parallel auto: measured in %.1f s: compute %.1f ms per step per rank (median of %d); links: %@, %@",
                     Date().timeIntervalSince(started),
-                    (compute.convForward + compute.convBackward
-                        + compute.fullyConnected + compute.update) * 1e3, k, network.intraNode.alpha * 1e6,
-                    network.intraNode.beta / 1e9, network.interNode.alpha * 1e6, network.interNode.beta / 1e9,
-                    network.ranksPerNode),
+                    (compute.convForward + compute.convBackward + compute.fullyConnected + compute.update) * 1e3, k,
+                    inside, between),
                 "--parallel auto chose \(reason)",
             ]
             if !c.codec.isIdentity {

@@ -57,6 +57,8 @@ public struct Extrapolation: Sendable {
         public var speedups: [Double]
         /// The fastest 2-D layout, one per codec of `Extrapolation.layoutCodecs`, in that order.
         public var layouts: [Layout]
+        /// What `LayoutPlanner` chooses among every layout (G = 1 included) and codec of `layoutCodecs`.
+        public var planned: Layout
         /// fp32 bytes a data-parallel rank sends per step (the plan's arithmetic, before compression).
         public var dataBytesPerRank: Double
         /// The exposed communication of data parallelism without a codec, seconds per step.
@@ -67,7 +69,9 @@ public struct Extrapolation: Sendable {
     /// data-parallel; the fastest the model finds for one K, link and codec.
     public struct Layout: Sendable {
         public var groupSize: Int
+        /// The scheme (b for G = 1, where none applies).
         public var scheme: ParallelPlan.Scheme
+        public var codec: Codec
         public var speedup: Double
         /// fp32 bytes a rank sends per step (before compression).
         public var bytesPerRank: Double
@@ -150,22 +154,16 @@ public struct Extrapolation: Sendable {
         let single = model.predict(
             groupSize: 1, scheme: .b, codec: .none, ranks: 1, link: .init(alpha: 0, beta: 1), sharedCores: false
         ).stepSeconds
-        // The traffic of every layout, worked out once for all links and codecs.
-        let candidates = ranks.map { k in
-            groupSizes(ranks: k, model: model.model).flatMap { g in
-                ParallelPlan.Scheme.allCases.filter { $0 != .c || model.compute.batch >= g }.map { scheme in
-                    (scheme: scheme, traffic: model.traffic(groupSize: g, scheme: scheme, ranks: k))
-                }
-            }
-        }
         let fixed = ranks.map { k in
             configurations.map { c in
                 model.traffic(groupSize: c.groupSize(ranks: k), scheme: c.scheme ?? .b, ranks: k)
             }
         }
         let data = ranks.map { model.traffic(groupSize: 1, scheme: .b, ranks: $0) }
-        func bytes(_ t: CostModel.PlanTraffic) -> Double {
-            4 * (t.gradientElements + t.features.elements + t.returns.elements + t.classifier.elements)
+        // The planner prices each codec at the fraction the sweep measured.
+        var priced = model
+        for codec in layoutCodecs where !codec.isIdentity {
+            priced.codecs[codec]?.sentFraction = fractions[codec]
         }
         let networks = rates.map { rate in
             let link = CostModel.LinkCost(alpha: alpha, beta: rate * efficiency / 8)
@@ -177,37 +175,32 @@ public struct Extrapolation: Sendable {
                 Double(t.ranks) * single / predict(t, codec).stepSeconds
             }
             let rows = ranks.indices.map { i in
-                Row(
-                    ranks: ranks[i],
+                let k = ranks[i]
+                let candidates = LayoutPlanner(
+                    costModel: priced, network: .flat(link), ranks: k, codecs: layoutCodecs
+                ).candidates()
+                func layout(_ c: LayoutPlanner.Candidate) -> Layout {
+                    Layout(
+                        groupSize: c.groupSize, scheme: c.scheme ?? .b, codec: c.codec,
+                        speedup: Double(k) * single / c.stepSeconds,
+                        bytesPerRank: c.fp32BytesPerRank,
+                        stepSeconds: c.stepSeconds, exposedSeconds: c.prediction.exposedCommunication)
+                }
+                return Row(
+                    ranks: k,
                     speedups: zip(configurations, fixed[i]).map { c, t in speedup(t, c.codec) },
                     layouts: layoutCodecs.map { codec in
-                        // Ties go to the smaller G, then the scheme first by name: a stable choice.
-                        var best: Layout?
-                        for (scheme, t) in candidates[i] {
-                            let p = predict(t, codec)
-                            let s = Double(t.ranks) * single / p.stepSeconds
-                            if best.map({ s > $0.speedup }) ?? true {
-                                best = Layout(
-                                    groupSize: t.groupSize, scheme: scheme, speedup: s, bytesPerRank: bytes(t),
-                                    stepSeconds: p.stepSeconds, exposedSeconds: p.exposedCommunication)
-                            }
-                        }
-                        return best!
+                        layout(candidates.first { $0.codec == codec && $0.groupSize >= 2 }!)
                     },
-                    dataBytesPerRank: bytes(data[i]), dataExposedSeconds: predict(data[i], .none).exposedCommunication)
+                    planned: layout(candidates[0]),
+                    dataBytesPerRank: data[i].bytesSent(),
+                    dataExposedSeconds: predict(data[i], .none).exposedCommunication)
             }
             return Network(bitsPerSecond: rate, link: link, rows: rows)
         }
         return Profile(
             hardware: hardware, model: model, imagesPerSecond: imagesPerSecond, singleStepSeconds: single,
             networks: networks)
-    }
-
-    /// The group sizes a 2-D layout can take on `k` ranks: every divisor G ≥ 2 of K that leaves each rank of a
-    /// group at least one neuron of the narrowest FC layer (the trainer's own condition).
-    static func groupSizes(ranks k: Int, model: AlexNet) -> [Int] {
-        let narrowest = ParallelPlan.fullyConnected(of: model).map(\.outputs).min() ?? 1
-        return (2...max(2, k)).filter { k % $0 == 0 && $0 <= narrowest }
     }
 
     /// The speedup of `configuration` on `ranks` ranks over a link of `bitsPerSecond`, for `hardware`; nil

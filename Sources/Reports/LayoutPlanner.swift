@@ -20,8 +20,9 @@ public struct LayoutPlanner: Sendable {
         public var codec: Codec
         public var fullyConnectedUpdate: ParallelTrainingConfiguration.FullyConnectedUpdate
         public var prediction: CostModel.Prediction
-        /// Bytes a rank sends per step (the plan's transfers; gradients at the codec's fraction).
+        /// Bytes a rank sends per step (the plan's transfers; gradients at the codec's fraction), and as fp32.
         public var bytesSentPerRank: Double
+        public var fp32BytesPerRank: Double
 
         public var parallelism: ParallelPlan.Parallelism { groupSize == 1 ? .data : .hybrid }
         public var stepSeconds: Double { prediction.stepSeconds }
@@ -111,7 +112,8 @@ public struct LayoutPlanner: Sendable {
                             Candidate(
                                 groupSize: g, scheme: scheme, codec: codec, fullyConnectedUpdate: update,
                                 prediction: prediction,
-                                bytesSentPerRank: traffic.bytesSent(gradientSentFraction: fraction)))
+                                bytesSentPerRank: traffic.bytesSent(gradientSentFraction: fraction),
+                                fp32BytesPerRank: traffic.bytesSent()))
                     }
                 }
             }

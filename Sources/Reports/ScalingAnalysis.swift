@@ -70,6 +70,17 @@ public struct ScalingAnalysis {
         public var error: Double? { predictedSeconds.map { (measuredSeconds - $0) / $0 } }
     }
 
+    /// At one link, rank count and dilation with two measured layouts or more: the measured fastest beside the
+    /// one the cost model ranks first among them (the planner's choice, Note [choosing a layout]).
+    public struct LayoutComparison: Sendable {
+        public var measuredFastest: ScalingPoint
+        public var modelChoice: ScalingPoint
+        /// The model's predicted step of its choice.
+        public var predictedSeconds: Double
+        /// The choice's measured step over the fastest's: 1 when the model picked the measured fastest.
+        public var ratio: Double { modelChoice.medianStepSeconds / measuredFastest.medianStepSeconds }
+    }
+
     public let results: ScalingResults
     public let calibration: Calibration
     /// The load that makes the largest relative error of the cost model over the multi-rank points smallest
@@ -85,6 +96,8 @@ public struct ScalingAnalysis {
     public private(set) var fittedLinks: [FittedLink] = []
     /// Every ring measurement, by link.
     public private(set) var ringChecks: [RingCheck] = []
+    /// Every link, rank count and dilation with two layouts or more, shared memory first.
+    public private(set) var layoutComparisons: [LayoutComparison] = []
     /// The model carried to larger clusters; nil without a point the model can be built from.
     public private(set) var extrapolation: Extrapolation?
 
@@ -115,6 +128,7 @@ public struct ScalingAnalysis {
         modelChecks = points.compactMap { p in
             unfitted.predictor(p).map { ModelCheck(point: p, prediction: $0(fittedLoad)) }
         }
+        layoutComparisons = Self.layoutComparisons(modelChecks)
         fittedLinks = Self.fittedLinks(calibration)
         ringChecks = Self.ringChecks(calibration)
         if let reference = points.first(where: { $0.ranks > 1 }) ?? points.first,
@@ -170,9 +184,12 @@ public struct ScalingAnalysis {
             loaded.alphaUnderLoad = load.alphaUnderLoad
             loaded.backgroundBandwidthShare = load.backgroundBandwidthShare
             loaded.networkSecondsPerByte = load.networkSecondsPerByte
-            // A dilated point emulates K hosts with their own cores (Note [time dilation]).
+            // A dilated point emulates K hosts with their own cores (Note [time dilation]): D times this
+            // machine's, so compute is not slowed by sharing; but each host's compute thread still shares its
+            // core with its transfer thread and the kernel's network work, as on the measured points.
+            loaded.cores = Int((Double(calibration.cores) * (p.dilation ?? 1)).rounded())
             return loaded.predict(
-                traffic, codec: p.codec, link: link, sharedCores: p.dilation == nil,
+                traffic, codec: p.codec, link: link, sharedCores: true,
                 gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
         }
     }
@@ -190,6 +207,28 @@ public struct ScalingAnalysis {
                 })
             else { continue }
             rows.append(Headline(link: link, ranks: k, data: data, hybrid: hybrid))
+        }
+        return rows
+    }
+
+    static func layoutComparisons(_ checks: [ModelCheck]) -> [LayoutComparison] {
+        let multi = checks.filter { $0.point.ranks > 1 }
+        var rows: [LayoutComparison] = []
+        for link in Set(multi.map(\.point.link)).sorted() {
+            let here = multi.filter { $0.point.link == link }
+            for k in Set(here.map(\.point.ranks)).sorted() {
+                for d in Set(here.filter { $0.point.ranks == k }.map { $0.point.dilation ?? 1 }).sorted() {
+                    let group = here.filter { $0.point.ranks == k && ($0.point.dilation ?? 1) == d }
+                    guard group.count >= 2,
+                        let fastest = group.min(by: { $0.point.medianStepSeconds < $1.point.medianStepSeconds }),
+                        let chosen = group.min(by: { $0.prediction.stepSeconds < $1.prediction.stepSeconds })
+                    else { continue }
+                    rows.append(
+                        LayoutComparison(
+                            measuredFastest: fastest.point, modelChoice: chosen.point,
+                            predictedSeconds: chosen.prediction.stepSeconds))
+                }
+            }
         }
         return rows
     }

@@ -4,6 +4,32 @@ import Foundation
 /// The report's modelled sections: the cost model against the measurements (with the fitted links and the
 /// ring check) and the extrapolation to larger clusters.
 extension ScalingReport {
+    /// Which layout: at every link and rank count with two measured layouts or more, the measured fastest
+    /// beside the one the cost model ranks first among them.
+    func layoutSection() -> [String] {
+        let rows = analysis.layoutComparisons
+        guard !rows.isEmpty else { return [] }
+        let within = rows.filter { $0.ratio <= 1.05 }.count
+        var md = [
+            "### Which layout", "",
+            "At each link and rank count, the layout measured fastest beside the one the model ranks first among "
+                + "the layouts measured there (what `alexnet-dist plan` and `train --parallel auto` would choose "
+                + "from them). The model's choice is the measured fastest, or within 5% of it, at **\(within) of "
+                + "\(rows.count)**.", "",
+            "| link | ranks | measured fastest | its step s | the model's choice | its step s (predicted) | over the fastest |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in rows {
+            let best = row.measuredFastest, chosen = row.modelChoice
+            md.append(
+                "| \(best.linkText) | \(best.ranks) | \(label(best)) | \(format(best.medianStepSeconds, 3)) | "
+                    + "\(label(chosen)) | \(format(chosen.medianStepSeconds, 3)) (\(format(row.predictedSeconds, 3))) | "
+                    + "\(row.ratio <= 1 ? "the same" : "+" + format((row.ratio - 1) * 100, 1) + "%") |")
+        }
+        md.append("")
+        return md
+    }
+
     func modelSection(_ charts: Gnuplot) throws -> [String] {
         let checks = analysis.modelChecks
         guard !checks.isEmpty else {
@@ -41,6 +67,7 @@ extension ScalingReport {
             )
         }
         md.append("")
+        md += layoutSection()
         md.append("Fitted links (α per message step, β per rank):")
         md.append("")
         md.append("| link | ranks | α | β | fitted to |")
@@ -98,7 +125,14 @@ extension ScalingReport {
                 + "2014 note's setting), where the traffic dominates. The 2014 note's speedups are set beside both. "
                 + "\"2-D best\" is the fastest layout the model finds with the FC layers sharded within groups of G ≥ 2 "
                 + "ranks and the K/G groups data-parallel (every G dividing K up to the narrowest FC layer's width, "
-                + "schemes a, b, c), shown with its G and scheme; hybrid (b) is G = K.",
+                + "schemes a, b, c), shown with its G and scheme; hybrid (b) is G = K. \"Planner's choice\" is what "
+                + "`LayoutPlanner` (the `plan` command's and `train --parallel auto`'s) picks among every layout, G = 1 "
+                + "included, and the codecs shown. Published AlexNet scaling beside it: the 2014 note's 1–8 K20 GPUs "
+                + "(its own hybrid scheme, batch 128 per GPU) is comparable per device and is the last column. Larger "
+                + "records are not comparable per device and are left out of the table: Tencent (2018: 1024 P40 GPUs, "
+                + "58.7% top-1 in 4 minutes, batches up to 64K with LARS and mixed precision) and You et al. (2018: "
+                + "1024–2048 Xeon CPUs, batch 32K, LARS) change the batch, the optimiser and the precision, so "
+                + "their speedups measure a different computation.",
             "",
         ]
         let configurations = extrapolation.configurations
@@ -106,10 +140,11 @@ extension ScalingReport {
             md += ["Compute: \(title(profile)).", ""]
             md.append(
                 "| link | ranks |" + configurations.map { " \(extrapolationLabel($0)) |" }.joined()
-                    + extrapolation.layoutCodecs.map { " 2-D best, \($0) |" }.joined() + " 2014 note (K20 GPUs) |")
+                    + extrapolation.layoutCodecs.map { " 2-D best, \($0) |" }.joined() + " planner's choice |"
+                    + " 2014 note (K20 GPUs) |")
             md.append(
                 "|---|---|"
-                    + String(repeating: "---|", count: configurations.count + extrapolation.layoutCodecs.count + 1))
+                    + String(repeating: "---|", count: configurations.count + extrapolation.layoutCodecs.count + 2))
             for network in profile.networks {
                 for row in network.rows {
                     let note =
@@ -120,7 +155,7 @@ extension ScalingReport {
                             + row.layouts.map {
                                 " \(format($0.speedup, 1)) (G \($0.groupSize), \($0.scheme.rawValue)) |"
                             }
-                            .joined() + " \(note) |")
+                            .joined() + " \(plannedText(row.planned)) | \(note) |")
                 }
             }
             md.append("")
@@ -130,6 +165,12 @@ extension ScalingReport {
         md.append("![extrapolation](charts/extrapolation.png)")
         md.append("")
         return md
+    }
+
+    /// "932.3 (G 4, b, none)", or "469.0 (data, bf16)".
+    private func plannedText(_ layout: Extrapolation.Layout) -> String {
+        let shape = layout.groupSize == 1 ? "data" : "G \(layout.groupSize), \(layout.scheme.rawValue)"
+        return "\(format(layout.speedup, 1)) (\(shape), \(layout.codec))"
     }
 
     /// The largest cluster on the slowest link: the bytes and speed of the best 2-D layout beside data

@@ -58,11 +58,39 @@ import Testing
         #expect(simulatedStatus == 0)
         #expect(model == simulated)
 
+        // Dilated ×2 (Note [time dilation]): the links at half the rate, each host's processes under a quota of
+        // half a core; the same job still equals the simulation. (Needs the cgroup v1 cpu controller.)
+        if FileManager.default.isWritableFile(atPath: "/sys/fs/cgroup/cpu") {
+            try dilatedHostsRunUnderTheirQuota(directory: directory, simulated: simulated)
+        } else {
+            print("vcluster test: no writable /sys/fs/cgroup/cpu: the dilated cluster is not tested here")
+        }
+
         let down = try Self.vcluster(["down"])
         #expect(down.status == 0, "\(down.stderr)")
         #expect(try Self.vcluster(["status"]).stdout.contains("down"))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/alexnet-vcluster-vt"))
         let namespaces = try runProcess("/usr/bin/env", ["ip", "netns", "list"]).stdout
         #expect(!namespaces.split(separator: "\n").contains { $0.hasPrefix("vt") }, "\(namespaces)")
+    }
+
+    private func dilatedHostsRunUnderTheirQuota(directory: String, simulated: Data?) throws {
+        let dilated = try Self.vcluster(["up", "--hosts", "2", "--rate", "1gbit", "--dilate", "2"])
+        #expect(dilated.status == 0, "\(dilated.stderr)")
+        let slowed = try Self.vcluster(["status"])
+        #expect(slowed.stdout.contains("dilation 2") && slowed.stdout.contains("eth0 rate 500Mbit"), "\(slowed.stdout)")
+        let groups = try Self.vcluster(["mpirun", "-n", "2", "grep", ":cpu:", "/proc/self/cgroup"])
+        #expect(
+            groups.stdout.split(separator: "\n").sorted() == [
+                "1:cpu:/alexnet-vcluster-vt/vt1", "1:cpu:/alexnet-vcluster-vt/vt2",
+            ], "\(groups.stdout) \(groups.stderr)")
+        let quota = try String(
+            contentsOfFile: "/sys/fs/cgroup/cpu/alexnet-vcluster-vt/vt1/cpu.cfs_quota_us", encoding: .utf8)
+        #expect(quota.trimmingCharacters(in: .whitespacesAndNewlines) == "5000")
+        let again = try Self.vcluster(["mpirun", "-n", "2", tool, "train"] + TrainParallelTests.flags(directory))
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/model.safetensors")) == simulated)
+
     }
 
     @Test(.enabled(if: namespacesAvailable, "needs root and network namespaces (ip netns)"))
@@ -73,6 +101,9 @@ import Testing
         let rate = try Self.vcluster(["up", "--rate", "fast"])
         #expect(rate.status != 0)
         #expect(rate.stderr.contains("rate 'fast' is not one of"), "\(rate.stderr)")
+        let dilation = try Self.vcluster(["up", "--dilate", "0.5"])
+        #expect(dilation.status != 0)
+        #expect(dilation.stderr.contains("--dilate '0.5' must be a factor from 1 to 64 or auto"), "\(dilation.stderr)")
         let down = try Self.vcluster(["mpirun", "-n", "2", "hostname"])
         #expect(down.status != 0)
         #expect(down.stderr.contains("the cluster is down"), "\(down.stderr)")

@@ -188,8 +188,12 @@ import Training
     @Test func theBestTwoDimensionalLayoutIsSearchedOverEveryGroupSize() throws {
         let e = try #require(try Self.analysis().extrapolation)
         #expect(e.layoutCodecs == [.none, Self.bf16])
-        #expect(Extrapolation.groupSizes(ranks: 12, model: .owt) == [2, 3, 4, 6, 12])
-        #expect(Extrapolation.groupSizes(ranks: 1024, model: .owt).last == 512)  // fc8 has 1000 outputs
+        let model = e.profiles[0].model
+        func sizes(_ k: Int) -> [Int] {
+            LayoutPlanner(costModel: model, network: .flat(e.profiles[0].networks[0].link), ranks: k).groupSizes
+        }
+        #expect(sizes(12) == [1, 2, 3, 4, 6, 12])
+        #expect(sizes(1024).last == 512)  // fc8 has 1000 outputs
         let hybrid = try #require(
             e.configurations.firstIndex(of: .init(parallelism: .hybrid, scheme: .b, codec: .none)))
         for profile in e.profiles {
@@ -198,6 +202,8 @@ import Training
                     let best = row.layouts[0]
                     #expect(best.groupSize >= 2 && row.ranks % best.groupSize == 0)
                     if row.ranks <= 512 { #expect(best.speedup >= row.speedups[hybrid] * (1 - 1e-12)) }
+                    // The planner's choice is at least as fast as every column (it searches them all).
+                    #expect(row.planned.speedup >= (row.speedups + row.layouts.map(\.speedup)).max()! * (1 - 1e-12))
                 }
             }
         }
