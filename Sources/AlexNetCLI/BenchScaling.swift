@@ -24,18 +24,22 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Examples per rank per step.") var batchSize = 32
     @Option(help: "Compute threads per rank (ranks share this machine's cores).") var threads = 1
     @Option(help: "Untimed steps per point.") var warmup = 1
-    @Option(help: "Timed steps per point (median reported).") var steps = 3
+    @Option(help: "Timed steps per point (median reported).") var steps = 5
     @Option(help: "Rank counts, comma-separated (1 runs once, in one process, as throughput₁).")
-    var ranks = "1,2,4"
-    @Option(help: "MODE:CODEC list, comma-separated; MODE is data, hybrid-a, hybrid-b or hybrid-c.")
-    var configurations = "data:none,hybrid-b:none,hybrid-b:bf16,hybrid-b:topk,hybrid-a:none,hybrid-c:none"
+    var ranks = "1,2,4,8"
+    @Option(
+        help:
+            "MODE:CODEC list, comma-separated; MODE is data, hybrid-a, hybrid-b or hybrid-c, and hybrid-b-gG shards the FC layers within groups of G."
+    )
+    var configurations =
+        "data:none,hybrid-b:none,hybrid-b:bf16,hybrid-b:topk,hybrid-a:none,hybrid-c:none,data:bf16,hybrid-b-g2:none,hybrid-b-g4:none"
     @Option(help: "Links, comma-separated: local (shared memory) or a rate such as 500mbit, 1gbit, 2gbit.")
     var links = "local,500mbit,1gbit,2gbit"
     @Option(
         help:
             "Time dilation on network links: none, auto (K·threads/cores where K ranks need more cores than there are: each point then emulates K hosts with their own cores) or a factor; links run that much slower and the times are divided by it."
     )
-    var dilate = "none"
+    var dilate = "auto"
     @Option(help: "The virtual-cluster script (default: cluster/vcluster of this checkout).") var vcluster: String?
     @Flag(help: "Measure points already recorded again.") var force = false
     @Flag(inversion: .prefixedNo, help: "Also measure the cost model's inputs (allreduce per link, codec speed).")

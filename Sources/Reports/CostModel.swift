@@ -21,6 +21,27 @@ import Training
 ///   (b)/(c) rounds (G per step): round 0's features are exposed, later rounds only where a transfer outlasts the
 ///   previous round's FC work; the FC stack's own gathers and reductions block; of the feature-gradient
 ///   returns the last is exposed. Scheme (a): its one exchange each way is exposed.
+/// - **busy cores** (the measured points, whose ranks share this machine): a transfer takes CPU from its
+///   rank's compute, which stretches the backward it overlaps: over TCP the kernel's work per byte, on shared
+///   memory the copies themselves; a shared-memory transfer beside its compute thread gets a share φ of a
+///   core, and so does the codec's work; every message step waits α_load for a core.
+///
+/// Note [one-sided rounds]: in scheme (b) round j feeds the FC stack member j's B examples only, so the
+/// round's exchanges have one sender or one receiver. The features go out as an all-gather with one non-empty
+/// segment, which `MPICommunicator` leaves to `MPI_Allgatherv` (a ring would forward the block K − 1 times in
+/// turn); Open MPI runs it as a neighbour exchange on an even G (the block crosses G/2 links one after
+/// another, two at a time) and a ring on an odd one (G − 1): `hops` × B·F per round. The feature gradients
+/// come back to member j from all G − 1 others through member j's link: (G − 1) × B·F per round. Both are
+/// G times what a rank sends on average, and the time follows the busiest link, not the average. Measured
+/// (owt, 32 per rank, 8 hosts emulated at 500 Mbit/s): a round's features took 300–450 ms of raw trace time
+/// (4 hops of 1.18 MB at 125 Mbit/s: 302 ms), and scheme (b) 3.57 s per step against scheme (c)'s 2.44 s,
+/// whose rounds are balanced. Schemes (a) and (c) send equal segments: their time is the average's.
+///
+/// Note [oversubscribed cores]: with more ranks than cores (K·threads > cores, undilated) every core always
+/// has a compute thread to run, so a transfer hides behind nothing: its copies and the codec's work take
+/// cores from the compute as much as they overlap it. The step is the compute, slowed K·threads/cores
+/// times, plus the gradients' whole time at the link's rate, which was itself calibrated with K ranks on
+/// these cores (no φ on top).
 public struct CostModel: Sendable {
     /// One rank's compute per step, alone on the machine.
     public struct Compute: Codable, Sendable {
@@ -129,10 +150,11 @@ public struct CostModel: Sendable {
         /// The last replicated bucket's share of every synchronised element: it starts when backward ends.
         public var lastBucketShare = 0.0
         /// Within a group: the feature exchange, the feature-gradient returns and the FC stack's own
-        /// collectives.
-        public var features = (steps: 0.0, elements: 0.0)
-        public var returns = (steps: 0.0, elements: 0.0)
-        public var classifier = (steps: 0.0, elements: 0.0)
+        /// collectives: message steps, elements a rank sends, and elements that cross the busiest link one
+        /// after another (what the time depends on; Note [one-sided rounds]).
+        public var features = (steps: 0.0, elements: 0.0, serial: 0.0)
+        public var returns = (steps: 0.0, elements: 0.0, serial: 0.0)
+        public var classifier = (steps: 0.0, elements: 0.0, serial: 0.0)
 
         public var parallelism: ParallelPlan.Parallelism { groupSize == 1 ? .data : .hybrid }
         public var synchronisedElements: Double { gradients.reduce(0) { $0 + $1.synchronisedElements } }
@@ -174,19 +196,31 @@ public struct CostModel: Sendable {
         }
         let last = plan.gradientBuckets.last.map(\.range.count) ?? 0
         t.lastBucketShare = Double(last) / max(1, t.synchronisedElements)
+        // Scheme (b)'s rounds are one-sided (Note [one-sided rounds]): one member's B·F features go to the
+        // others in `hops` transfers of the whole block, and its feature gradients come back from all G − 1
+        // others through its own link.
+        let oneSided = scheme == .b && g > 1
+        let hops = Double(g % 2 == 0 ? g / 2 : g - 1)
         for transfer in plan.transfers {
             let elements = Double(transfer.elements)
             // The group's own collectives run over its G ranks.
-            let steps = CostModel.steps(transfer, ranks: g)
+            var steps = CostModel.steps(transfer, ranks: g)
             switch transfer.channel {
             case .gradients, .shardGradients:
                 break
             case .features where transfer.phase == .convFeatures:
-                t.features = (t.features.steps + steps, t.features.elements + elements)
+                // Per round a rank sends (G − 1)/G of a block on average; the block crosses `hops` links in turn.
+                let serial = oneSided ? elements * Double(g) * hops / Double(g - 1) : elements
+                if oneSided { steps = Double(transfer.calls) * (hops + 1) }
+                t.features = (t.features.steps + steps, t.features.elements + elements, t.features.serial + serial)
             case .features:
-                t.returns = (t.returns.steps + steps, t.returns.elements + elements)
+                // Per round the round's member receives G − 1 partial gradients of its B rows.
+                let serial = oneSided ? elements * Double(g) : elements
+                t.returns = (t.returns.steps + steps, t.returns.elements + elements, t.returns.serial + serial)
             case .classifier:
-                t.classifier = (t.classifier.steps + steps, t.classifier.elements + elements)
+                t.classifier = (
+                    t.classifier.steps + steps, t.classifier.elements + elements, t.classifier.serial + elements
+                )
             }
         }
         return t
@@ -226,7 +260,7 @@ public struct CostModel: Sendable {
         var p = Prediction()
         let k = t.ranks, g = t.groupSize
         let slowdown = sharedCores ? max(1, Double(k * compute.threads) / Double(cores)) : 1
-        let convBackward = slowdown * compute.convBackward
+        var convBackward = slowdown * compute.convBackward
         let fcRound = slowdown * compute.fullyConnected / Double(t.scheme == .a ? 1 : g)
         p.compute =
             slowdown
@@ -238,16 +272,21 @@ public struct CostModel: Sendable {
         // Gradients: every bucket's allreduce (chunked steps), compressed or not, plus the codec's work.
         let compressed = !codec.isIdentity
         let fraction = compressed ? gradientSentFraction : 1
-        let background = sharedCores ? backgroundBandwidthShare : 1
+        // A shared-memory transfer is a copy on a core: beside its rank's compute thread it gets a share of
+        // one. Over TCP the link, not the core, sets the pace (the kernel's work is `networkSecondsPerByte`); on
+        // oversubscribed cores the link was calibrated that way.
+        let background = sharedCores && !overTCP && k * compute.threads <= cores ? backgroundBandwidthShare : 1
         var gradients = t.gradients.reduce(0.0) { sum, part in
             let link = network.link(members: part.ranks, stride: part.stride)
             return sum + (link.alpha + extraAlpha) * (compressed ? part.compressedSteps : part.steps)
                 + 4 * part.sentElements * fraction / (link.beta * background)
         }
         if compressed, let speed = codecs[codec] {
-            // Each rank encodes its contribution and its reduced segment, decodes n segments and the result.
+            // Each rank encodes its contribution and its reduced segment, decodes n segments and the result, on
+            // the transfer thread: beside the compute thread it gets the same share of a core as a copy.
+            let share = sharedCores ? backgroundBandwidthShare : 1
             p.compression =
-                slowdown
+                slowdown / share
                 * t.gradients.reduce(0) { sum, part in
                     let bytes = 4 * part.synchronisedElements
                     return sum + bytes * (1 + 1 / Double(part.ranks)) / speed.encodeBytesPerSecond + 2 * bytes
@@ -256,20 +295,33 @@ public struct CostModel: Sendable {
             gradients += p.compression
         }
         p.communication = gradients
+        // More ranks than cores (Note [oversubscribed cores]): the cores are never idle, so a transfer's copies
+        // and the codec's work only add to the step; nothing hides behind the backward.
+        let oversubscribed = sharedCores && k * compute.threads > cores
+        // The CPU a transfer takes from its rank's compute: over TCP the kernel's work for every byte sent (and,
+        // symmetrically, received); on shared memory, with every core computing, the copies themselves (the
+        // gradients' bytes at the idle link's rate). It stretches the backward the transfers overlap.
+        var stolen = 0.0
         if sharedCores && overTCP {
-            // The kernel's TCP work for every byte sent (and, symmetrically, received) comes out of the compute.
-            p.compute += networkSecondsPerByte * t.bytesSent(gradientSentFraction: fraction)
+            stolen = networkSecondsPerByte * t.bytesSent(gradientSentFraction: fraction)
+        } else if sharedCores && k * compute.threads == cores {
+            stolen = t.gradients.reduce(0) { sum, part in
+                sum + 4 * part.sentElements * fraction / network.link(members: part.ranks, stride: part.stride).beta
+            }
         }
+        p.compute += stolen
+        convBackward += stolen
         // The FC shards' buckets start when the FC backward ends and the replicated ones during the conv
         // backward: together they hide behind the conv backward.
-        p.exposedCommunication = max(gradients - convBackward, gradients * t.lastBucketShare)
+        p.exposedCommunication =
+            oversubscribed ? gradients : max(gradients - convBackward, gradients * t.lastBucketShare)
         // The loss (data) or labels and loss (hybrid): small collectives on the compute thread, over the world.
         p.exposedCommunication += (network.link(members: k, stride: 1).alpha + extraAlpha) * 2
         guard g > 1 else { return p }
 
         let group = network.link(members: g, stride: 1)
-        func cost(_ c: (steps: Double, elements: Double)) -> Double {
-            (group.alpha + extraAlpha) * c.steps + 4 * c.elements / group.beta
+        func cost(_ c: (steps: Double, elements: Double, serial: Double)) -> Double {
+            (group.alpha + extraAlpha) * c.steps + 4 * c.serial / group.beta
         }
         let features = cost(t.features), returns = cost(t.returns), classifier = cost(t.classifier)
         p.communication += features + returns + classifier
@@ -303,65 +355,5 @@ public struct CostModel: Sendable {
         if compressed { return 2 * Double((n + (1 << 20) - 1) >> 20) + 2 }
         let chunk = MPIAllReduceChunking.elements
         return Double(((n + chunk - 1) / chunk) * k) + 1
-    }
-
-    /// Fits `seconds ≈ α · steps + bytes / β` by least squares to allreduce timings (alexnet-dist's own,
-    /// codec none) of `elements` floats at one rank count, `steps` as `allReduceSteps` counts them. Nil
-    /// without two sizes that tell the two terms apart.
-    public static func fitLink(elements: [Int], bytesSent: [Double], seconds: [Double], ranks k: Int) -> LinkCost? {
-        guard elements.count >= 2, k > 1 else { return nil }
-        let steps = elements.map { allReduceSteps($0, ranks: k, compressed: false) }
-        // Normal equations of seconds = α·s + γ·b (γ = 1/β).
-        var ss = 0.0, sb = 0.0, bb = 0.0, sy = 0.0, by = 0.0
-        for ((s, b), y) in zip(zip(steps, bytesSent), seconds) {
-            ss += s * s
-            sb += s * b
-            bb += b * b
-            sy += s * y
-            by += b * y
-        }
-        let determinant = ss * bb - sb * sb
-        guard determinant > 0 else { return nil }
-        var alpha = (sy * bb - by * sb) / determinant
-        var gamma = (ss * by - sb * sy) / determinant
-        if alpha < 0 {  // latency too small to see: bandwidth alone
-            alpha = 0
-            gamma = by / bb
-        }
-        guard gamma > 0 else { return nil }
-        return LinkCost(alpha: alpha, beta: 1 / gamma)
-    }
-
-    /// The load parameters (`alphaUnderLoad`, `backgroundBandwidthShare`, `networkSecondsPerByte`) that make
-    /// the largest relative error of `predict` over `points` smallest: a coarse grid (α 0 … 30 ms, φ 0.3 … 1,
-    /// γ 0 … 10 ns/byte), then a finer one around its best; returns them and that error.
-    public static func fitLoad(
-        _ points: [(predict: (Double, Double, Double) -> Double, measured: Double)]
-    ) -> (
-        alpha: Double, share: Double, secondsPerByte: Double, error: Double
-    ) {
-        var best = (alpha: 0.0, share: 1.0, secondsPerByte: 0.0, error: Double.infinity)
-        func search(_ alphas: [Double], _ shares: [Double], _ costs: [Double]) {
-            for a in alphas where a >= 0 {
-                for s in shares where s > 0 && s <= 1 {
-                    for g in costs where g >= 0 {
-                        var worst = 0.0
-                        for p in points {
-                            worst = max(worst, abs(p.predict(a, s, g) - p.measured) / p.measured)
-                            if worst >= best.error { break }
-                        }
-                        if worst < best.error { best = (a, s, g, worst) }
-                    }
-                }
-            }
-        }
-        search(
-            (0...30).map { Double($0) * 1e-3 }, (0...14).map { 0.3 + Double($0) * 0.05 },
-            (0...20).map { Double($0) * 0.5e-9 })
-        let (a, s, g) = (best.alpha, best.share, best.secondsPerByte)
-        search(
-            (-8...8).map { a + Double($0) * 1.25e-4 }, (-5...5).map { s + Double($0) * 0.01 },
-            (-5...5).map { g + Double($0) * 0.1e-9 })
-        return best
     }
 }

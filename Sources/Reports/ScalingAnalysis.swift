@@ -46,6 +46,10 @@ public struct ScalingAnalysis {
         public var error: Double {
             (prediction.stepSeconds - point.medianStepSeconds) / point.medianStepSeconds
         }
+        /// The point's conv forward over the model's (the one-rank point's, slowed where ranks share cores),
+        /// minus 1: the same work in every layout, run before any transfer of the step, so what it is off by
+        /// is the machine's speed while the point ran (a shared host). Nil for the one-rank point itself.
+        public var computeDrift: Double?
     }
 
     /// α and β of one link and rank count (`Calibration.linkCost`) and the samples they were fitted to.
@@ -126,7 +130,9 @@ public struct ScalingAnalysis {
         headline = Self.headline(points)
         let fittedLoad = load
         modelChecks = points.compactMap { p in
-            unfitted.predictor(p).map { ModelCheck(point: p, prediction: $0(fittedLoad)) }
+            unfitted.predictor(p).map {
+                ModelCheck(point: p, prediction: $0(fittedLoad), computeDrift: unfitted.computeDrift(p))
+            }
         }
         layoutComparisons = Self.layoutComparisons(modelChecks)
         fittedLinks = Self.fittedLinks(calibration)
@@ -154,6 +160,15 @@ public struct ScalingAnalysis {
     /// throughput_K / (K × throughput_1); nil without the one-rank point.
     public func efficiency(_ p: ScalingPoint) -> Double? {
         single(p).map { p.imagesPerSecond / (Double(p.ranks) * $0.imagesPerSecond) }
+    }
+
+    /// `ModelCheck.computeDrift` of `p`: its conv forward against the one-rank point's, slowed
+    /// max(1, K·threads/cores) on shared cores (not on a dilated point, whose hosts have a core each).
+    func computeDrift(_ p: ScalingPoint) -> Double? {
+        guard p.ranks > 1, let one = single(p), one.phases.convForward > 0 else { return nil }
+        let cores = Double(calibration.cores) * (p.dilation ?? 1)
+        let slowdown = max(1, Double(p.ranks * p.threadsPerRank) / cores)
+        return p.phases.convForward / (slowdown * one.phases.convForward) - 1
     }
 
     /// The cost model of `p`'s variant and batch, its compute the one-rank point's phases.

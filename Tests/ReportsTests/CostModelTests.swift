@@ -52,22 +52,27 @@ import Training
 
     /// Data parallelism over a slow link: the gradient traffic is the plan's (2(K−1)/K of 61M floats) and
     /// all of it beyond conv backward is exposed; hybrid sends far less; sharing 2 cores among 4 ranks
-    /// doubles compute.
+    /// doubles compute and hides nothing (Note [oversubscribed cores]).
     @Test func dataParallelismPaysForItsTrafficOnSlowLinks() {
         let link = CostModel.LinkCost(alpha: 0, beta: 62.5e6)  // 500 Mbit/s
         let data = model().predict(
-            groupSize: 1, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
+            groupSize: 1, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: false)
         let plan = ParallelPlan(
             model: AlexNet.owt, ranks: 4, rank: 0, parallelism: .data, scheme: .b, batchPerRank: 32,
             bucketElements: GradientBuckets.defaultBucketElements)
         let expected = Double(plan.bytesSentPerStep) / 62.5e6
         #expect(abs(data.communication - expected) / expected < 1e-9)
-        #expect(abs(data.compute - 2 * 3.7) < 1e-9)
-        #expect(abs(data.exposedCommunication - (expected - 2 * 2)) < 1e-9)
+        #expect(abs(data.compute - 3.7) < 1e-9)
+        #expect(abs(data.exposedCommunication - (expected - 2)) < 1e-9)
+        let shared = model().predict(
+            groupSize: 1, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
+        #expect(abs(shared.compute - 2 * 3.7) < 1e-9)
+        #expect(abs(shared.exposedCommunication - expected) < 1e-9)
         let hybrid = model().predict(
-            groupSize: 4, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: true)
+            groupSize: 4, scheme: .b, codec: .none, ranks: 4, link: link, sharedCores: false)
         #expect(hybrid.stepSeconds < data.stepSeconds)
-        #expect(hybrid.communication < data.communication / 10)
+        #expect(model().traffic(groupSize: 4, scheme: .b, ranks: 4).bytesSent() < Double(plan.bytesSentPerStep) / 10)
+        #expect(hybrid.communication < data.communication / 5)
         // Without shared cores compute is the one-rank figure. Updated per sub-batch (the default for one group
         // fed in rounds), a rank updates its 1/K of the FC layers K times: all of the update; once per step, the
         // update shrinks with the FC shards.
@@ -110,8 +115,15 @@ import Training
             let fc = Double(AlexNet.owt.parameterCount - plan.convParameters) / Double(g == k ? 1 : g)
             #expect(
                 abs(t.updateShare - (Double(plan.convParameters) + fc) / Double(AlexNet.owt.parameterCount)) < 1e-12)
-            // The features go out in G broadcasts of two steps each (scheme b).
-            #expect(t.features.steps == (g == 1 ? 0 : 2 * Double(g)), "G = \(g)")
+            // The features go out in G one-sided all-gathers, an agreement and G/2 neighbour-exchange steps each
+            // (scheme b, Note [one-sided rounds]); the time follows the block's hops and the returns' receiver.
+            let hops = Double(g / 2)
+            #expect(t.features.steps == (g == 1 ? 0 : Double(g) * (hops + 1)), "G = \(g)")
+            if g > 1 {
+                #expect(abs(t.features.serial - t.features.elements * Double(g) * hops / Double(g - 1)) < 1e-6)
+                #expect(abs(t.returns.serial - t.returns.elements * Double(g)) < 1e-6)
+                #expect(t.classifier.serial == t.classifier.elements)
+            }
         }
         // Sharding the FC layers within groups of 4 sends less than both ends on 64 ranks.
         let bytes = [1, 4, 64].map { g in
@@ -134,5 +146,31 @@ import Training
         #expect(groups.communication < data.communication)
         // Less FC state to update per rank.
         #expect(groups.compute < data.compute)
+    }
+
+    /// Scheme (c)'s rounds send equal segments: their time is what a rank sends. Scheme (b)'s are one-sided and
+    /// take longer on the same bytes.
+    @Test func oneSidedRoundsTakeTheBusiestLink() {
+        let link = CostModel.LinkCost(alpha: 1e-4, beta: 62.5e6)
+        let b = model().traffic(groupSize: 8, scheme: .b, ranks: 8)
+        let c = model().traffic(groupSize: 8, scheme: .c, ranks: 8)
+        #expect(b.bytesSent() == c.bytesSent())
+        #expect(c.features.serial == c.features.elements && c.returns.serial == c.returns.elements)
+        let pb = model().predict(b, codec: .none, link: link, sharedCores: false)
+        let pc = model().predict(c, codec: .none, link: link, sharedCores: false)
+        #expect(pb.exposedCommunication > pc.exposedCommunication)
+    }
+
+    /// The CPU a transfer takes from its rank (here the kernel's TCP work) stretches the backward it
+    /// overlaps: where the transfer outlasts the backward, the step does not change; the compute does.
+    @Test func stolenCpuHidesInsideALongTransfer() {
+        let link = CostModel.LinkCost(alpha: 0, beta: 62.5e6)
+        var busy = model()
+        busy.networkSecondsPerByte = 1e-9
+        let t = busy.traffic(groupSize: 1, scheme: .b, ranks: 2)
+        let idle = model().predict(t, codec: .none, link: link, sharedCores: true, overTCP: true)
+        let loaded = busy.predict(t, codec: .none, link: link, sharedCores: true, overTCP: true)
+        #expect(abs(loaded.compute - idle.compute - 1e-9 * t.bytesSent()) < 1e-9)
+        #expect(abs(loaded.stepSeconds - idle.stepSeconds) < 1e-9)
     }
 }
