@@ -107,8 +107,8 @@ extension ScalingReport {
             "Within 10%: **\(within10) of \(checks.count)** points (\(within5) within 5%). Of the \(beyond.count) beyond "
                 + "10%, \(drifted.count) ran their conv forward more than 10% faster or slower than the model's (last "
                 + "column): the same work in every layout, done before any transfer of the step, so what it is off by "
-                + "is the shared host's speed while the point ran (3 timed steps per point; the one-rank point's own "
-                + "steps spread \(spread(checks)))."
+                + "is the shared host's speed while the point ran (\(stepCounts(checks)) timed steps per point; the "
+                + "one-rank point's own steps, the model's compute, spread \(spread(checks)))."
         ]
         if !rest.isEmpty {
             let list = rest.map {
@@ -117,12 +117,19 @@ extension ScalingReport {
             md[0] +=
                 " The other \(rest.count): " + list.joined(separator: "; ") + ". What the model does not price there: "
                 + "per message step one wait for a core (α_load) whatever the pattern, where under a CPU quota a "
-                + "throttled peer answers a whole period late and a polling thread burns its host's quota; and two "
+                + "throttled peer answers a whole period late and a polling thread burns its host's quota; two "
                 + "gradient streams at once (the conv allreduce over K beside the FC shards' over K/G) on a host of "
-                + "half a core, which moved 136.7 MB at 72% of the calibrated rate in the 4-host trace at 500 Mbit/s."
+                + "a fraction of a core; and the one-rank point's own speed, which every prediction scales with."
         }
         md.append("")
         return md
+    }
+
+    /// "5", or "3–5": the timed steps of the points.
+    private func stepCounts(_ checks: [ScalingAnalysis.ModelCheck]) -> String {
+        let counts = checks.map(\.point.steps)
+        guard let lo = counts.min(), let hi = counts.max() else { return "no" }
+        return lo == hi ? "\(lo)" : "\(lo)–\(hi)"
     }
 
     /// "1.100–1.265 s": the fastest and slowest timed step of the one-rank point.

@@ -5,7 +5,7 @@ set border 3
 set tics nomirror
 set key outside right top
 set datafile missing '?'
-set title 'Bytes each rank sends per step, by channel, 4 ranks (measured; log scale)'
+set title 'Bytes each rank sends per step, by channel, 8 ranks (measured; log scale)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1

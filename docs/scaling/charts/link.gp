@@ -5,7 +5,7 @@ set border 3
 set tics nomirror
 set key outside right top
 set datafile missing '?'
-set title 'Time per step against link rate, 4 ranks'
+set title 'Time per step against link rate, 8 ranks'
 set xlabel 'link rate (Mbit/s, each direction)'
 set ylabel 'seconds per step (median)'
 set logscale x 2
@@ -15,7 +15,9 @@ set yrange [0:*]
 plot 'link.dat' index 0 using 1:2 with linespoints lw 2 title "data bf16", \
      'link.dat' index 1 using 1:2 with linespoints lw 2 title "data none", \
      'link.dat' index 2 using 1:2 with linespoints lw 2 title "hybrid (a) none", \
-     'link.dat' index 3 using 1:2 with linespoints lw 2 title "hybrid (b) bf16", \
-     'link.dat' index 4 using 1:2 with linespoints lw 2 title "hybrid (b) none", \
-     'link.dat' index 5 using 1:2 with linespoints lw 2 title "hybrid (b) topk", \
-     'link.dat' index 6 using 1:2 with linespoints lw 2 title "hybrid (c) none"
+     'link.dat' index 3 using 1:2 with linespoints lw 2 title "hybrid (b) G=2 none", \
+     'link.dat' index 4 using 1:2 with linespoints lw 2 title "hybrid (b) G=4 none", \
+     'link.dat' index 5 using 1:2 with linespoints lw 2 title "hybrid (b) bf16", \
+     'link.dat' index 6 using 1:2 with linespoints lw 2 title "hybrid (b) none", \
+     'link.dat' index 7 using 1:2 with linespoints lw 2 title "hybrid (b) topk", \
+     'link.dat' index 8 using 1:2 with linespoints lw 2 title "hybrid (c) none"
