@@ -25,6 +25,11 @@ struct BenchScaling: ParsableCommand {
     @Option(help: "Compute threads per rank (ranks share this machine's cores).") var threads = 1
     @Option(help: "Untimed steps per point.") var warmup = 1
     @Option(help: "Timed steps per point (median reported).") var steps = 5
+    @Option(
+        help:
+            "Timed steps of one rank alone, measured right before every multi-rank point as its compute reference (0: none; the model then uses the one-rank point)."
+    )
+    var referenceSteps = 3
     @Option(help: "Rank counts, comma-separated (1 runs once, in one process, as throughput₁).")
     var ranks = "1,2,4,8"
     @Option(
@@ -47,6 +52,9 @@ struct BenchScaling: ParsableCommand {
 
     func validate() throws {
         try validateTimedSteps(batchSize: batchSize, warmup: warmup, steps: steps)
+        guard referenceSteps >= 0 else {
+            throw ValidationError("--reference-steps must be 0 (none) or more, got \(referenceSteps)")
+        }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         _ = try sweep()
     }
@@ -58,6 +66,7 @@ struct BenchScaling: ParsableCommand {
         sweep.threadsPerRank = threads
         sweep.warmup = warmup
         sweep.steps = steps
+        sweep.referenceSteps = referenceSteps
         sweep.ranks = try ranks.split(separator: ",").map {
             guard let k = Int($0), (1...64).contains(k) else {
                 throw ValidationError("--ranks: '\($0)' is not a rank count in 1...64")

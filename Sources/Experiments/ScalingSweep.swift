@@ -78,6 +78,8 @@ public struct ScalingSweep {
     public var threadsPerRank = 1
     public var warmup = 1
     public var steps = 3
+    /// Timed steps of the compute reference before every multi-rank point (Note [compute reference]); 0: none.
+    public var referenceSteps = 0
     public var ranks = [1, 2, 4]
     public var configurations: [Configuration] = []
     public var links: [Link] = []
@@ -149,6 +151,22 @@ public struct ScalingSweep {
         return p.ranks == 1 ? bench : tools.mpirun(ranks: p.ranks, link: p.link) + bench
     }
 
+    /// Note [compute reference]: the cost model predicts a point from one rank's compute alone, but on a
+    /// shared host that speed drifts from minute to minute (the one-rank point's own steps spread 1.04–1.34 s
+    /// on 2026-12-07, and a 2-rank step once ran faster than one rank alone can), and one profile measured at
+    /// the start of an hour-long sweep then mispredicts every point by the drift. So the sweep measures the
+    /// reference again right before each multi-rank point: the one-rank point's command (one process, data
+    /// parallelism, no codec, on the host itself, outside any virtual cluster or quota) with
+    /// `referenceSteps` timed steps, recorded in the point (`ScalingPoint.reference`); the model takes its
+    /// compute from there. It is a measurement of the machine at that time, not a parameter fitted to the point.
+    public func referenceCommand(tools: Tools, json: String, trace: String) throws -> [String] {
+        var probe = self
+        probe.steps = referenceSteps
+        let one = Planned(
+            configuration: try Configuration(parsing: "data:none"), ranks: 1, link: try Link(parsing: "local"))
+        return probe.command(one, tools: tools, json: json, trace: trace)
+    }
+
     /// Runs every planned point not yet in `results` (all of them with `force`), recording each as it ends.
     /// Network points bring the virtual cluster up in the shape they need and take it down at the end.
     public func run(
@@ -183,18 +201,30 @@ public struct ScalingSweep {
                 try? FileManager.default.removeItem(atPath: json)
                 try? FileManager.default.removeItem(atPath: trace)
             }
+            func result(_ command: [String]) throws -> TrainingBenchmarkResult {
+                try Subprocess.run(command, log: log)
+                let decoder = JSONDecoder()
+                decoder.keyDecodingStrategy = .convertFromSnakeCase
+                guard let data = FileManager.default.contents(atPath: json) else {
+                    throw ReportError("\(key): bench training wrote no \(json)")
+                }
+                guard let first = try decoder.decode([TrainingBenchmarkResult].self, from: data).first else {
+                    throw ReportError("\(key): \(json) holds no result")
+                }
+                return first
+            }
+            var reference: StepPhases?
+            if p.ranks > 1 && referenceSteps > 0 {
+                let probe = try referenceCommand(tools: tools, json: json, trace: trace)
+                log("    compute reference: \(probe.joined(separator: " "))")
+                reference = StepPhases.mean(try result(probe).phases)
+            }
             let command = command(p, tools: tools, json: json, trace: trace)
             log("[\(i + 1)/\(plan.count)] \(key): \(command.joined(separator: " "))")
             let started = Date()
-            try Subprocess.run(command, log: log)
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            guard let data = FileManager.default.contents(atPath: json) else {
-                throw ReportError("\(key): bench training wrote no \(json)")
-            }
-            let benchmark = try decoder.decode([TrainingBenchmarkResult].self, from: data)
-            guard let first = benchmark.first else { throw ReportError("\(key): \(json) holds no result") }
-            let point = ScalingPoint(result: first, link: p.link, command: command, date: started, dilation: p.dilation)
+            var point = ScalingPoint(
+                result: try result(command), link: p.link, command: command, date: started, dilation: p.dilation)
+            point.reference = reference
             let traceDestination = results.directory + "/" + ScalingResults.traceName(point)
             _ = try? FileManager.default.removeItem(atPath: traceDestination)
             try FileManager.default.moveItem(atPath: trace, toPath: traceDestination)

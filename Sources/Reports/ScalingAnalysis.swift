@@ -165,16 +165,20 @@ public struct ScalingAnalysis {
     /// `ModelCheck.computeDrift` of `p`: its conv forward against the one-rank point's, slowed
     /// max(1, K·threads/cores) on shared cores (not on a dilated point, whose hosts have a core each).
     func computeDrift(_ p: ScalingPoint) -> Double? {
-        guard p.ranks > 1, let one = single(p), one.phases.convForward > 0 else { return nil }
+        guard p.ranks > 1, let one = single(p) else { return nil }
+        let reference = (p.reference ?? one.phases).convForward
+        guard reference > 0 else { return nil }
         let cores = Double(calibration.cores) * (p.dilation ?? 1)
         let slowdown = max(1, Double(p.ranks * p.threadsPerRank) / cores)
-        return p.phases.convForward / (slowdown * one.phases.convForward) - 1
+        return p.phases.convForward / (slowdown * reference) - 1
     }
 
-    /// The cost model of `p`'s variant and batch, its compute the one-rank point's phases.
+    /// The cost model of `p`'s variant and batch, its compute the one-rank point's phases, or the point's own
+    /// compute reference where it has one.
     public func costModel(for p: ScalingPoint) -> CostModel? {
         guard let one = single(p), let model = AlexNet.named(p.variant) else { return nil }
-        let ph = one.phases
+        // The point's own compute reference where the sweep measured one (Note [compute reference]).
+        let ph = p.reference ?? one.phases
         let compute = CostModel.Compute(
             convForward: ph.convForward, convBackward: ph.convBackward, fullyConnected: ph.fullyConnected + ph.other,
             update: ph.update, batch: p.batchPerRank, threads: p.threadsPerRank)

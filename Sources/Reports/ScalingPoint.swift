@@ -34,6 +34,9 @@ public struct ScalingPoint: Codable, Sendable {
     public var imagesPerSecondMax: Double
     /// Mean over ranks of the step's phases.
     public var phases: StepPhases
+    /// One rank's phases, alone on this machine, measured right before this point (the sweep's compute
+    /// reference, Note [compute reference]); nil where the sweep measured none (and in older records).
+    public var reference: StepPhases?
     /// Mean over ranks of the bytes a rank sends per step (measured, Note [bytes sent]).
     public var bytesSentPerRank: Double
     /// The same traffic uncompressed (the plan's fp32 bytes).

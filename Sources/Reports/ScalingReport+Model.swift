@@ -57,6 +57,14 @@ extension ScalingReport {
                 + "in `CostModel`.", "",
             "Largest error: **\(format(analysis.largestModelError * 100, 1))%** over \(checks.count) points.", "",
         ]
+        let referenced = checks.filter { $0.point.reference != nil }.count
+        if referenced > 0 {
+            md += [
+                "The compute of \(referenced) of the \(checks.count) points is not the one-rank point's but their own "
+                    + "reference: one rank alone on this machine, measured right before the point (Note [compute "
+                    + "reference]: the shared host's speed drifts within a sweep).", "",
+            ]
+        }
         md += errorSummary(checks)
         md += [
             "| link | ranks | configuration | measured s | predicted s | error | predicted exposed comm s | conv forward vs model |",

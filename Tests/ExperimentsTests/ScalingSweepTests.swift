@@ -48,6 +48,11 @@ import Testing
                 "/x/vcluster", "mpirun", "-n", "4",
             ])
         #expect(sweep.command(sweep.planned[0], tools: tools, json: "j", trace: "t").contains("--simulate"))
+        // Note [compute reference]: one process on the host, data parallelism, its own step count.
+        sweep.referenceSteps = 2
+        let probe = try sweep.referenceCommand(tools: tools, json: "j", trace: "t")
+        #expect(probe.first == "/x/alexnet-dist" && probe.contains("--simulate"))
+        #expect(probe.joined(separator: " ").contains("--steps 2 ") && probe.contains("data"))
     }
 
     /// Note [time dilation]: `auto` dilates network points whose ranks need more cores than the machine has

@@ -233,4 +233,25 @@ import Training
         #expect(ordered[5].mode == "hybrid-b" && ordered[5].groupSize(ranks: 8) == 8)
         #expect(ordered[0].groupSize(ranks: 8) == 1)
     }
+
+    /// Note [compute reference]: a point measured with its own one-rank reference is predicted from it, and its
+    /// compute drift is against it; a point without one keeps the one-rank point's.
+    @Test func aPointsOwnReferenceIsItsCompute() throws {
+        let a = try Self.analysis()
+        var data = try Self.point(a, .data, ranks: 4, link: "1gbit")
+        let one = try #require(a.single(data))
+        #expect(try #require(a.costModel(for: data)).compute.convForward == one.phases.convForward)
+        var reference = StepPhases()
+        reference.convForward = 2 * one.phases.convForward
+        reference.convBackward = 2 * one.phases.convBackward
+        reference.fullyConnected = 0.5
+        reference.update = 0.25
+        data.reference = reference
+        let model = try #require(a.costModel(for: data))
+        #expect(model.compute.convForward == reference.convForward && model.compute.update == 0.25)
+        #expect(model.compute.fullyConnected == 0.5)
+        // 4 ranks on the analysis' 2 cores, undilated: twice the reference's conv forward is no drift.
+        let drift = try #require(a.computeDrift(data))
+        #expect(abs(drift - (data.phases.convForward / (2 * reference.convForward) - 1)) < 1e-12)
+    }
 }
