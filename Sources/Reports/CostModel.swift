@@ -200,18 +200,17 @@ public struct CostModel: Sendable {
         // others in `hops` transfers of the whole block, and its feature gradients come back from all G − 1
         // others through its own link.
         let oneSided = scheme == .b && g > 1
-        let hops = Double(g % 2 == 0 ? g / 2 : g - 1)
+        let hops = CostModel.oneSidedHops(g)
         for transfer in plan.transfers {
             let elements = Double(transfer.elements)
             // The group's own collectives run over its G ranks.
-            var steps = CostModel.steps(transfer, ranks: g)
+            let steps = CostModel.steps(transfer, ranks: g)
             switch transfer.channel {
             case .gradients, .shardGradients:
                 break
             case .features where transfer.phase == .convFeatures:
                 // Per round a rank sends (G − 1)/G of a block on average; the block crosses `hops` links in turn.
                 let serial = oneSided ? elements * Double(g) * hops / Double(g - 1) : elements
-                if oneSided { steps = Double(transfer.calls) * (hops + 1) }
                 t.features = (t.features.steps + steps, t.features.elements + elements, t.features.serial + serial)
             case .features:
                 // Per round the round's member receives G − 1 partial gradients of its B rows.
@@ -259,7 +258,7 @@ public struct CostModel: Sendable {
     ) -> Prediction {
         var p = Prediction()
         let k = t.ranks, g = t.groupSize
-        let slowdown = sharedCores ? max(1, Double(k * compute.threads) / Double(cores)) : 1
+        let slowdown = sharedCores ? self.slowdown(ranks: k) : 1
         var convBackward = slowdown * compute.convBackward
         let fcRound = slowdown * compute.fullyConnected / Double(t.scheme == .a ? 1 : g)
         p.compute =
@@ -335,16 +334,26 @@ public struct CostModel: Sendable {
         return p
     }
 
+    /// How much slower `k` ranks compute when they share this machine's `cores`: max(1, K·threads / cores).
+    public func slowdown(ranks k: Int) -> Double { max(1, Double(k * compute.threads) / Double(cores)) }
+
     /// Message steps of one transfer of the plan, as `MPICommunicator` runs it: an agreement, then a
-    /// direct exchange (reduce-scatter, broadcast) or K − 1 ring steps (all-gather), per call.
+    /// direct exchange (reduce-scatter), K − 1 ring steps (all-gather) or the hops of a one-sided all-gather
+    /// (scheme (b)'s rounds), per call.
     static func steps(_ t: ParallelPlan.Transfer, ranks k: Int) -> Double {
         let perCall: Double
         switch t.collective {
         case .allGather: perCall = Double(k)
-        case .reduceScatter, .broadcast: perCall = 2
+        case .reduceScatter: perCall = 2
+        case .broadcast: perCall = oneSidedHops(k) + 1
         }
         return perCall * Double(t.calls)
     }
+
+    /// Transfers of the whole block, one after another, in an all-gather with one contributor over `k` ranks
+    /// as Open MPI's `MPI_Allgatherv` runs it: a neighbour exchange on an even K, a ring on an odd one (Note
+    /// [one-sided rounds]).
+    static func oneSidedHops(_ k: Int) -> Double { Double(k % 2 == 0 ? k / 2 : k - 1) }
 
     /// Message steps of an allreduce of `n` floats: `MPICommunicator`'s chunks (an exchange and K − 1
     /// ring steps each) after an agreement, or `CompressedAllReduce`'s chunks of 2²⁰ between its agreement

@@ -165,12 +165,8 @@ public struct ScalingAnalysis {
     /// `ModelCheck.computeDrift` of `p`: its conv forward against the one-rank point's, slowed
     /// max(1, K·threads/cores) on shared cores (not on a dilated point, whose hosts have a core each).
     func computeDrift(_ p: ScalingPoint) -> Double? {
-        guard p.ranks > 1, let one = single(p) else { return nil }
-        let reference = (p.reference ?? one.phases).convForward
-        guard reference > 0 else { return nil }
-        let cores = Double(calibration.cores) * (p.dilation ?? 1)
-        let slowdown = max(1, Double(p.ranks * p.threadsPerRank) / cores)
-        return p.phases.convForward / (slowdown * reference) - 1
+        guard p.ranks > 1, let model = costModel(for: p), model.compute.convForward > 0 else { return nil }
+        return p.phases.convForward / (model.slowdown(ranks: p.ranks) * model.compute.convForward) - 1
     }
 
     /// The cost model of `p`'s variant and batch, its compute the one-rank point's phases, or the point's own
@@ -182,7 +178,9 @@ public struct ScalingAnalysis {
         let compute = CostModel.Compute(
             convForward: ph.convForward, convBackward: ph.convBackward, fullyConnected: ph.fullyConnected + ph.other,
             update: ph.update, batch: p.batchPerRank, threads: p.threadsPerRank)
-        return CostModel(model: model, compute: compute, cores: calibration.cores, codecs: calibration.codecs)
+        // A dilated point emulates K hosts with their own cores (Note [time dilation]): D times this machine's.
+        let cores = Int((Double(calibration.cores) * (p.dilation ?? 1)).rounded())
+        return CostModel(model: model, compute: compute, cores: cores, codecs: calibration.codecs)
     }
 
     /// The model's step time for a measured point with the fitted load (nil without its calibration).
@@ -203,10 +201,9 @@ public struct ScalingAnalysis {
             loaded.alphaUnderLoad = load.alphaUnderLoad
             loaded.backgroundBandwidthShare = load.backgroundBandwidthShare
             loaded.networkSecondsPerByte = load.networkSecondsPerByte
-            // A dilated point emulates K hosts with their own cores (Note [time dilation]): D times this
-            // machine's, so compute is not slowed by sharing; but each host's compute thread still shares its
-            // core with its transfer thread and the kernel's network work, as on the measured points.
-            loaded.cores = Int((Double(calibration.cores) * (p.dilation ?? 1)).rounded())
+            // A dilated point's cores are its emulated hosts' (`costModel(for:)`), so compute is not slowed by
+            // sharing; but each host's compute thread still shares its core with its transfer thread and the
+            // kernel's network work, as on the measured points.
             return loaded.predict(
                 traffic, codec: p.codec, link: link, sharedCores: true,
                 gradientSentFraction: 1 / p.gradientCompressionRatio, overTCP: !p.link.isLocal)
