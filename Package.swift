@@ -22,6 +22,8 @@ let shims: [Target] = [
     // The codecs' element-wise loops (byte shuffle, bf16/fp16 casts with F16C chosen at run time, top-k).
     // posix_spawn's and pipe2's GNU extensions (close every inherited descriptor, a working directory).
     .target(name: "CSpawn"),
+    // CRC-32C (Castagnoli) from Intel ISA-L, the checksum of TensorBoard's record framing.
+    .systemLibrary(name: "CISAL", providers: [.apt(["libisal-dev"])]),
     .target(name: "CCodecKernels", cSettings: [.unsafeFlags(["-O3"])], cxxSettings: [.unsafeFlags(["-O3"])]),
 ]
 
@@ -44,9 +46,15 @@ let libraries: [Target] = [
     .target(name: "MPIBackend", dependencies: ["Collectives", "CMPI", "CPMIx"]),
     // How a command gets its ranks: one process, K threads (--simulate) or an MPI job.
     .target(name: "Launch", dependencies: ["Collectives", "Compute", "MPIBackend"]),
+    // TensorBoard event files (their protobuf messages, generated once by Scripts/generate-protos.sh and
+    // committed; the record framing with ISA-L's CRC-32C): written by the trainer, read back by tests.
+    .target(
+        name: "TensorBoard",
+        dependencies: ["CISAL", "Compute", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        exclude: ["Protos"]),
     // The one trainer (K ranks; one process is K = 1): the parallel plan, the step schedules (data, hybrid
     // a/b/c), sharded FC layers, gradient buckets, the epoch loop, checkpoints, evaluation and metrics.
-    .target(name: "Training", dependencies: ["Compute", "Datasets", "Collectives", "Timing"]),
+    .target(name: "Training", dependencies: ["Compute", "Datasets", "Collectives", "TensorBoard", "Timing"]),
     // Benchmarks: a training step's layers, the (compressed) allreduce, real training steps across ranks,
     // and the gradient capture they measure codecs on.
     .target(name: "Benchmarks", dependencies: ["Compute", "Datasets", "Collectives", "Training", "Timing"]),
@@ -89,7 +97,9 @@ let tests: [Target] = [
     .testTarget(name: "MPIBackendTests", dependencies: ["MPIBackend", "Collectives", "Processes"]),
     .testTarget(name: "LaunchTests", dependencies: ["Launch", "Collectives", "TestSupport"]),
     .testTarget(
-        name: "TrainingTests", dependencies: ["Training", "Compute", "Datasets", "Collectives", "Processes", "TestSupport"]),
+        name: "TrainingTests",
+        dependencies: ["Training", "Compute", "Datasets", "Collectives", "Processes", "TestSupport"]),
+    .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
     .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Compute", "Collectives"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "Benchmarks", "Collectives"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Reports", "Training", "Collectives"]),
@@ -117,6 +127,8 @@ let package = Package(
     ] + (fuzzing ? [.executable(name: "alexnet-dist-fuzz", targets: ["FuzzTargets"])] : []),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The runtime of the TensorBoard event format's generated code.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // YAML, for the tests of cluster/kubernetes only.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],

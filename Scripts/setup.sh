@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # To build and run alexnet-dist.
-packages=(libopenmpi-dev openmpi-bin libpmix-dev libzstd-dev libdnnl-dev libturbojpeg0-dev libpng-dev libgcc-12-dev zlib1g-dev
+packages=(libopenmpi-dev openmpi-bin libpmix-dev libzstd-dev libdnnl-dev libturbojpeg0-dev libpng-dev libgcc-12-dev zlib1g-dev libisal-dev
           dataset-fashion-mnist pkg-config)
 if [ "${1:-}" = "--container" ]; then
     packages+=(openssh-server openssh-client)

@@ -22,6 +22,7 @@ struct AlexNetDist: ParsableCommand {
             """,
         subcommands: [
             Train.self, Evaluate.self, Predict.self, Prepare.self, Describe.self, Plan.self, Bench.self, Report.self,
+            Plot.self,
             SelfCheck.self, LaunchCommand.self,
         ],
         defaultSubcommand: Train.self)

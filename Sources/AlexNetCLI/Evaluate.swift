@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collectives
 import Compute
 import Datasets
 import Foundation
@@ -40,6 +41,13 @@ struct Evaluate: ParsableCommand {
         let sampler = BatchSampler(source: test, shuffle: false, seed: 0, prefetch: dataOptions.loader.prefetch)
         let result = try Evaluator(model: loaded.model, arena: loaded.arena, batchSize: min(batchSize, test.count))
             .evaluate(sampler)
+        guard result.meanLoss.isFinite else {
+            let loss = result.meanLoss.isNaN ? "nan" : "\(result.meanLoss)"
+            throw NonFiniteOutputs(
+                description:
+                    "\(model): the model's outputs on \(test.origin) are not finite (mean cross-entropy \(loss)): its weights are finite but overflow float32 in the forward pass, so its figures mean nothing; evaluate a checkpoint from before the run diverged"
+            )
+        }
         if json {
             let fields: [String: Any] = [
                 "model": model, "variant": loaded.model.name, "examples": result.examples, "views": test.views,
@@ -67,4 +75,11 @@ struct Evaluate: ParsableCommand {
             )
         }
     }
+}
+
+/// `evaluate` of a model whose outputs overflow: one line, the exit status of a diverged run.
+struct NonFiniteOutputs: RunEndingError {
+    let description: String
+    var exitStatus: Int32 { ExitStatus.diverged }
+    var sharedByEveryRank: Bool { true }
 }

@@ -4,6 +4,7 @@ import Compute
 import Datasets
 import Foundation
 import Launch
+import Reports
 import Timing
 import Training
 
@@ -75,6 +76,16 @@ struct Train: ParsableCommand {
     @Option(
         help: "Metrics file: one JSON line per logged step and per evaluation. Default: runs/<variant>/metrics.jsonl")
     var metrics: String?
+    @Option(
+        help: ArgumentHelp(
+            "TensorBoard event files (rank 0 writes; `tensorboard --logdir DIR`): loss, learning rates, images/s, evaluations, bytes sent and their compression, time per step and its phases, the guards' events; continued across --resume.",
+            valueName: "DIR"))
+    var tensorboard: String?
+    @Flag(
+        help:
+            "Keep a picture of the training curves next to the metrics file (its name with .png), redrawn after each evaluation (gnuplot; as `alexnet-dist plot`)."
+    )
+    var plot = false
     @Option(help: "Model file (safetensors), written atomically at the end. Default: runs/<variant>/model.safetensors")
     var output: String?
     @Option(
@@ -164,6 +175,12 @@ struct Train: ParsableCommand {
         c.logEvery = logEvery
         c.evaluateEvery = evaluateEvery
         c.metricsPath = metrics ?? "runs/\(model.name)/metrics.jsonl"
+        c.tensorBoardPath = tensorboard
+        let metricsPath = c.metricsPath!
+        let plotPath = plot ? URL(fileURLWithPath: metricsPath).deletingPathExtension().path + ".png" : nil
+        if plot, !Gnuplot.isAvailable {
+            throw ValidationError("--plot needs gnuplot: apt-get install gnuplot-nox")
+        }
         c.outputPath = output ?? "runs/\(model.name)/model.safetensors"
         if checkpointEvery > 0 {
             c.checkpointPath = checkpoint ?? "runs/\(model.name)/checkpoint.safetensors"
@@ -194,16 +211,20 @@ struct Train: ParsableCommand {
             c.overlap = launched.overlap
             c.training.applyRecipeDefaults(ranks: comm.size, batchSize: batchSize, learningRate: learningRate)
             if autoLayout { c = try AutoLayout.choose(c, world: comm, progress: printError) }
+            let trainer: ParallelTrainer
             if let sources {
-                return try ParallelTrainer(
+                trainer = try ParallelTrainer(
                     configuration: c, communicator: comm, train: sources.train, test: sources.test,
-                    supervision: launched.supervision, progress: printError
-                ).run()
+                    supervision: launched.supervision, progress: printError)
+            } else {
+                trainer = try ParallelTrainer(
+                    configuration: c, communicator: comm, train: data!.train, test: data!.test,
+                    supervision: launched.supervision, progress: printError)
             }
-            return try ParallelTrainer(
-                configuration: c, communicator: comm, train: data!.train, test: data!.test,
-                supervision: launched.supervision, progress: printError
-            ).run()
+            if let plotPath, comm.rank == 0 {
+                trainer.afterEvaluation = { Train.redraw(plotPath, from: metricsPath) }
+            }
+            return try trainer.run()
         }
         guard let result else { return }
         if result.stopped != nil {
@@ -211,6 +232,15 @@ struct Train: ParsableCommand {
             throw ExitCode(ExitStatus.stopped)
         }
         report(result, model: model)
+    }
+
+    /// `train --plot`: the picture of the run's curves so far. A failure is a warning: the run goes on.
+    private static func redraw(_ picture: String, from metrics: String) {
+        do {
+            try TrainingCurves.plot([TrainingCurves(metrics: metrics)], axis: .step, output: picture)
+        } catch {
+            printError("warning: --plot: \(error)")
+        }
     }
 
     /// This command line with `--resume auto` in place of any `--resume`.

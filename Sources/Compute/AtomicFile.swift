@@ -29,6 +29,7 @@ public enum AtomicFile {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw WriteError(path: path, problem: "is a directory, expected a file path")
         }
+        try refuseNonRegular(path)
         let url = URL(fileURLWithPath: path)
         let probe = "\(url.deletingLastPathComponent().path)/.\(url.lastPathComponent).probe-\(getpid())"
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
@@ -50,6 +51,7 @@ public enum AtomicFile {
         public private(set) var count = 0
 
         public init(_ path: String) throws {
+            try AtomicFile.refuseNonRegular(path)
             self.path = path
             let url = URL(fileURLWithPath: path)
             directory = url.deletingLastPathComponent().path
@@ -127,6 +129,24 @@ public enum AtomicFile {
     /// Writes `data` as the new content of `path`.
     public static func write(_ path: String, data: [UInt8]) throws {
         try data.withUnsafeBytes { try write(path, chunks: [$0]) }
+    }
+
+    /// An existing `path` that is not a regular file (a device node, a FIFO, a socket) would be replaced by
+    /// the rename, not written to: refused. A symbolic link is followed.
+    static func refuseNonRegular(_ path: String) throws {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return }
+        let kind: String
+        switch status.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR: return  // a directory is refused where it matters, with its own words
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFIFO: kind = "a FIFO"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
+        }
+        throw WriteError(
+            path: path, problem: "is \(kind), expected a regular file (written whole and renamed into place)")
     }
 
     fileprivate static func errnoText() -> String { String(cString: strerror(errno)) }

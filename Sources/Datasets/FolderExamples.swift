@@ -31,7 +31,7 @@ public final class FolderExamples: ExampleSource, @unchecked Sendable {
         normalization: Normalization? = nil
     ) throws {
         precondition(crop <= FolderExamples.preparedSize, "FolderExamples: crop \(crop) above 256")
-        let source = try ImageSource(root: root)
+        let source = try ImageSource(root: root, split: split)
         let names = classNames ?? source.classes
         var items: [ImageSource.Item] = []
         var perClass: [Int: Int] = [:]

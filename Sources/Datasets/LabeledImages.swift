@@ -29,6 +29,13 @@ public struct LabeledImages: Sendable {
     public static func idx(images: String, labels: String, classes: Int = 10) throws -> LabeledImages {
         let imageFile = try IDXFile(path: images, rank: 3)
         let labelFile = try IDXFile(path: labels, rank: 1)
+        guard imageFile.dims[0] > 0 else {
+            throw DatasetError(images, "holds no images (its header counts 0), expected at least one")
+        }
+        guard imageFile.dims[1] > 0, imageFile.dims[2] > 0 else {
+            throw DatasetError(
+                images, "images of \(imageFile.dims[1])×\(imageFile.dims[2]) pixels, expected at least 1×1")
+        }
         guard imageFile.dims[0] == labelFile.dims[0] else {
             throw DatasetError(labels, "\(labelFile.dims[0]) labels for the \(imageFile.dims[0]) images in \(images)")
         }

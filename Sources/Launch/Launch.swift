@@ -82,10 +82,15 @@ public enum Launch: Equatable, Sendable {
         case .simulated(let k):
             let threads = threads ?? Launch.defaultThreads(ranksOnThisMachine: k)
             let statuses = (0..<k).map { RankStatus(rank: $0) }
+            let notices = RunNotices()
             let dog = CollectiveWatchdog(
-                settings: settings, local: statuses, worldSize: k, board: SharedBoard(statuses), warn: Launch.say
+                settings: settings, local: statuses, worldSize: k, board: SharedBoard(statuses),
+                warn: {
+                    Launch.say($0); notices.post(.watchdogWarning, $0)
+                }
             ) { message in
                 Launch.say("alexnet-dist: error: \(message)")
+                notices.post(.watchdogAbort, message)
                 exit(ExitStatus.collectiveTimeout)
             }
             dog.start()
@@ -96,7 +101,8 @@ public enum Launch: Equatable, Sendable {
                 let status = statuses[comm.rank]
                 return try body(
                     WatchedCommunicator(wrapping: comm, status: status),
-                    Rank(overlap: overlap, supervision: Supervision(status: status, stop: .process)))
+                    Rank(
+                        overlap: overlap, supervision: Supervision(status: status, stop: .process, notices: notices)))
             }[0]
         case .mpi:
             let world = try MPICommunicator.world()
@@ -110,15 +116,16 @@ public enum Launch: Equatable, Sendable {
             }
             ComputeEngine.threadCount = threads ?? Launch.defaultThreads(launcher)
             let status = RankStatus(rank: world.rank)
+            let notices = RunNotices()
             var dog: CollectiveWatchdog?
             defer { dog?.stop() }
             do {
-                dog = try Launch.startWatchdog(settings, world: world, status: status)
+                dog = try Launch.startWatchdog(settings, world: world, status: status, notices: notices)
                 let result = try body(
                     WatchedCommunicator(wrapping: world, status: status),
                     Rank(
                         overlap: overlap && world.allowsConcurrentCalls,
-                        supervision: Supervision(status: status, stop: .process),
+                        supervision: Supervision(status: status, stop: .process, notices: notices),
                         libraryAllReduce: LibraryAllReduce(world: world)))
                 dog?.stop()
                 MPICommunicator.finalize()
@@ -143,7 +150,7 @@ public enum Launch: Equatable, Sendable {
     /// The watchdog of an MPI rank: heartbeats over UDP between the ranks' processes (their addresses
     /// exchanged once over MPI), aborting the whole job on a timeout.
     private static func startWatchdog(
-        _ settings: CollectiveWatchdog.Settings, world: MPICommunicator, status: RankStatus
+        _ settings: CollectiveWatchdog.Settings, world: MPICommunicator, status: RankStatus, notices: RunNotices
     ) throws -> CollectiveWatchdog {
         let heartbeats = try UDPHeartbeats()
         let addresses = try world.allGatherBytes(heartbeats.address, collective: "watchdog addresses")
@@ -152,9 +159,13 @@ public enum Launch: Equatable, Sendable {
         for byte in addresses.joined() { token = (token ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         heartbeats.connect(addresses: addresses, rank: world.rank, token: token)
         let dog = CollectiveWatchdog(
-            settings: settings, local: [status], worldSize: world.size, board: heartbeats, warn: say
+            settings: settings, local: [status], worldSize: world.size, board: heartbeats,
+            warn: {
+                say($0); notices.post(.watchdogWarning, $0)
+            }
         ) { message in
             say("alexnet-dist: error: \(message)")
+            notices.post(.watchdogAbort, message)
             MPICommunicator.abort(status: ExitStatus.collectiveTimeout)
         }
         dog.start()

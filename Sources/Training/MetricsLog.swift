@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 /// Appends one JSON object per line to a metrics file, written through after every line, so a crashed run
@@ -13,18 +14,41 @@ public final class MetricsLog {
     private let path: String
     private let handle: FileHandle?
 
-    /// - Parameter path: nil disables logging. An existing file is replaced.
-    public init(path: String?) throws {
+    /// - Parameters:
+    ///   - path: nil disables logging. An existing file is replaced, unless the run resumes.
+    ///   - resumedAt: the step a resumed run continues from: the file's records are kept up to there
+    ///     (Note [resuming a log]; the file is rewritten atomically) and the run's appended.
+    public init(path: String?, resumedAt: Int? = nil) throws {
         self.path = path ?? ""
         guard let path else {
             handle = nil
             return
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-            let handle = FileHandle(forWritingAtPath: path)
-        else {
-            throw WriteError(path: path, problem: "cannot create the metrics file")
+        var isRegular = false
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path) {
+            isRegular = attributes[.type] as? FileAttributeType == .typeRegular
         }
+        if let step = resumedAt, isRegular, let existing = FileManager.default.contents(atPath: path) {
+            let kept = existing.split(separator: UInt8(ascii: "\n")).filter { line in
+                guard let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                    let at = record["step"] as? Int
+                else { return true }
+                return ResumedLog.keeps(
+                    step: at, evaluation: record["event"] as? String == "evaluation", resumedAt: step)
+            }
+            do {
+                try AtomicFile.write(path, data: kept.flatMap { [UInt8]($0) + [UInt8(ascii: "\n")] })
+            } catch {
+                throw WriteError(path: path, problem: "cannot keep the resumed run's records: \(error)")
+            }
+        }
+        // open(2), not FileManager.createFile, which replaces the path by renaming a new file over it (a
+        // `--metrics /dev/null` would lose its device node); a fresh run truncates, a resumed one appends.
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resumedAt == nil ? O_TRUNC : O_APPEND), 0o644)
+        guard fd >= 0 else {
+            throw WriteError(path: path, problem: "cannot open the metrics file: \(String(cString: strerror(errno)))")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         self.handle = handle
     }
 

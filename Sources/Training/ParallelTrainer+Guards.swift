@@ -46,9 +46,10 @@ extension ParallelTrainer {
                 let whose = ranks > 1 ? " (first on rank \(q))" : ""
                 what = "\(name) holds NaN or infinite values after the update\(whose); the loss is \(lossText)"
             }
-            throw RunEnded.diverged(
+            let text =
                 "training diverged at step \(step + 1): \(what). Nothing was written at this step: \(lastGood); try a lower --lr"
-            )
+            try? tensorBoard?.event("non_finite_guard", text, step: step + 1)
+            throw RunEnded.diverged(text)
         }
         let stopRequested = figures.contains { $0[1] != 0 }
         return TrainingLoop.StepOutcome(
@@ -114,9 +115,10 @@ extension ParallelTrainer {
                 else { continue }
                 let odd = digests.indices.filter { digests[$0] != majority }.map(runRank)
                 let agreeing = digests.indices.filter { digests[$0] == majority }.map(runRank)
-                throw RunEnded.replicasDiffer(
+                let text =
                     "replicas differ after step \(step): \(view.name) (\(part)) on rank\(odd.count > 1 ? "s" : "") \(odd.map(String.init).joined(separator: ", ")) differs from rank\(agreeing.count > 1 ? "s" : "") \(agreeing.map(String.init).joined(separator: ", ")); nothing was written at this step"
-                )
+                try? tensorBoard?.event("replica_check", text, step: step)
+                throw RunEnded.replicasDiffer(text)
             }
         }
     }

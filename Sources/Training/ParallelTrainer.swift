@@ -2,6 +2,7 @@ import Collectives
 import Compute
 import Datasets
 import Foundation
+import Timing
 
 /// The trainer: one rank of a run across K ranks, on any `Communicator` — MPI processes under `mpirun`,
 /// threads of one process (`train --simulate K`), or a single rank (plain `train`), with the same code and
@@ -37,6 +38,12 @@ public final class ParallelTrainer {
     /// The checkpoint the run continues from, if any.
     let resumedFrom: String?
     let metrics: MetricsLog
+    /// Rank 0's TensorBoard log (`tensorBoardPath`), and what it measured over the steps of the window
+    /// being logged.
+    let tensorBoard: TensorBoardLog?
+    var window = StepWindowFigures()
+    /// Called on rank 0 after each evaluation has been recorded (`train --plot` redraws its picture).
+    public var afterEvaluation: (() -> Void)?
     let progress: (String) -> Void
     let supervision: Supervision
 
@@ -128,7 +135,17 @@ public final class ParallelTrainer {
             if let template = c.checkpointPath { CheckpointSeries(template: template).removeLeftovers() }
             for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         }
-        metrics = try MetricsLog(path: rank == 0 ? c.metricsPath : nil)
+        let resumedAt = resumed?.checkpoint.position.step
+        metrics = try MetricsLog(path: rank == 0 ? c.metricsPath : nil, resumedAt: resumedAt)
+        if rank == 0, let directory = c.tensorBoardPath {
+            tensorBoard = try TensorBoardLog(
+                directory: directory, resumedAt: resumedAt, factors: configuration.learningRateFactors(plan),
+                ranks: k, notices: supervision.notices)
+            // The spans the window's time phases come from (Note [TensorBoard tags]).
+            timeline.isRecording = true
+        } else {
+            tensorBoard = nil
+        }
         if let checkpoint = resumed?.checkpoint { try restore(checkpoint) }
     }
 
@@ -173,7 +190,7 @@ public final class ParallelTrainer {
         if let reason = loop.nothingToDo(from: start) { throw RunEnded.nothingToDo(reason) }
         let reporter = TrainingProgress(
             totalSteps: loop.totalSteps(from: start), imagesPerStep: ranks * c.batchSize, logEvery: c.logEvery,
-            metrics: metrics, extraFields: ["ranks": ranks], output: progress)
+            metrics: metrics, extraFields: ["ranks": ranks, "steps_per_epoch": stepsPerEpoch], output: progress)
         for line in startLines { progress(line) }
         var planRecord = plan.metricsRecord(step: start.step)
         if let choice = configuration.layoutChoice {
@@ -183,6 +200,16 @@ public final class ParallelTrainer {
             planRecord["reason"] = choice.reason
         }
         try metrics.record(planRecord)
+        if let tensorBoard {
+            reporter.windowObserver = { [unowned self] in
+                try tensorBoard.window($0, self.window)
+                self.window = StepWindowFigures()
+            }
+        }
+        reporter.evaluationObserver = { [unowned self] split, step, result in
+            try self.tensorBoard?.evaluation(split, step: step, result)
+            self.afterEvaluation?()
+        }
         let status = supervision.status
         let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate, upcoming in
             try self.step(examples: examples, epoch: epoch, step: step, rate: rate, upcoming: upcoming)
@@ -206,6 +233,7 @@ public final class ParallelTrainer {
         status?.set(phase: .finishing)
         if let stop = result.stopped {
             progress(stopLine(stop, at: result.position))
+            try tensorBoard?.event("stop", stopLine(stop, at: result.position), step: result.position.step)
             return result
         }
         if let path = c.outputPath {
@@ -324,6 +352,7 @@ public final class ParallelTrainer {
         loader.prefetch(upcoming.map { mine($0.examples, epoch: $0.epoch) })
         let factors = configuration.learningRateFactors(plan)
         let before = traffic.snapshot
+        let stepStart = monotonicSeconds()
         model.optimizer.resetFiniteCheck()
         let share = try schedule.step(
             labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
@@ -335,11 +364,18 @@ public final class ParallelTrainer {
             arena.values[first] = arena.values[first].nextUp
         }
         let outcome = try agree(afterStep: step, lossShare: share)
-        for (channel, counts) in TrafficMeter.difference(traffic.snapshot, before) {
+        let sent = TrafficMeter.difference(traffic.snapshot, before)
+        for (channel, counts) in sent {
             measuredTraffic[channel, default: TrafficMeter.Counts()] =
                 measuredTraffic[channel, default: .init()] + counts
         }
         measuredSteps += 1
+        if tensorBoard != nil {
+            window.add(
+                StepPhases(spans: timeline.drain(), from: stepStart, to: monotonicSeconds()),
+                bytesSent: sent.values.reduce(0) { $0 + $1.total },
+                plannedBytes: ParallelPlan.Channel.allCases.reduce(0) { $0 + plan.bytesSentPerStep(on: $1) })
+        }
         if ranks > 1, (step + 1) % configuration.replicaCheckEvery == 0 { try checkReplicas(step: step + 1) }
         return outcome
     }

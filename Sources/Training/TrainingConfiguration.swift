@@ -27,6 +27,8 @@ public struct TrainingConfiguration: Sendable {
     /// Epochs between evaluations on the test set (the last epoch is always evaluated).
     public var evaluateEvery = 1
     public var metricsPath: String?
+    /// The directory of rank 0's TensorBoard event files (Note [TensorBoard tags]), or nil for none.
+    public var tensorBoardPath: String?
     public var outputPath: String?
     /// The template of the run's checkpoint files (`CheckpointSeries`: model, momentum, position), written
     /// atomically every `checkpointEvery` steps, on a stop and at the end.

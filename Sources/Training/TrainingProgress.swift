@@ -19,6 +19,23 @@ public final class TrainingProgress {
     /// The mean loss of the last logged window.
     public private(set) var lastLoss = Double.nan
 
+    /// One logged window of steps, as the metrics file records it.
+    public struct Window {
+        /// Steps done (1-based: the window's last).
+        public var step: Int
+        public var epoch: Int
+        /// The window's mean loss.
+        public var loss: Double
+        /// The base learning rate.
+        public var rate: Float
+        public var imagesPerSecond: Double
+    }
+
+    /// Called after each window's record (rank 0's TensorBoard log).
+    var windowObserver: ((Window) throws -> Void)?
+    /// Called after each evaluation's record with the split, the step and the figures.
+    var evaluationObserver: ((String, Int, EvaluationResult) throws -> Void)?
+
     public init(
         totalSteps: Int, imagesPerStep: Int, logEvery: Int, metrics: MetricsLog,
         extraFields: [String: Any] = [:], output: @escaping (String) -> Void
@@ -54,6 +71,8 @@ public final class TrainingProgress {
         ]
         record.merge(extraFields) { old, _ in old }
         try metrics.record(record)
+        try windowObserver?(
+            Window(step: step, epoch: epoch + 1, loss: lastLoss, rate: rate, imagesPerSecond: imagesPerSecond))
         windowLoss = 0
         windowSteps = 0
         windowStart = monotonicSeconds()
@@ -74,6 +93,7 @@ public final class TrainingProgress {
             "top1_error": r.top1Error, "top5_error": r.top5Error, "top1_accuracy": r.top1Accuracy,
             "loss": r.meanLoss, "elapsed_seconds": monotonicSeconds() - start,
         ])
+        try evaluationObserver?(split, step, r)
         windowStart += monotonicSeconds() - evaluationStart
         return r
     }

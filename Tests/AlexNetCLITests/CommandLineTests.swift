@@ -185,6 +185,37 @@ func expectOneLineError(
             mentioning: "\(images): truncated: 10×28×28 needs 7840 data bytes, found 100")
     }
 
+    /// IDX files that announce no images: the file and the problem named, not the validation split's words.
+    @Test func anEmptyIDXFileIsNamed() throws {
+        let dir = NSTemporaryDirectory() + "alexnet-dist-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let images = dir + "/images.idx", labels = dir + "/labels.idx"
+        try Data([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]).write(to: URL(fileURLWithPath: images))
+        try Data([0, 0, 8, 1, 0, 0, 0, 0]).write(to: URL(fileURLWithPath: labels))
+        try expectOneLineError(
+            ["train", "--train-images", images, "--train-labels", labels],
+            mentioning: "\(images): holds no images (its header counts 0), expected at least one")
+    }
+
+    /// An output path that names a FIFO (as a device node would) is refused before training, and left as
+    /// it was: the atomic rename would have replaced it by a regular file.
+    @Test func aNonRegularOutputIsRefused() throws {
+        let dir = NSTemporaryDirectory() + "alexnet-dist-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fifo = dir + "/model.fifo"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        try expectOneLineError(
+            [
+                "train", "--train-limit", "64", "--test-limit", "64", "--batch-size", "32", "--output", fifo,
+                "--metrics", dir + "/m.jsonl", "--checkpoint-every", "0",
+            ],
+            mentioning: "\(fifo): is a FIFO, expected a regular file (written whole and renamed into place)")
+        var status = stat()
+        #expect(stat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "the FIFO is still there")
+    }
+
     @Test func anUnwritableOutputIsReportedBeforeTraining() throws {
         let dir = NSTemporaryDirectory() + "alexnet-dist-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

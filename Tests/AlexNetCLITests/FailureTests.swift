@@ -6,6 +6,15 @@ import Testing
 @Suite(.serialized) struct FailureTests {
     static let mpiEnvironment = TrainParallelTests.mpiEnvironment
 
+    /// Waits (at most a minute) until `dir/metrics.jsonl` holds `fragment`.
+    static func waitForMetrics(in dir: String, containing fragment: String) {
+        for _ in 0..<1200 {
+            let metrics = (try? String(contentsOfFile: "\(dir)/metrics.jsonl", encoding: .utf8)) ?? ""
+            if metrics.contains(fragment) { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
     static func directory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("failure-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -62,11 +71,7 @@ import Testing
         defer { for path in [dir, whole] { try? FileManager.default.removeItem(atPath: path) } }
         let process = BackgroundProcess(tool, Self.flags(dir, steps: 40))
         // Once a step is logged, signal.
-        for _ in 0..<600 {
-            let metrics = (try? String(contentsOfFile: "\(dir)/metrics.jsonl", encoding: .utf8)) ?? ""
-            if metrics.contains("\"event\":\"step\"") { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        Self.waitForMetrics(in: dir, containing: "\"event\":\"step\"")
         kill(process.pid, SIGTERM)
         let stopped = try process.wait()
         let text = stopped.stderr
@@ -118,6 +123,40 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         try expectOneLineError(
             ["evaluate", path, "--test-limit", "100"], mentioning: "holds a non-finite value")
+    }
+
+    /// A model whose weights are finite but whose outputs overflow (the last weight matrix at float32's
+    /// largest value): `evaluate` says so in one line and exits 3 instead of printing a NaN cross-entropy.
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .timeLimit(.minutes(10)))
+    func evaluatingAModelWhoseOutputsOverflowFails() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try runTool(Self.flags(dir, steps: 1)).status == 0)
+        let path = "\(dir)/model.safetensors"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let headerLength = bytes[0..<8].withUnsafeBytes { Int($0.loadUnaligned(as: UInt64.self).littleEndian) }
+        let header = try #require(
+            try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as? [String: Any])
+        // The weight matrix stored last: the classifier's.
+        let offsets = header.compactMap { name, entry -> [Int]? in
+            guard name.hasSuffix("weight"), let entry = entry as? [String: Any] else { return nil }
+            return entry["data_offsets"] as? [Int]
+        }
+        let last = try #require(offsets.max { $0[1] < $1[1] })
+        for at in stride(from: 8 + headerLength + last[0], to: 8 + headerLength + last[1], by: 4) {
+            bytes.replaceSubrange(at..<(at + 4), with: [0xFF, 0xFF, 0x7F, 0x7F])  // 3.4028235e38
+        }
+        let entry = Array(#""checksum":"crc32:"#.utf8)
+        let at = try #require(bytes.indices.first { bytes[$0...].starts(with: entry) })
+        bytes.replaceSubrange(at..<(at + entry.count + 10), with: repeatElement(0x20, count: entry.count + 10))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let outcome = try runTool(["evaluate", path, "--test-limit", "100"])
+        #expect(outcome.status == 3, "stderr: \(outcome.stderr)")
+        #expect(outcome.errorLines.count == 1, "stderr: \(outcome.stderr)")
+        #expect(
+            outcome.stderr.hasPrefix("alexnet-dist: error: \(path): the model's outputs on "), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("are not finite (mean cross-entropy nan)"), "\(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty, "\(outcome.stdout)")
     }
 
     /// Outputs in a directory that cannot be made, or on a disk too small (a full checkpoint directory is

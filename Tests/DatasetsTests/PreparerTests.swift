@@ -101,6 +101,11 @@ import Testing
         #expect(source.classes == ["class0", "class1", "class2", "empty"])
         #expect(source.notes.contains { $0.contains("empty: an empty class folder") })
         #expect(source.notes.contains { $0.contains("1 files skipped") })
+        #expect(source.notes.first == "\(root): class folders, one split (train)")
+        // A test folder (`--test-folder`) is announced as what it is read as.
+        let asTest = try ImageSource(root: root, split: "val")
+        #expect(asTest.notes.first == "\(root): class folders, one split (val)")
+        #expect(asTest.splits.map(\.name) == ["val"] && asTest.splits[0].items == source.splits[0].items)
         var options = Preparer.Options()
         options.shardBytes = 100_000
         options.threads = 1

@@ -4,9 +4,12 @@
 public struct Supervision: Sendable {
     public var status: RankStatus?
     public var stop: StopRequest
+    /// Where the watchdog's warnings go besides stderr.
+    public var notices: RunNotices
 
-    public init(status: RankStatus? = nil, stop: StopRequest = StopRequest()) {
+    public init(status: RankStatus? = nil, stop: StopRequest = StopRequest(), notices: RunNotices = RunNotices()) {
         self.status = status
         self.stop = stop
+        self.notices = notices
     }
 }

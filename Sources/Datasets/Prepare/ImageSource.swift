@@ -17,9 +17,9 @@ public struct ImageSource: Sendable {
     /// Extensions read (any case): JPEG and PNG, whatever the content turns out to be.
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
-    /// Reads `root`: either one ImageFolder tree (`root/<class>/<image>`, one split "train"), or an
+    /// Reads `root`: either one ImageFolder tree (`root/<class>/<image>`, the one split `split`), or an
     /// ImageNet-style root with `train/` and `val/` (or `validation/`) class-folder trees.
-    public init(root: String) throws {
+    public init(root: String, split: String = "train") throws {
         let fm = FileManager.default
         func directories(_ path: String) throws -> [String] {
             try fm.contentsOfDirectory(atPath: path).filter {
@@ -38,8 +38,8 @@ public struct ImageSource: Sendable {
             trees = [("train", "\(root)/train"), ("val", "\(root)/\(validation)")]
             notes.append("\(root): ImageNet layout, splits train/ and \(validation)/ (class folders)")
         } else {
-            trees = [("train", root)]
-            notes.append("\(root): class folders, one split (train)")
+            trees = [(split, root)]
+            notes.append("\(root): class folders, one split (\(split))")
         }
         let classes = try directories(trees[0].1)
         guard !classes.isEmpty else {
