@@ -48,9 +48,15 @@ extension TrainingCurves {
             }.joined(separator: ", ")
         }
         let evaluated = runs.contains { !$0.tests.isEmpty }
+        // Both panels on one x range, from 0 to the last step or evaluation drawn.
+        let last =
+            runs.flatMap { run in (run.windows.map(\.step) + run.tests.map(\.step)).map { run.position($0, on: axis) } }
+            .max() ?? 1
         let xLabel = axis == .step ? "step" : "epoch"
         var script = """
             set multiplot layout \(evaluated ? 2 : 1),1
+            set xrange [0:\(value(last))]
+            set lmargin 11
             \(marks.joined(separator: "\n"))
             set ylabel 'training loss (mean over each logged window)'
             set xlabel '\(evaluated ? "" : xLabel)'
