@@ -28,7 +28,7 @@ struct Plot: ParsableCommand {
             throw ValidationError("plot needs gnuplot: apt-get install gnuplot-nox")
         }
         try ensureParentDirectory(of: output)
-        try TrainingCurves.plot(metrics.map(TrainingCurves.init(metrics:)), axis: x, output: output)
+        try TrainingCurves.plot(metrics.map { try TrainingCurves(metrics: $0) }, axis: x, output: output)
         print(output)
     }
 }

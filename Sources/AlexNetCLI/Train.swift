@@ -181,6 +181,15 @@ struct Train: ParsableCommand {
         if plot, !Gnuplot.isAvailable {
             throw ValidationError("--plot needs gnuplot: apt-get install gnuplot-nox")
         }
+        if let plotPath {
+            var status = stat()
+            let exists = stat(metricsPath, &status) == 0
+            guard plotPath != metricsPath, !exists || status.st_mode & S_IFMT == S_IFREG else {
+                throw ValidationError(
+                    "--plot draws the metrics file \(metricsPath) into \(plotPath): expected a regular metrics file not named .png"
+                )
+            }
+        }
         c.outputPath = output ?? "runs/\(model.name)/model.safetensors"
         if checkpointEvery > 0 {
             c.checkpointPath = checkpoint ?? "runs/\(model.name)/checkpoint.safetensors"
@@ -237,7 +246,9 @@ struct Train: ParsableCommand {
     /// `train --plot`: the picture of the run's curves so far. A failure is a warning: the run goes on.
     private static func redraw(_ picture: String, from metrics: String) {
         do {
-            try TrainingCurves.plot([TrainingCurves(metrics: metrics)], axis: .step, output: picture)
+            let curves = try TrainingCurves(metrics: metrics, allowingNoSteps: true)
+            guard !curves.windows.isEmpty else { return }  // nothing logged yet (--log-every above the epoch)
+            try TrainingCurves.plot([curves], axis: .step, output: picture)
         } catch {
             printError("warning: --plot: \(error)")
         }

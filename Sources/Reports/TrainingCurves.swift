@@ -55,8 +55,9 @@ public struct TrainingCurves: Sendable {
     }
 
     /// Reads `path`. A line that is not a JSON object, or a step or evaluation record without its figures,
-    /// is an error naming the file, the line and the field.
-    public init(metrics path: String) throws {
+    /// is an error naming the file, the line and the field; so is a file without step records, unless
+    /// `allowingNoSteps` (a run that has not logged yet).
+    public init(metrics path: String, allowingNoSteps: Bool = false) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
         name =
@@ -91,7 +92,7 @@ public struct TrainingCurves: Sendable {
             default: continue
             }
         }
-        guard !windows.isEmpty else {
+        guard !windows.isEmpty || allowingNoSteps else {
             throw ReportError("\(path): no step records (expected the metrics file of a train run)")
         }
     }

@@ -9,7 +9,14 @@ public enum CRC32C {
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress else { return 0 }
         let start = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self))
-        return crc32_iscsi(start, Int32(bytes.count), 0xFFFF_FFFF) ^ 0xFFFF_FFFF
+        // ISA-L takes an Int32 length: larger buffers in pieces, each continuing the last's raw CRC.
+        var crc: UInt32 = 0xFFFF_FFFF, offset = 0
+        repeat {
+            let piece = min(bytes.count - offset, Int(Int32.max))
+            crc = crc32_iscsi(start + offset, Int32(piece), crc)
+            offset += piece
+        } while offset < bytes.count
+        return crc ^ 0xFFFF_FFFF
     }
 
     public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }

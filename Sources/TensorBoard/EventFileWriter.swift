@@ -9,16 +9,16 @@ import SwiftProtobuf
 /// A file is a sequence of records, each `length` (UInt64, little-endian), the masked CRC-32C of those 8
 /// bytes, `length` bytes of a serialised `tensorboard.Event` and the masked CRC-32C of them (TensorFlow's
 /// TFRecord framing; `CRC32C`). The first event names the format (`file_version` "brain.Event:2") and the
-/// writer. Every writer opens a new file, `events.out.tfevents.<seconds, 10 digits>.<host>.<pid>.<suffix>`:
-/// readers take a directory's files in name order and never go back to an earlier one, so files of later
-/// runs sort later.
+/// writer. Every writer opens a new file, `events.out.tfevents.<seconds, 10 digits>.<host>.<pid>.<n>.<writer>`
+/// (n counts the process's writers): readers take a directory's files in name order and never go back to an
+/// earlier one, so files of later runs sort later.
 ///
 /// An event file is a log, not a document: it is appended to as the run goes (records are written
 /// through to the kernel as they are made, `flush` syncs them), and a run killed mid-record leaves a
 /// truncated last record, which readers stop at; the atomic rename of the project's other files does not
 /// apply.
 ///
-/// Resuming (Note [resuming an event log]): a writer opened with `purgeFrom: s` writes, after the
+/// Resuming (Note [resuming a log] says what is kept): a writer opened with `purgeFrom: s` writes, after the
 /// header, a `SessionLog` START at step s: TensorBoard's event accumulator then drops every event of the
 /// directory's earlier files at step s or later (what a run wrote after its last checkpoint), as PyTorch's
 /// `SummaryWriter(purge_step:)` does; TensorBoard's data server keeps, per tag, the last event written at a
@@ -36,11 +36,16 @@ public final class EventFileWriter: @unchecked Sendable {
     /// Writes come from the training thread and, for the watchdog's events, from its thread.
     private let lock = NSLock()
 
+    /// The program named in the files' first events.
+    public static let defaultWriter = "alexnet-dist"
+    /// Writers opened by this process, for unique file names within a second.
+    private static let opened = Counter()
+
     /// Creates `directory` if needed and a new event file in it.
     /// - Parameters:
     ///   - writer: the program named in the file's first event.
     ///   - purgeFrom: the first step this run writes, when it continues an earlier run's log.
-    public init(directory: String, writer: String = "alexnet-dist", purgeFrom: Int? = nil) throws {
+    public init(directory: String, writer: String = EventFileWriter.defaultWriter, purgeFrom: Int? = nil) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw WriteError(path: directory, problem: "is a file, expected a directory for TensorBoard event files")
@@ -52,16 +57,14 @@ public final class EventFileWriter: @unchecked Sendable {
         }
         let now = Date().timeIntervalSince1970
         let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "/", with: "_")
-        let path = String(
-            format: "%@/events.out.tfevents.%010d.%@.%d.%@", directory, Int(now), host, getpid(), writer)
-        guard !FileManager.default.fileExists(atPath: path),
-            FileManager.default.createFile(atPath: path, contents: nil),
-            let handle = FileHandle(forWritingAtPath: path)
-        else {
-            throw WriteError(path: path, problem: "cannot create the event file")
+        let path =
+            "\(directory)/events.out.tfevents.\(String(format: "%010ld", Int(now))).\(host).\(getpid()).\(EventFileWriter.opened.next()).\(writer)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw WriteError(path: path, problem: "cannot create the event file: \(String(cString: strerror(errno)))")
         }
         self.path = path
-        self.handle = handle
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var header = Tensorboard_Event()
         header.wallTime = now
         header.fileVersion = "brain.Event:2"
@@ -75,8 +78,6 @@ public final class EventFileWriter: @unchecked Sendable {
             try write(start)
         }
     }
-
-    deinit { try? handle.close() }
 
     /// One event of scalars at `step`, in `tag` order (shown in the Scalars dashboard).
     public func scalars(_ values: [(tag: String, value: Double)], step: Int, wallTime: Double? = nil) throws {
@@ -145,5 +146,16 @@ public final class EventFileWriter: @unchecked Sendable {
 
     private static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+}
+
+/// A thread-safe count.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
     }
 }

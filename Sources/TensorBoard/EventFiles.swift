@@ -48,14 +48,17 @@ public enum EventFiles {
         }
     }
 
-    /// Rewrites each file of `directory` (atomically) without the summary values `keep` refuses (given their
-    /// step and tag); events left with no value are dropped, the others (the header, session logs) kept.
-    /// Returns the number of values dropped.
+    /// Rewrites each file of `directory` that `writer` wrote (atomically) without the summary values `keep`
+    /// refuses (given their step and tag); events left with no value are dropped, the others (the header,
+    /// session logs) kept. Other programs' files are left alone. Returns the number of values dropped.
     @discardableResult
-    public static func trim(directory: String, keep: (_ step: Int, _ tag: String) -> Bool) throws -> Int {
+    public static func trim(
+        directory: String, writtenBy writer: String, keep: (_ step: Int, _ tag: String) -> Bool
+    ) throws -> Int {
         var dropped = 0
         for path in files(in: directory) {
             let events = try events(path)
+            guard events.first?.sourceMetadata.writer == writer else { continue }
             var kept: [Tensorboard_Event] = []
             var changed = false
             for var event in events {

@@ -15,26 +15,27 @@ public final class MetricsLog {
     private let handle: FileHandle?
 
     /// - Parameters:
-    ///   - path: nil disables logging. An existing file is replaced, unless the run resumes.
-    ///   - resumedAt: the step a resumed run continues from: the file's records are kept up to there
-    ///     (Note [resuming a log]; the file is rewritten atomically) and the run's appended.
-    public init(path: String?, resumedAt: Int? = nil) throws {
+    ///   - path: nil disables logging.
+    ///   - continuation: nil replaces an existing file; else its records are trimmed to where the run
+    ///     continues (Note [resuming a log]; the file is rewritten atomically) and the run's appended.
+    public init(path: String?, continuing continuation: LogContinuation? = nil) throws {
         self.path = path ?? ""
         guard let path else {
             handle = nil
             return
         }
-        var isRegular = false
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path) {
-            isRegular = attributes[.type] as? FileAttributeType == .typeRegular
-        }
-        if let step = resumedAt, isRegular, let existing = FileManager.default.contents(atPath: path) {
+        var status = stat()
+        let isRegular = stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+        if let continuation, isRegular, let existing = FileManager.default.contents(atPath: path) {
             let kept = existing.split(separator: UInt8(ascii: "\n")).filter { line in
-                guard let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                    let at = record["step"] as? Int
-                else { return true }
-                return ResumedLog.keeps(
-                    step: at, evaluation: record["event"] as? String == "evaluation", resumedAt: step)
+                guard let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                    return false
+                }
+                guard let at = record["step"] as? Int else { return true }
+                let event = record["event"] as? String
+                return continuation.keeps(
+                    step: at,
+                    writtenAgain: event == "plan" || (event == "evaluation" && continuation.evaluatesAgain))
             }
             do {
                 try AtomicFile.write(path, data: kept.flatMap { [UInt8]($0) + [UInt8(ascii: "\n")] })
@@ -44,7 +45,7 @@ public final class MetricsLog {
         }
         // open(2), not FileManager.createFile, which replaces the path by renaming a new file over it (a
         // `--metrics /dev/null` would lose its device node); a fresh run truncates, a resumed one appends.
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resumedAt == nil ? O_TRUNC : O_APPEND), 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (continuation == nil ? O_TRUNC : O_APPEND), 0o644)
         guard fd >= 0 else {
             throw WriteError(path: path, problem: "cannot open the metrics file: \(String(cString: strerror(errno)))")
         }

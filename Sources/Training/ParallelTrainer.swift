@@ -135,12 +135,17 @@ public final class ParallelTrainer {
             if let template = c.checkpointPath { CheckpointSeries(template: template).removeLeftovers() }
             for path in [c.outputPath, c.checkpointPath].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         }
-        let resumedAt = resumed?.checkpoint.position.step
-        metrics = try MetricsLog(path: rank == 0 ? c.metricsPath : nil, resumedAt: resumedAt)
-        if rank == 0, let directory = c.tensorBoardPath {
+        // Note [resuming a log]; a resume with nothing to do (run() says so) leaves the logs alone.
+        let position = start, epochLoop = loop
+        let idle = resumed != nil && epochLoop.nothingToDo(from: position) != nil
+        let continuation =
+            resumed == nil
+            ? nil : LogContinuation(step: position.step, evaluatesAgain: epochLoop.evaluatesFirst(from: position))
+        metrics = try MetricsLog(path: rank == 0 && !idle ? c.metricsPath : nil, continuing: continuation)
+        if rank == 0, !idle, let directory = c.tensorBoardPath {
             tensorBoard = try TensorBoardLog(
-                directory: directory, resumedAt: resumedAt, factors: configuration.learningRateFactors(plan),
-                ranks: k, notices: supervision.notices)
+                directory: directory, continuation: continuation ?? .fresh,
+                factors: configuration.learningRateFactors(plan), ranks: k, notices: supervision.notices)
             // The spans the window's time phases come from (Note [TensorBoard tags]).
             timeline.isRecording = true
         } else {
@@ -208,7 +213,8 @@ public final class ParallelTrainer {
         }
         reporter.evaluationObserver = { [unowned self] split, step, result in
             try self.tensorBoard?.evaluation(split, step: step, result)
-            self.afterEvaluation?()
+            // Once per evaluation: the test split comes last.
+            if split == "test" { self.afterEvaluation?() }
         }
         let status = supervision.status
         let result = try loop.run(progress: reporter, from: start) { examples, epoch, step, rate, upcoming in
@@ -233,7 +239,8 @@ public final class ParallelTrainer {
         status?.set(phase: .finishing)
         if let stop = result.stopped {
             progress(stopLine(stop, at: result.position))
-            try tensorBoard?.event("stop", stopLine(stop, at: result.position), step: result.position.step)
+            // The stop itself must not fail on the log: the checkpoint is written.
+            try? tensorBoard?.event("stop", stopLine(stop, at: result.position), step: result.position.step)
             return result
         }
         if let path = c.outputPath {
@@ -352,7 +359,9 @@ public final class ParallelTrainer {
         loader.prefetch(upcoming.map { mine($0.examples, epoch: $0.epoch) })
         let factors = configuration.learningRateFactors(plan)
         let before = traffic.snapshot
+        // The step's time phases (TensorBoard's time/*) start here: after its batch was fetched.
         let stepStart = monotonicSeconds()
+        tensorBoard?.stepStarted(step + 1)
         model.optimizer.resetFiniteCheck()
         let share = try schedule.step(
             labels: labels, step: step, rates: (rate * factors.convolutional, rate * factors.fullyConnected))
@@ -371,10 +380,12 @@ public final class ParallelTrainer {
         }
         measuredSteps += 1
         if tensorBoard != nil {
+            let gradientChannels = [ParallelPlan.Channel.gradients, .shardGradients]
             window.add(
                 StepPhases(spans: timeline.drain(), from: stepStart, to: monotonicSeconds()),
                 bytesSent: sent.values.reduce(0) { $0 + $1.total },
-                plannedBytes: ParallelPlan.Channel.allCases.reduce(0) { $0 + plan.bytesSentPerStep(on: $1) })
+                gradientBytes: gradientChannels.reduce(0) { $0 + (sent[$1.rawValue]?.total ?? 0) },
+                plannedGradientBytes: gradientChannels.reduce(0) { $0 + plan.bytesSentPerStep(on: $1) })
         }
         if ranks > 1, (step + 1) % configuration.replicaCheckEvery == 0 { try checkReplicas(step: step + 1) }
         return outcome

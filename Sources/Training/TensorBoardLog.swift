@@ -1,4 +1,5 @@
 import Collectives
+import Compute
 import Foundation
 import TensorBoard
 
@@ -9,25 +10,32 @@ import TensorBoard
 ///
 /// Grouped as TensorBoard users know them (the part before the first `/` is the dashboard's section):
 ///
-/// - `train/loss` (the logged window's mean), `train/learning_rate` (the conv layers'; `train/learning_rate_fc`
-///   beside it when the FC layers' differs), every `--log-every` steps;
+/// - `train/loss` (the logged window's mean), `train/learning_rate` (the rate the conv layers use, the base
+///   rate scaled for K ranks; `train/learning_rate_fc` beside it when the FC layers' differs; the metrics file
+///   records the base rate), every `--log-every` steps;
 /// - `throughput/images_per_second` (every rank's images);
 /// - `time/step_seconds`, `time/compute_seconds`, `time/exposed_communication_seconds`: rank 0's means over
-///   the window (`StepPhases`: compute is its compute spans, exposed communication the time it was blocked);
-/// - `communication/bytes_sent_per_rank` (rank 0's mean per step, Note [bytes sent]) and
-///   `communication/compression_ratio` (the plan's fp32 bytes over the bytes sent), when there are ranks;
+///   the window (`StepPhases`: compute is its compute spans, exposed communication the time it was blocked;
+///   from the step's batch in hand to its figures agreed, so without waiting for data, which images/s counts);
+/// - `communication/bytes_sent_per_rank` (rank 0's mean per step, every channel, Note [bytes sent]) and
+///   `communication/compression_ratio` (the gradients' fp32 bytes in the plan over the gradients' bytes sent:
+///   1 without a codec), when there are ranks;
 /// - `eval/<split>/top1_accuracy`, `eval/<split>/top5_accuracy`, `eval/<split>/loss` at each evaluation;
 /// - text under `events/`: `events/non_finite_guard`, `events/replica_check`, `events/watchdog` (its warnings and
 ///   abort, from the watchdog's thread) and `events/stop` (a signal), at the step they happened.
 ///
 /// ## Note [resuming a log]
 ///
-/// A run resumed at step S continues the logs of the run that wrote the checkpoint: of what is already
-/// there it keeps the step windows up to S and the evaluations before S (a checkpoint at an epoch's last step
-/// is evaluated again by the resumed run), and drops the rest (what a run wrote after its last checkpoint
-/// before it was killed); the metrics file is rewritten atomically to that, the event files trimmed the same
-/// way and a new one started with a `SessionLog` START at S + 1 for a TensorBoard already watching
-/// (Note [event files]). Each step is then logged once across any number of resumes.
+/// A run resumed at step S continues the logs of the run that wrote the checkpoint (`LogContinuation`): of
+/// what is already there it keeps every record up to S but those the resumed run writes again at S (its plan
+/// record, and the evaluation of a checkpoint written at an epoch's last step before that epoch's
+/// evaluation: `TrainingLoop.evaluatesFirst`), and drops the rest (what a run wrote after its last checkpoint
+/// before it was killed). The metrics file is rewritten atomically to that (lines that do not parse, such
+/// as one cut short by a kill, are dropped), the event files alexnet-dist wrote are trimmed the same way and a
+/// new one starts with a `SessionLog` START at S + 1 for a TensorBoard already watching (Note [event files]).
+/// Each step is then logged once across any number of resumes. A fresh run (S = 0) keeps nothing: the
+/// metrics file is replaced and the event files emptied of values. A resume with nothing to do touches
+/// neither.
 final class TensorBoardLog {
     static let evaluationPrefix = "eval/"
     private let writer: EventFileWriter
@@ -38,34 +46,39 @@ final class TensorBoardLog {
     /// The step the notices of other threads are filed under.
     private let currentStep = StepCell()
 
-    /// Opens the log in `directory`; `resumedAt`: the step a resumed run continues from.
+    /// Opens the log in `directory`, trimming what is there to `continuation` (a fresh run: to nothing).
     init(
-        directory: String, resumedAt: Int?, factors: (convolutional: Float, fullyConnected: Float), ranks: Int,
-        notices: RunNotices
+        directory: String, continuation: LogContinuation, factors: (convolutional: Float, fullyConnected: Float),
+        ranks: Int, notices: RunNotices
     ) throws {
-        if let step = resumedAt {
-            try EventFiles.trim(directory: directory) { TensorBoardLog.keep(step: $0, tag: $1, resumedAt: step) }
+        // A trim killed midway leaves its temporary copy, which a reader would take for an event file.
+        AtomicFile.removeLeftovers(in: directory) { $0.hasPrefix("events.out.tfevents.") }
+        try EventFiles.trim(directory: directory, writtenBy: EventFileWriter.defaultWriter) {
+            TensorBoardLog.keep(step: $0, tag: $1, continuation)
         }
-        writer = try EventFileWriter(directory: directory, purgeFrom: resumedAt.map { $0 + 1 })
+        writer = try EventFileWriter(directory: directory, purgeFrom: continuation.step + 1)
         convolutionalFactor = factors.convolutional
         fullyConnectedFactor = factors.fullyConnected
         self.ranks = ranks
+        currentStep.value = continuation.step
+        // Written through to the kernel, not synced: the watchdog's thread must not wait on a disk.
         notices.listen { [writer, currentStep] kind, message in
             let step = currentStep.value
             try? writer.text("events/watchdog", kind == .watchdogAbort ? "abort: \(message)" : message, step: step)
-            try? writer.flush()
         }
         try writer.flush()
     }
 
-    /// Note [resuming a log]: whether a value of `step` stays when a run resumes at `resumedAt`.
-    static func keep(step: Int, tag: String, resumedAt: Int) -> Bool {
-        ResumedLog.keeps(step: step, evaluation: tag.hasPrefix(evaluationPrefix), resumedAt: resumedAt)
+    /// Note [resuming a log]: whether a value stays in the event files a run continues.
+    static func keep(step: Int, tag: String, _ continuation: LogContinuation) -> Bool {
+        continuation.keeps(step: step, writtenAgain: tag.hasPrefix(evaluationPrefix) && continuation.evaluatesAgain)
     }
+
+    /// The step now being trained (1-based), under which the watchdog's notices are filed.
+    func stepStarted(_ step: Int) { currentStep.value = step }
 
     /// A logged window and what rank 0 measured over its steps.
     func window(_ w: TrainingProgress.Window, _ f: StepWindowFigures) throws {
-        currentStep.value = w.step
         var values: [(tag: String, value: Double)] = [
             ("train/loss", w.loss), ("train/learning_rate", Double(w.rate * convolutionalFactor)),
             ("throughput/images_per_second", w.imagesPerSecond),
@@ -81,8 +94,9 @@ final class TensorBoardLog {
             ]
             if ranks > 1 {
                 values.append(("communication/bytes_sent_per_rank", Double(f.bytesSent) / n))
-                if f.bytesSent > 0 {
-                    values.append(("communication/compression_ratio", Double(f.plannedBytes) / Double(f.bytesSent)))
+                if f.gradientBytes > 0 {
+                    values.append(
+                        ("communication/compression_ratio", Double(f.plannedGradientBytes) / Double(f.gradientBytes)))
                 }
             }
         }
@@ -107,11 +121,26 @@ final class TensorBoardLog {
     }
 }
 
-/// Note [resuming a log], written once for the metrics file and the event files.
-enum ResumedLog {
-    /// Whether a record at `step` (an evaluation's or a step window's) stays when a run resumes at `resumedAt`.
-    static func keeps(step: Int, evaluation: Bool, resumedAt: Int) -> Bool {
-        evaluation ? step < resumedAt : step <= resumedAt
+/// Where a run continues the logs in its paths (Note [resuming a log]), written once for the metrics file
+/// and the event files.
+public struct LogContinuation: Equatable, Sendable {
+    /// The checkpoint's step.
+    public var step: Int
+    /// Whether the run evaluates at `step` again before training (`TrainingLoop.evaluatesFirst`).
+    public var evaluatesAgain: Bool
+
+    public init(step: Int, evaluatesAgain: Bool) {
+        self.step = step
+        self.evaluatesAgain = evaluatesAgain
+    }
+
+    /// A fresh run: nothing earlier is kept.
+    public static let fresh = LogContinuation(step: 0, evaluatesAgain: false)
+
+    /// Whether a record at step `s` stays; `writtenAgain`: the run writes it again at `step` (its plan, and the
+    /// evaluation when it evaluates again).
+    public func keeps(step s: Int, writtenAgain: Bool) -> Bool {
+        step > 0 && (s < step || (s == step && !writtenAgain))
     }
 }
 
@@ -121,17 +150,20 @@ struct StepWindowFigures {
     var stepSeconds = 0.0
     var computeSeconds = 0.0
     var exposedSeconds = 0.0
-    /// Bytes sent and the plan's fp32 bytes for the same steps.
+    /// Every byte sent (Note [bytes sent]).
     var bytesSent = 0
-    var plannedBytes = 0
+    /// The gradients' bytes sent, and what the plan sends of them in fp32.
+    var gradientBytes = 0
+    var plannedGradientBytes = 0
 
-    mutating func add(_ phases: StepPhases, bytesSent: Int, plannedBytes: Int) {
+    mutating func add(_ phases: StepPhases, bytesSent: Int, gradientBytes: Int, plannedGradientBytes: Int) {
         steps += 1
         stepSeconds += phases.stepSeconds
         computeSeconds += phases.convForward + phases.convBackward + phases.fullyConnected + phases.update
         exposedSeconds += phases.communicationExposed
         self.bytesSent += bytesSent
-        self.plannedBytes += plannedBytes
+        self.gradientBytes += gradientBytes
+        self.plannedGradientBytes += plannedGradientBytes
     }
 }
 

@@ -40,6 +40,16 @@ public struct TrainingLoop {
         return nil
     }
 
+    /// Whether a run from `position` evaluates before its first step: a checkpoint written at an epoch's last
+    /// step, before that epoch's evaluation (a stop, `--checkpoint-every`), mirroring `run`.
+    public func evaluatesFirst(from position: TrainingPosition) -> Bool {
+        let c = configuration
+        guard position.epoch < c.epochs, position.step < totalSteps(from: position),
+            position.exampleInEpoch + examplesPerStep > samplers.train.count
+        else { return false }
+        return (position.epoch + 1) % c.evaluateEvery == 0 || position.epoch + 1 == c.epochs
+    }
+
     /// Checks that a checkpoint's position (read from `path`) lies within the data and the schedule.
     public func check(_ position: TrainingPosition, of path: String?) throws {
         let count = samplers.train.count, s = position.scheduler

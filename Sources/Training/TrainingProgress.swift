@@ -20,7 +20,7 @@ public final class TrainingProgress {
     public private(set) var lastLoss = Double.nan
 
     /// One logged window of steps, as the metrics file records it.
-    public struct Window {
+    struct Window {
         /// Steps done (1-based: the window's last).
         public var step: Int
         public var epoch: Int

@@ -70,15 +70,21 @@ import Testing
         let first = try EventFileWriter(directory: dir)
         for step in 1...6 { try first.scalars([("train/loss", Double(step))], step: step) }
         try first.scalars([("eval/test/loss", 1)], step: 3)
-        let dropped = try EventFiles.trim(directory: dir) { step, tag in tag.hasPrefix("eval/") ? step < 3 : step <= 3 }
+        let dropped = try EventFiles.trim(directory: dir, writtenBy: "alexnet-dist") { step, tag in
+            tag.hasPrefix("eval/") ? step < 3 : step <= 3
+        }
         #expect(dropped == 4)
-        Thread.sleep(forTimeInterval: 1.1)  // the file name's seconds
+        // Another program's file is left alone.
+        let other = try EventFileWriter(directory: dir, writer: "other")
+        try other.scalars([("train/loss", 9)], step: 9)
+        #expect(try EventFiles.trim(directory: dir, writtenBy: "alexnet-dist") { _, _ in false } == 3)
+        try FileManager.default.removeItem(atPath: other.path)
         let second = try EventFileWriter(directory: dir, purgeFrom: 4)
         try second.scalars([("train/loss", 4)], step: 4)
         #expect(EventFiles.files(in: dir) == [first.path, second.path])
         let start = try EventFiles.events(second.path)[1]
         #expect(start.sessionLog.status == .start && start.step == 4)
-        #expect(try EventFiles.values(in: dir).map(\.step) == [1, 2, 3, 4])
+        #expect(try EventFiles.values(in: dir).map(\.step) == [4])
     }
 
     /// A file where the directory should be: one line naming it.
