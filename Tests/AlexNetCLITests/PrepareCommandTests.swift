@@ -35,7 +35,7 @@ import Testing
         let trained = try runTool([
             "train", "--variant", "owt", "--shards", "\(dir)/shards", "--batch-size", "4", "--max-steps", "2",
             "--threads", "1", "--loader-threads", "2", "--ten-crop", "--output", "\(dir)/m.safetensors",
-            "--metrics", "\(dir)/metrics.jsonl",
+            "--metrics", "\(dir)/metrics.jsonl", "--checkpoint-every", "0",
         ])
         #expect(trained.status == 0, "\(trained.stderr)")
         let evaluated = try runTool([
@@ -85,7 +85,7 @@ import Testing
         #expect(try runTool(["prepare", "\(dir)/images", "\(dir)/shards", "--threads", "2"]).status == 0)
         let flags = [
             "train", "--variant", "paper", "--shards", "\(dir)/shards", "--batch-size", "2", "--max-steps", "2",
-            "--threads", "1", "--metrics", "\(dir)/metrics.jsonl",
+            "--threads", "1", "--metrics", "\(dir)/metrics.jsonl", "--checkpoint-every", "0",
         ]
         let simulated = try runTool(flags + ["--simulate", "4", "--output", "\(dir)/simulated.safetensors"])
         #expect(simulated.status == 0, "\(simulated.stderr)")

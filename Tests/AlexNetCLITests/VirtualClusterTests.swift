@@ -160,7 +160,7 @@ import Testing
         let uninterrupted = try runTool(
             train.filter { $0 != "--checkpoint-every" && $0 != "5" } + [
                 "--simulate", "4", "--output", "\(directory)/simulated.safetensors", "--metrics",
-                "\(directory)/simulated.jsonl",
+                "\(directory)/simulated.jsonl", "--checkpoint", "\(directory)/simulated-ck.safetensors",
             ]
         ).stdout.split(separator: "\n").last { $0.hasPrefix("small:") }
         print("restart on the survivors: \(restarted ?? "?")\n  uninterrupted 4 ranks: \(uninterrupted ?? "?")")
