@@ -35,8 +35,13 @@ extension TrainingCurves {
                 let x = value(run.position(change.step, on: axis))
                 marks.append(
                     "set arrow from \(x), graph 0 to \(x), graph 1 nohead dashtype 2 lc rgb '\(colour(i))'")
+                // The factor, not the rate: the metrics' rate is the base rate per rank's batch, which a reader
+                // of the recipe (0.01 at batch 128) would not recognise, while ÷10 reads the same in both.
+                let label =
+                    change.factor < 1
+                    ? String(format: "lr ÷%.3g", 1 / change.factor) : String(format: "lr ×%.3g", change.factor)
                 marks.append(
-                    "set label \(Gnuplot.quoted(String(format: "lr %g", change.rate))) at \(x), graph 0.97 offset 0.4,0 left font ',9' tc rgb '\(colour(i))'"
+                    "set label \(Gnuplot.quoted(label)) at \(x), graph 0.97 offset 0.4,0 left font ',9' tc rgb '\(colour(i))'"
                 )
             }
         }

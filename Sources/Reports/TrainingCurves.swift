@@ -34,10 +34,11 @@ public struct TrainingCurves: Sendable {
     /// From the step records (nil in files written before they carried it).
     public var stepsPerEpoch: Int?
 
-    /// The steps where the learning rate changed, with the new rate.
-    public var learningRateChanges: [(step: Int, rate: Double)] {
+    /// The steps where the learning rate changed, with the new rate and the factor it was multiplied by.
+    public var learningRateChanges: [(step: Int, rate: Double, factor: Double)] {
         zip(windows, windows.dropFirst()).compactMap { previous, window in
-            window.learningRate != previous.learningRate ? (window.step, window.learningRate) : nil
+            window.learningRate != previous.learningRate
+                ? (window.step, window.learningRate, window.learningRate / previous.learningRate) : nil
         }
     }
 

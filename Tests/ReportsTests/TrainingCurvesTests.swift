@@ -31,6 +31,7 @@ import Testing
         #expect(curves.tests == [TrainingCurves.Evaluation(step: 20, top1Accuracy: 0.6)])
         #expect(curves.learningRateChanges.map(\.step) == [30])
         #expect(curves.learningRateChanges.map(\.rate) == [0.001])
+        #expect(abs(curves.learningRateChanges[0].factor - 0.1) < 1e-12)
         #expect(curves.name == ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent)
         #expect(curves.position(30, on: .epoch) == 1.5)
     }
