@@ -30,36 +30,41 @@ extension CostModel {
         return LinkCost(alpha: alpha, beta: 1 / gamma)
     }
 
-    /// The load parameters (`alphaUnderLoad`, `backgroundBandwidthShare`, `networkSecondsPerByte`) that make
-    /// the largest relative error of `predict` over `points` smallest: a coarse grid (α 0 … 30 ms, φ 0.3 … 1,
-    /// γ 0 … 10 ns/byte), then a finer one around its best; returns them and that error.
-    public static func fitLoad(
-        _ points: [(predict: (Double, Double, Double) -> Double, measured: Double)]
-    ) -> (
-        alpha: Double, share: Double, secondsPerByte: Double, error: Double
-    ) {
-        var best = (alpha: 0.0, share: 1.0, secondsPerByte: 0.0, error: Double.infinity)
-        func search(_ alphas: [Double], _ shares: [Double], _ costs: [Double]) {
+    /// The load that makes the sum of the squared relative errors of `predict` over `points` smallest (least
+    /// squares: the largest error alone would let the noisiest point decide every parameter): a coarse grid
+    /// (α 0 … 30 ms, φ 0.3 … 1, γ 0 … 10 ns/byte, γ_shm 0 … 2 ns/byte), then a finer one around its best;
+    /// returns it and its root-mean-square relative error.
+    public static func fitLoad(_ points: [(predict: (Load) -> Double, measured: Double)]) -> (load: Load, rms: Double) {
+        var best = (load: Load.idle, error: Double.infinity)
+        func search(_ alphas: [Double], _ shares: [Double], _ network: [Double], _ sharedMemory: [Double]) {
             for a in alphas where a >= 0 {
                 for s in shares where s > 0 && s <= 1 {
-                    for g in costs where g >= 0 {
-                        var worst = 0.0
-                        for p in points {
-                            worst = max(worst, abs(p.predict(a, s, g) - p.measured) / p.measured)
-                            if worst >= best.error { break }
+                    for g in network where g >= 0 {
+                        for m in sharedMemory where m >= 0 {
+                            let load = Load(
+                                alphaUnderLoad: a, backgroundBandwidthShare: s, networkSecondsPerByte: g,
+                                sharedMemorySecondsPerByte: m)
+                            var squares = 0.0
+                            for p in points {
+                                let e = (p.predict(load) - p.measured) / p.measured
+                                squares += e * e
+                                if squares >= best.error { break }
+                            }
+                            if squares < best.error { best = (load, squares) }
                         }
-                        if worst < best.error { best = (a, s, g, worst) }
                     }
                 }
             }
         }
         search(
             (0...30).map { Double($0) * 1e-3 }, (0...14).map { 0.3 + Double($0) * 0.05 },
-            (0...20).map { Double($0) * 0.5e-9 })
-        let (a, s, g) = (best.alpha, best.share, best.secondsPerByte)
+            (0...20).map { Double($0) * 0.5e-9 }, (0...10).map { Double($0) * 0.2e-9 })
+        let coarse = best.load
         search(
-            (-8...8).map { a + Double($0) * 1.25e-4 }, (-5...5).map { s + Double($0) * 0.01 },
-            (-5...5).map { g + Double($0) * 0.1e-9 })
-        return best
+            (-8...8).map { coarse.alphaUnderLoad + Double($0) * 1.25e-4 },
+            (-5...5).map { coarse.backgroundBandwidthShare + Double($0) * 0.01 },
+            (-5...5).map { coarse.networkSecondsPerByte + Double($0) * 0.1e-9 },
+            (-4...4).map { coarse.sharedMemorySecondsPerByte + Double($0) * 0.05e-9 })
+        return (best.load, (best.error / Double(max(1, points.count))).squareRoot())
     }
 }

@@ -22,9 +22,9 @@ import Training
 ///   previous round's FC work; the FC stack's own gathers and reductions block; of the feature-gradient
 ///   returns the last is exposed. Scheme (a): its one exchange each way is exposed.
 /// - **busy cores** (the measured points, whose ranks share this machine): a transfer takes CPU from its
-///   rank's compute, which stretches the backward it overlaps: over TCP the kernel's work per byte, on shared
-///   memory the copies themselves; a shared-memory transfer beside its compute thread gets a share φ of a
-///   core, and so does the codec's work; every message step waits α_load for a core.
+///   rank's compute, which stretches the backward it overlaps: over TCP the kernel's work per byte, and the
+///   codec's work at a share φ of the core; on shared memory the copies, sums and codec work are CPU time
+///   shared like the compute's (Note [oversubscribed cores]); every message step waits α_load for a core.
 ///
 /// Note [one-sided rounds]: in scheme (b) round j feeds the FC stack member j's B examples only, so the
 /// round's exchanges have one sender or one receiver. The features go out as an all-gather with one non-empty
@@ -37,11 +37,16 @@ import Training
 /// (4 hops of 1.18 MB at 125 Mbit/s: 302 ms), and scheme (b) 3.57 s per step against scheme (c)'s 2.44 s,
 /// whose rounds are balanced. Schemes (a) and (c) send equal segments: their time is the average's.
 ///
-/// Note [oversubscribed cores]: with more ranks than cores (K·threads > cores, undilated) every core always
-/// has a compute thread to run, so a transfer hides behind nothing: its copies and the codec's work take
-/// cores from the compute as much as they overlap it. The step is the compute, slowed K·threads/cores
-/// times, plus the gradients' whole time at the link's rate, which was itself calibrated with K ranks on
-/// these cores (no φ on top).
+/// Note [oversubscribed cores]: with as many ranks as cores or more on shared memory (K·threads ≥ cores,
+/// undilated) every core always has a compute thread to run, so a transfer hides behind nothing and waits
+/// for nothing either: its copies and sums, and the codec's work, are CPU time the ranks' threads share like
+/// the compute's. The step is the compute plus that work (`sharedMemorySecondsPerByte` per byte a rank
+/// sends, fitted: the calibration's allreduce, timed with nothing else to run, also holds waits that busy
+/// cores fill), slowed K·threads/cores times, plus the last bucket's transfer, which starts when the backward
+/// ends. Measured before this term (owt, 32 per rank, 2 cores): data parallelism took 2.28 s per step on 4
+/// ranks against 2.99 s predicted with the gradients' whole allreduce exposed, and 1.10 s on 2 ranks against
+/// 1.27 s with the copies priced at the idle link's rate. Over TCP the link, not the cores, sets the pace:
+/// with more ranks than cores the gradients' whole time is exposed.
 public struct CostModel: Sendable {
     /// One rank's compute per step, alone on the machine.
     public struct Compute: Codable, Sendable {
@@ -97,19 +102,43 @@ public struct CostModel: Sendable {
         public var stepSeconds: Double { compute + exposedCommunication }
     }
 
+    /// The load parameters: what the ranks lose when they share busy cores, fitted together to the measured
+    /// points (`fitLoad`).
+    public struct Load: Sendable, Equatable {
+        /// Seconds added to every message step (a transfer thread, or the peer it waits for, is scheduled late).
+        public var alphaUnderLoad: Double
+        /// The share of a core, in (0, 1], the codec's work on a transfer thread gets over TCP while its own
+        /// rank computes (it competes with the compute thread for the host's core).
+        public var backgroundBandwidthShare: Double
+        /// CPU seconds a rank's compute loses per byte it sends over TCP (the kernel's network stack runs on the
+        /// same cores).
+        public var networkSecondsPerByte: Double
+        /// CPU seconds a rank spends per byte it sends on shared memory when the cores are oversubscribed (the
+        /// copies in and out and the sums: Note [oversubscribed cores]).
+        public var sharedMemorySecondsPerByte: Double
+
+        public init(
+            alphaUnderLoad: Double, backgroundBandwidthShare: Double, networkSecondsPerByte: Double,
+            sharedMemorySecondsPerByte: Double
+        ) {
+            self.alphaUnderLoad = alphaUnderLoad
+            self.backgroundBandwidthShare = backgroundBandwidthShare
+            self.networkSecondsPerByte = networkSecondsPerByte
+            self.sharedMemorySecondsPerByte = sharedMemorySecondsPerByte
+        }
+
+        /// No load: nothing added, the whole link.
+        public static let idle = Load(
+            alphaUnderLoad: 0, backgroundBandwidthShare: 1, networkSecondsPerByte: 0, sharedMemorySecondsPerByte: 0)
+    }
+
     public var model: AlexNet
     public var compute: Compute
     public var cores: Int
     public var codecs: [Codec: CodecCost]
-    /// Seconds added to every message step when the ranks share busy cores (a transfer thread, or the peer it
-    /// waits for, is scheduled late): fitted to the training points (`fitLoad`).
-    public var alphaUnderLoad = 0.0
-    /// The share of the link's bandwidth a transfer thread reaches while its own rank computes (it competes
-    /// with the compute thread for a core): fitted with `alphaUnderLoad`.
-    public var backgroundBandwidthShare = 1.0
-    /// CPU seconds a rank's compute loses per byte it sends over TCP while the cores are shared (the kernel's
-    /// network stack runs on them too): fitted with the two above.
-    public var networkSecondsPerByte = 0.0
+    /// What busy cores cost the ranks that share them: fitted to the measured points (`fitLoad`); idle for a
+    /// cluster of dedicated nodes.
+    public var load = Load.idle
 
     public init(model: AlexNet, compute: Compute, cores: Int, codecs: [Codec: CodecCost]) {
         self.model = model
@@ -267,53 +296,54 @@ public struct CostModel: Sendable {
         guard k > 1 else { return p }
 
         // Seconds per message step: the link's idle latency plus the scheduling delay of a busy machine.
-        let extraAlpha = sharedCores ? alphaUnderLoad : 0
-        // Gradients: every bucket's allreduce (chunked steps), compressed or not, plus the codec's work.
+        let extraAlpha = sharedCores ? load.alphaUnderLoad : 0
+        // Gradients: every bucket's allreduce (chunked steps), compressed or not.
         let compressed = !codec.isIdentity
         let fraction = compressed ? gradientSentFraction : 1
-        // A shared-memory transfer is a copy on a core: beside its rank's compute thread it gets a share of
-        // one. Over TCP the link, not the core, sets the pace (the kernel's work is `networkSecondsPerByte`); on
-        // oversubscribed cores the link was calibrated that way.
-        let background = sharedCores && !overTCP && k * compute.threads <= cores ? backgroundBandwidthShare : 1
-        var gradients = t.gradients.reduce(0.0) { sum, part in
+        let gradients = t.gradients.reduce(0.0) { sum, part in
             let link = network.link(members: part.ranks, stride: part.stride)
             return sum + (link.alpha + extraAlpha) * (compressed ? part.compressedSteps : part.steps)
-                + 4 * part.sentElements * fraction / (link.beta * background)
+                + 4 * part.sentElements * fraction / link.beta
         }
+        // As many ranks as cores or more, on shared memory (Note [oversubscribed cores]): the transfers are CPU
+        // work time-shared with the compute. Over TCP the link sets the pace whatever the cores do.
+        let saturated = sharedCores && !overTCP && k * compute.threads >= cores
+        // The codec's CPU seconds: each rank encodes its contribution and its reduced segment, and decodes n
+        // segments and the result, on the transfer thread.
+        var codecSeconds = 0.0
         if compressed, let speed = codecs[codec] {
-            // Each rank encodes its contribution and its reduced segment, decodes n segments and the result, on
-            // the transfer thread: beside the compute thread it gets the same share of a core as a copy.
-            let share = sharedCores ? backgroundBandwidthShare : 1
-            p.compression =
-                slowdown / share
-                * t.gradients.reduce(0) { sum, part in
-                    let bytes = 4 * part.synchronisedElements
-                    return sum + bytes * (1 + 1 / Double(part.ranks)) / speed.encodeBytesPerSecond + 2 * bytes
-                        / speed.decodeBytesPerSecond
-                }
-            gradients += p.compression
+            codecSeconds = t.gradients.reduce(0) { sum, part in
+                let bytes = 4 * part.synchronisedElements
+                return sum + bytes * (1 + 1 / Double(part.ranks)) / speed.encodeBytesPerSecond + 2 * bytes
+                    / speed.decodeBytesPerSecond
+            }
         }
-        p.communication = gradients
-        // More ranks than cores (Note [oversubscribed cores]): the cores are never idle, so a transfer's copies
-        // and the codec's work only add to the step; nothing hides behind the backward.
-        let oversubscribed = sharedCores && k * compute.threads > cores
-        // The CPU a transfer takes from its rank's compute: over TCP the kernel's work for every byte sent (and,
-        // symmetrically, received); on shared memory, with every core computing, the copies themselves (the
-        // gradients' bytes at the idle link's rate). It stretches the backward the transfers overlap.
+        // Over TCP the codec gets a share φ of the core its rank's compute thread runs on; on saturated cores it
+        // is CPU time like the compute's.
+        p.compression = slowdown / (sharedCores && overTCP ? load.backgroundBandwidthShare : 1) * codecSeconds
+        p.communication = gradients + p.compression
+        // The CPU a transfer takes from its rank's compute, stretching the backward the transfers overlap: over
+        // TCP the kernel's work for every byte sent (and, symmetrically, received); on saturated cores the
+        // copies' and sums' CPU time; and the codec's work, slowed as the compute is.
         var stolen = 0.0
         if sharedCores && overTCP {
-            stolen = networkSecondsPerByte * t.bytesSent(gradientSentFraction: fraction)
-        } else if sharedCores && k * compute.threads == cores {
-            stolen = t.gradients.reduce(0) { sum, part in
-                sum + 4 * part.sentElements * fraction / network.link(members: part.ranks, stride: part.stride).beta
-            }
+            stolen = load.networkSecondsPerByte * t.bytesSent(gradientSentFraction: fraction) + slowdown * codecSeconds
+        } else if saturated {
+            stolen = slowdown * (load.sharedMemorySecondsPerByte * 4 * t.gradientElements * fraction + codecSeconds)
         }
         p.compute += stolen
         convBackward += stolen
         // The FC shards' buckets start when the FC backward ends and the replicated ones during the conv
-        // backward: together they hide behind the conv backward.
-        p.exposedCommunication =
-            oversubscribed ? gradients : max(gradients - convBackward, gradients * t.lastBucketShare)
+        // backward: together they hide behind the conv backward, except the last bucket, which starts when the
+        // backward ends. On saturated cores the copies are already in the compute: only the last bucket's wait
+        // for its peers is exposed. Over TCP with more ranks than cores nothing hides.
+        if saturated {
+            p.exposedCommunication = gradients * t.lastBucketShare
+        } else {
+            let all = gradients + p.compression
+            let oversubscribed = sharedCores && k * compute.threads > cores
+            p.exposedCommunication = oversubscribed ? all : max(all - convBackward, all * t.lastBucketShare)
+        }
         // The loss (data) or labels and loss (hybrid): small collectives on the compute thread, over the world.
         p.exposedCommunication += (network.link(members: k, stride: 1).alpha + extraAlpha) * 2
         guard g > 1 else { return p }

@@ -7,26 +7,6 @@ import Training
 /// parameters fitted to the points, its prediction of every point, the fitted links, the ring check and the
 /// extrapolation to larger clusters. Plain values, no files: `ScalingReport` formats them.
 public struct ScalingAnalysis {
-    /// The cost model's load parameters (`CostModel.alphaUnderLoad`, `backgroundBandwidthShare`,
-    /// `networkSecondsPerByte`).
-    public struct Load: Sendable {
-        /// Seconds added to every message step on busy cores.
-        public var alphaUnderLoad: Double
-        /// The share of a link a transfer thread reaches while its rank computes, in (0, 1].
-        public var backgroundBandwidthShare: Double
-        /// Compute seconds lost per byte sent over TCP on shared cores.
-        public var networkSecondsPerByte: Double
-
-        public init(alphaUnderLoad: Double, backgroundBandwidthShare: Double, networkSecondsPerByte: Double) {
-            self.alphaUnderLoad = alphaUnderLoad
-            self.backgroundBandwidthShare = backgroundBandwidthShare
-            self.networkSecondsPerByte = networkSecondsPerByte
-        }
-
-        /// No load: the cost model's defaults.
-        public static let idle = Load(alphaUnderLoad: 0, backgroundBandwidthShare: 1, networkSecondsPerByte: 0)
-    }
-
     /// At the largest rank count of a link: the data baseline without compression against the hybrid
     /// configuration with the most images/s.
     public struct Headline: Sendable {
@@ -87,11 +67,11 @@ public struct ScalingAnalysis {
 
     public let results: ScalingResults
     public let calibration: Calibration
-    /// The load that makes the largest relative error of the cost model over the multi-rank points smallest
+    /// The load that makes the squared relative errors of the cost model over the multi-rank points smallest
     /// (`CostModel.fitLoad`).
-    public private(set) var load = Load.idle
-    /// That error: |predicted − measured| / measured of the worst multi-rank point.
-    public private(set) var largestFitError = 0.0
+    public private(set) var load = CostModel.Load.idle
+    /// Their root-mean-square relative error at that load.
+    public private(set) var rmsFitError = 0.0
     /// One row per link with a multi-rank data baseline and hybrid point, shared memory first.
     public private(set) var headline: [Headline] = []
     /// Every point the model can predict (those with a one-rank point and a fitted link), in results order.
@@ -114,19 +94,13 @@ public struct ScalingAnalysis {
         // `costModel` do not read the load.)
         let unfitted = self
         let fitted = points.filter { $0.ranks > 1 }.compactMap {
-            p -> (predict: (Double, Double, Double) -> Double, measured: Double)? in
+            p -> (predict: (CostModel.Load) -> Double, measured: Double)? in
             guard let predict = unfitted.predictor(p) else { return nil }
-            let step = { (alpha: Double, share: Double, secondsPerByte: Double) in
-                let load = Load(
-                    alphaUnderLoad: alpha, backgroundBandwidthShare: share, networkSecondsPerByte: secondsPerByte)
-                return predict(load).stepSeconds
-            }
-            return (step, p.medianStepSeconds)
+            return ({ predict($0).stepSeconds }, p.medianStepSeconds)
         }
         let fit = CostModel.fitLoad(fitted)
-        load = Load(
-            alphaUnderLoad: fit.alpha, backgroundBandwidthShare: fit.share, networkSecondsPerByte: fit.secondsPerByte)
-        largestFitError = fit.error
+        load = fit.load
+        rmsFitError = fit.rms
         headline = Self.headline(points)
         let fittedLoad = load
         modelChecks = points.compactMap { p in
@@ -188,7 +162,7 @@ public struct ScalingAnalysis {
 
     /// The model of a measured point as a function of the load: the plan's traffic and the compute profile
     /// are worked out once, here. Nil without the one-rank point or the link's fit at `p`'s rank count.
-    public func predictor(_ p: ScalingPoint) -> ((Load) -> CostModel.Prediction)? {
+    public func predictor(_ p: ScalingPoint) -> ((CostModel.Load) -> CostModel.Prediction)? {
         guard let model = costModel(for: p) else { return nil }
         let link =
             p.ranks > 1
@@ -198,9 +172,7 @@ public struct ScalingAnalysis {
         let traffic = model.traffic(groupSize: p.groupSize, scheme: p.scheme ?? .b, ranks: p.ranks)
         return { load in
             var loaded = model
-            loaded.alphaUnderLoad = load.alphaUnderLoad
-            loaded.backgroundBandwidthShare = load.backgroundBandwidthShare
-            loaded.networkSecondsPerByte = load.networkSecondsPerByte
+            loaded.load = load
             // A dilated point's cores are its emulated hosts' (`costModel(for:)`), so compute is not slowed by
             // sharing; but each host's compute thread still shares its core with its transfer thread and the
             // kernel's network work, as on the measured points.

@@ -16,6 +16,20 @@ import Compute
 /// Each rank scales its loss gradient by 1 / (examples in the whole step, over all ranks), so the sum over
 /// ranks is already the gradient of the mean loss over the step: nothing is divided after the allreduce,
 /// and one process training with the whole batch computes the same quantity.
+///
+/// ## Note [one gradient stream]
+///
+/// With the FC layers sharded within groups (G < K) a step has two gradient streams: the replicated layers'
+/// buckets over all K ranks and the FC shards' over the K/G ranks holding the same shard. They share one
+/// transfer thread (`RankModel` passes one `SerialWorker` to both), so their allreduces run one after
+/// another in the order they start — the shards' first, when the FC backward ends; the same order on every
+/// rank, so no collective waits on another. On two threads the two streams ran at once and two threads
+/// blocked in MPI polled for progress side by side, which on a host with a fraction of a core cost more
+/// than the link: owt, 32 per rank, K = 4, G = 2, 4 emulated hosts of half a core (`bench scaling`, the two
+/// builds alternated): 1 Gbit/s 2.72 and 2.75 s per step on two threads against 2.09 and 2.32 s on one
+/// (exposed communication 1.30 and 1.33 s against 0.70 and 0.62 s), 500 Mbit/s 5.03 against 3.73 s,
+/// 2 Gbit/s 1.98 against 1.82 s; on shared memory (4 ranks, 2 cores) 2.43 against 2.37 s.
+///
 public final class GradientBuckets {
     public struct Bucket: Sendable, Equatable {
         /// `bucket0` …: the residual's name under error-feedback codecs.
@@ -41,10 +55,12 @@ public final class GradientBuckets {
     ///   - communicator: used by this object alone (from its transfer thread with `overlap`).
     ///   - overlap: run the allreduces on a transfer thread (the communicator must allow calls from another
     ///     thread while the caller uses other communicators).
+    ///   - worker: that thread, where another bucket set shares it (Note [one gradient stream]); a new one
+    ///     when nil.
     ///   - timeline: where the codecs' work is recorded (the communicator records its collectives).
     public init(
         arena: ParameterArena, views: [ParameterView], bucketElements: Int, communicator: Communicator,
-        codec: Codec, overlap: Bool, timeline: Timeline? = nil
+        codec: Codec, overlap: Bool, worker: SerialWorker? = nil, timeline: Timeline? = nil
     ) {
         self.buckets = GradientBuckets.buckets(views: views, bucketElements: bucketElements)
         self.codec = codec
@@ -52,7 +68,7 @@ public final class GradientBuckets {
         alone = communicator.size == 1
         reducer = CompressedAllReduce(communicator: communicator, overlap: overlap)
         reducer.timeline = timeline
-        worker = overlap ? SerialWorker(name: "buckets") : nil
+        self.worker = overlap ? worker ?? SerialWorker(name: "buckets") : nil
     }
 
     /// The default bucket size: 2 MB of fp32, near PyTorch DDP's first bucket and Horovod's fusion threshold

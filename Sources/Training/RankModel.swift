@@ -70,15 +70,17 @@ final class RankModel {
             timeline.add(
                 "\(stage)\(layer.name) \(backward ? "backward" : "forward")", .compute, start: start, end: end)
         }
+        // Both gradient streams on one transfer thread (Note [one gradient stream]).
+        let transfer = plan.overlap ? SerialWorker(name: "buckets") : nil
         buckets = GradientBuckets(
             arena: arena, views: synchronisedViews, bucketElements: plan.bucketElements,
-            communicator: channels.gradients, codec: plan.codec, overlap: plan.overlap,
+            communicator: channels.gradients, codec: plan.codec, overlap: plan.overlap, worker: transfer,
             timeline: timeline)
         let (arena, shardViews) = (arena, shardViews)
         shardBuckets = channels.shardGradients.map {
             GradientBuckets(
                 arena: arena, views: shardViews, bucketElements: plan.bucketElements, communicator: $0,
-                codec: plan.codec, overlap: plan.overlap, timeline: timeline)
+                codec: plan.codec, overlap: plan.overlap, worker: transfer, timeline: timeline)
         }
     }
 

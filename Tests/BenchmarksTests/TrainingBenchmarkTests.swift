@@ -37,7 +37,7 @@ import Training
 
     /// Under FC groups (8 ranks, G = 1, 2, 4, 8; Note [one resolved plan]) the bytes are the plan's too, on
     /// every channel: the groups' features and classifier traffic, the conv gradients over all ranks and the
-    /// FC shards' across the groups.
+    /// FC shards' across the groups, one stream after the other.
     @Test(arguments: [1, 2, 4, 8])
     func groupedLayoutsSendThePlansBytes(_ groupSize: Int) throws {
         let result = try benchmark(
@@ -55,6 +55,18 @@ import Training
         }
         let sent = result.traffic[0].plannedBytes
         #expect((sent["shard-gradients"]! > 0) == (groupSize > 1 && groupSize < 8), "\(sent)")
+        // Both gradient streams on one transfer thread (Note [one gradient stream]): their allreduces never
+        // overlap, the FC shards' first.
+        for (rank, spans) in result.trace.enumerated() {
+            let allReduces = spans.filter { ["gradients allReduce", "shard-gradients allReduce"].contains($0.name) }
+                .sorted { $0.start < $1.start }
+            #expect(
+                zip(allReduces, allReduces.dropFirst()).allSatisfy { $1.start >= $0.end },
+                "G = \(groupSize), rank \(rank): \(allReduces.map { ($0.name, $0.start, $0.end) })")
+            if sent["shard-gradients"]! > 0 {
+                #expect(allReduces.first?.name == "shard-gradients allReduce", "G = \(groupSize), rank \(rank)")
+            }
+        }
     }
 
     /// With zstd the conv gradients travel as compressed frames (no fp32 left on that channel) while the
