@@ -129,10 +129,13 @@ extension ScalingReport {
             }
             md[0] +=
                 " The other \(rest.count): " + list.joined(separator: "; ") + ". What the model does not price there: "
-                + "per message step one wait for a core (α_load) whatever the pattern, where under a CPU quota a "
-                + "throttled peer answers a whole period late and a polling thread burns its host's quota; two "
-                + "gradient streams at once (the conv allreduce over K beside the FC shards' over K/G) on a host of "
-                + "a fraction of a core; and the one-rank point's own speed, which every prediction scales with."
+                + "the links' latency α, fitted to 4–128 MB allreduces where it barely shows (the hybrids' rounds "
+                + "take about a hundred message steps; a small calibration size does not pin it, since the shaper "
+                + "lets a burst through faster than the rate: 65.5 KB took 0.3 ms at 1 Gbit/s); per message step "
+                + "one wait for a core (α_load) whatever the pattern, where under a CPU quota a throttled peer "
+                + "answers a whole period late; oversubscribed shared memory's copies as one CPU cost per byte "
+                + "(γ_shm) whatever the layout; and the one-rank point's own speed, which every prediction scales "
+                + "with."
         }
         md.append("")
         return md
