@@ -42,7 +42,7 @@ extension CostModel {
                     for g in network where g >= 0 {
                         for m in sharedMemory where m >= 0 {
                             let load = Load(
-                                alphaUnderLoad: a, backgroundBandwidthShare: s, networkSecondsPerByte: g,
+                                alphaUnderLoad: a, codecCoreShare: s, networkSecondsPerByte: g,
                                 sharedMemorySecondsPerByte: m)
                             var squares = 0.0
                             for p in points {
@@ -62,7 +62,7 @@ extension CostModel {
         let coarse = best.load
         search(
             (-8...8).map { coarse.alphaUnderLoad + Double($0) * 1.25e-4 },
-            (-5...5).map { coarse.backgroundBandwidthShare + Double($0) * 0.01 },
+            (-5...5).map { coarse.codecCoreShare + Double($0) * 0.01 },
             (-5...5).map { coarse.networkSecondsPerByte + Double($0) * 0.1e-9 },
             (-4...4).map { coarse.sharedMemorySecondsPerByte + Double($0) * 0.05e-9 })
         return (best.load, (best.error / Double(max(1, points.count))).squareRoot())

@@ -109,7 +109,7 @@ public struct CostModel: Sendable {
         public var alphaUnderLoad: Double
         /// The share of a core, in (0, 1], the codec's work on a transfer thread gets over TCP while its own
         /// rank computes (it competes with the compute thread for the host's core).
-        public var backgroundBandwidthShare: Double
+        public var codecCoreShare: Double
         /// CPU seconds a rank's compute loses per byte it sends over TCP (the kernel's network stack runs on the
         /// same cores).
         public var networkSecondsPerByte: Double
@@ -118,18 +118,18 @@ public struct CostModel: Sendable {
         public var sharedMemorySecondsPerByte: Double
 
         public init(
-            alphaUnderLoad: Double, backgroundBandwidthShare: Double, networkSecondsPerByte: Double,
+            alphaUnderLoad: Double, codecCoreShare: Double, networkSecondsPerByte: Double,
             sharedMemorySecondsPerByte: Double
         ) {
             self.alphaUnderLoad = alphaUnderLoad
-            self.backgroundBandwidthShare = backgroundBandwidthShare
+            self.codecCoreShare = codecCoreShare
             self.networkSecondsPerByte = networkSecondsPerByte
             self.sharedMemorySecondsPerByte = sharedMemorySecondsPerByte
         }
 
-        /// No load: nothing added, the whole link.
+        /// No load: nothing added, the codec on a whole core.
         public static let idle = Load(
-            alphaUnderLoad: 0, backgroundBandwidthShare: 1, networkSecondsPerByte: 0, sharedMemorySecondsPerByte: 0)
+            alphaUnderLoad: 0, codecCoreShare: 1, networkSecondsPerByte: 0, sharedMemorySecondsPerByte: 0)
     }
 
     public var model: AlexNet
@@ -320,7 +320,7 @@ public struct CostModel: Sendable {
         }
         // Over TCP the codec gets a share φ of the core its rank's compute thread runs on; on saturated cores it
         // is CPU time like the compute's.
-        p.compression = slowdown / (sharedCores && overTCP ? load.backgroundBandwidthShare : 1) * codecSeconds
+        p.compression = slowdown / (sharedCores && overTCP ? load.codecCoreShare : 1) * codecSeconds
         p.communication = gradients + p.compression
         // The CPU a transfer takes from its rank's compute, stretching the backward the transfers overlap: over
         // TCP the kernel's work for every byte sent (and, symmetrically, received); on saturated cores the

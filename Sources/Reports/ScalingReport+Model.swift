@@ -51,7 +51,7 @@ extension ScalingReport {
                 + "for a core (α_load = **\(format(load.alphaUnderLoad * 1e3, 2)) ms** per step); over TCP the "
                 + "kernel's network work takes γ = **\(format(load.networkSecondsPerByte * 1e9, 2)) ns** of compute "
                 + "per byte sent and the codec's work on a transfer thread gets a share "
-                + "φ = **\(format(load.backgroundBandwidthShare, 2))** of the core its rank computes on; with as many "
+                + "φ = **\(format(load.codecCoreShare, 2))** of the core its rank computes on; with as many "
                 + "ranks as cores or more on shared memory the transfers are CPU work time-shared with the compute, "
                 + "γ_shm = **\(format(load.sharedMemorySecondsPerByte * 1e9, 2)) ns** per byte sent, and only the last "
                 + "bucket waits (Note [oversubscribed cores]); the four are fitted "

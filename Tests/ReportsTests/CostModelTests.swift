@@ -34,12 +34,12 @@ import Training
         // Predictions grow with α, 1/φ, γ and γ_shm; measured as if α = 5 ms, φ = 0.5, γ = 2 ns/byte and
         // γ_shm = 0.6 ns/byte (on the grid).
         let points: [(predict: (CostModel.Load) -> Double, measured: Double)] = [
-            ({ 1 + 10 * $0.alphaUnderLoad }, 1.05), ({ 1 + 1 / $0.backgroundBandwidthShare }, 3),
+            ({ 1 + 10 * $0.alphaUnderLoad }, 1.05), ({ 1 + 1 / $0.codecCoreShare }, 3),
             ({ 1 + 1e8 * $0.networkSecondsPerByte }, 1.2), ({ 1 + 1e9 * $0.sharedMemorySecondsPerByte }, 1.6),
         ]
         let fit = CostModel.fitLoad(points).load
         #expect(abs(fit.alphaUnderLoad - 5e-3) < 1e-9)
-        #expect(abs(fit.backgroundBandwidthShare - 0.5) < 1e-9)
+        #expect(abs(fit.codecCoreShare - 0.5) < 1e-9)
         #expect(abs(fit.networkSecondsPerByte - 2e-9) < 1e-15)
         #expect(abs(fit.sharedMemorySecondsPerByte - 0.6e-9) < 1e-15)
         #expect(CostModel.fitLoad(points).rms < 1e-9)

@@ -103,7 +103,7 @@ import Training
         #expect(a.rmsFitError > 0.01)
         #expect(abs(a.rmsFitError - rms) < 1e-12)
         #expect(a.largestModelError == errors.map(abs).max())
-        #expect(a.load.backgroundBandwidthShare > 0 && a.load.backgroundBandwidthShare <= 1)
+        #expect(a.load.codecCoreShare > 0 && a.load.codecCoreShare <= 1)
     }
 
     /// α and β per link and rank count from the default-algorithm samples (the synthetic ones are exact:
