@@ -30,6 +30,11 @@ struct BenchScaling: ParsableCommand {
             "Timed steps of one rank alone, measured right before every multi-rank point as its compute reference (0: none; the model then uses the one-rank point)."
     )
     var referenceSteps = 3
+    @Option(
+        help:
+            "How many more times a point is measured, each after a fresh reference, while its conv forward runs more than 10% off its reference (the host's speed changed; the closest attempt is kept)."
+    )
+    var retries = 2
     @Option(help: "Rank counts, comma-separated (1 runs once, in one process, as throughput₁).")
     var ranks = "1,2,4,8"
     @Option(
@@ -55,6 +60,7 @@ struct BenchScaling: ParsableCommand {
         guard referenceSteps >= 0 else {
             throw ValidationError("--reference-steps must be 0 (none) or more, got \(referenceSteps)")
         }
+        guard retries >= 0 else { throw ValidationError("--retries must be 0 or more, got \(retries)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         _ = try sweep()
     }
@@ -67,6 +73,7 @@ struct BenchScaling: ParsableCommand {
         sweep.warmup = warmup
         sweep.steps = steps
         sweep.referenceSteps = referenceSteps
+        sweep.retries = retries
         sweep.ranks = try ranks.split(separator: ",").map {
             guard let k = Int($0), (1...64).contains(k) else {
                 throw ValidationError("--ranks: '\($0)' is not a rank count in 1...64")

@@ -365,7 +365,12 @@ public struct CostModel: Sendable {
     }
 
     /// How much slower `k` ranks compute when they share this machine's `cores`: max(1, K·threads / cores).
-    public func slowdown(ranks k: Int) -> Double { max(1, Double(k * compute.threads) / Double(cores)) }
+    public func slowdown(ranks k: Int) -> Double { Self.slowdown(ranks: k, threads: compute.threads, cores: cores) }
+
+    /// max(1, K·threads / cores).
+    public static func slowdown(ranks k: Int, threads: Int, cores: Int) -> Double {
+        max(1, Double(k * threads) / Double(cores))
+    }
 
     /// Message steps of one transfer of the plan, as `MPICommunicator` runs it: an agreement, then a
     /// direct exchange (reduce-scatter), K − 1 ring steps (all-gather) or the hops of a one-sided all-gather

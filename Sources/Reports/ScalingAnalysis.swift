@@ -136,11 +136,11 @@ public struct ScalingAnalysis {
         single(p).map { p.imagesPerSecond / (Double(p.ranks) * $0.imagesPerSecond) }
     }
 
-    /// `ModelCheck.computeDrift` of `p`: its conv forward against the one-rank point's, slowed
-    /// max(1, K·threads/cores) on shared cores (not on a dilated point, whose hosts have a core each).
+    /// `ModelCheck.computeDrift` of `p` (Note [compute drift]): against its own reference where the sweep measured
+    /// one, else the one-rank point's.
     func computeDrift(_ p: ScalingPoint) -> Double? {
-        guard p.ranks > 1, let model = costModel(for: p), model.compute.convForward > 0 else { return nil }
-        return p.phases.convForward / (model.slowdown(ranks: p.ranks) * model.compute.convForward) - 1
+        guard let reference = p.reference ?? single(p)?.phases else { return nil }
+        return p.computeDrift(reference: reference, machineCores: calibration.cores)
     }
 
     /// The cost model of `p`'s variant and batch, its compute the one-rank point's phases, or the point's own
@@ -153,8 +153,8 @@ public struct ScalingAnalysis {
             convForward: ph.convForward, convBackward: ph.convBackward, fullyConnected: ph.fullyConnected + ph.other,
             update: ph.update, batch: p.batchPerRank, threads: p.threadsPerRank)
         // A dilated point emulates K hosts with their own cores (Note [time dilation]): D times this machine's.
-        let cores = Int((Double(calibration.cores) * (p.dilation ?? 1)).rounded())
-        return CostModel(model: model, compute: compute, cores: cores, codecs: calibration.codecs)
+        return CostModel(
+            model: model, compute: compute, cores: p.cores(machine: calibration.cores), codecs: calibration.codecs)
     }
 
     /// The model's step time for a measured point with the fitted load (nil without its calibration).

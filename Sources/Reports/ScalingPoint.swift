@@ -37,6 +37,9 @@ public struct ScalingPoint: Codable, Sendable {
     /// One rank's phases, alone on this machine, measured right before this point (the sweep's compute
     /// reference, Note [compute reference]); nil where the sweep measured none (and in older records).
     public var reference: StepPhases?
+    /// How many times the sweep measured this point (Note [drift rule]): the attempt kept is the one whose conv
+    /// forward ran closest to its reference; nil for once (and in older records).
+    public var attempts: Int?
     /// Mean over ranks of the bytes a rank sends per step (measured, Note [bytes sent]).
     public var bytesSentPerRank: Double
     /// The same traffic uncompressed (the plan's fp32 bytes).
@@ -48,6 +51,24 @@ public struct ScalingPoint: Codable, Sendable {
     /// When it ran (ISO 8601) and the command that ran it.
     public var date: String
     public var command: [String]
+
+    /// The cores this point's ranks had: the machine's, or D times as many when dilated (Note [time dilation]:
+    /// the run emulates hosts with their own cores).
+    public func cores(machine: Int) -> Int { Int((Double(machine) * (dilation ?? 1)).rounded()) }
+
+    /// How far a point's conv forward may run from its reference before the host, not the model, is blamed.
+    public static let computeDriftLimit = 0.10
+
+    /// Note [compute drift]: how far this point's conv forward ran from `reference`'s (one rank alone on the
+    /// machine), slowed by the sharing of `cores(machine:)` — the same work in every layout, done before any
+    /// transfer of the step, so what it is off by is the host's speed while the point ran, not the layout.
+    /// Nil for one rank or without a conv forward to compare with. Beyond `computeDriftLimit` the sweep measures
+    /// the point again (Note [drift rule]) and the report counts it as the host's, not the model's.
+    public func computeDrift(reference: StepPhases, machineCores: Int) -> Double? {
+        guard ranks > 1, reference.convForward > 0 else { return nil }
+        let slowdown = CostModel.slowdown(ranks: ranks, threads: threadsPerRank, cores: cores(machine: machineCores))
+        return phases.convForward / (slowdown * reference.convForward) - 1
+    }
 
     /// The link as the report names it: "1 Gbit/s", and "1 Gbit/s ×4" when emulated at dilation 4.
     public var linkText: String { link.description + (dilation.map { " ×\(formatFactor($0))" } ?? "") }
@@ -125,7 +146,7 @@ public struct ScalingPoint: Codable, Sendable {
         "dilation", "images", "steps", "median_step_seconds", "images_per_second", "images_per_second_min",
         "images_per_second_max", "conv_forward_s", "conv_backward_s", "fc_s", "update_s", "comm_exposed_s",
         "comm_overlapped_s", "compression_s", "other_s", "bytes_sent_per_rank", "fp32_bytes_per_rank",
-        "gradient_compression_ratio", "date",
+        "gradient_compression_ratio", "date", "attempts",
     ]
 
     public var csvRow: [String] {
@@ -143,7 +164,7 @@ public struct ScalingPoint: Codable, Sendable {
             ].map { String(format: "%.4f", $0) }
             + [
                 String(format: "%.0f", bytesSentPerRank), String(format: "%.0f", fp32BytesPerRank),
-                String(format: "%.3f", gradientCompressionRatio), date,
+                String(format: "%.3f", gradientCompressionRatio), date, "\(attempts ?? 1)",
             ]
     }
 }

@@ -65,7 +65,15 @@ import Testing
 
     @Test(.enabled(if: gnuplot, "needs gnuplot (apt-get install gnuplot-nox)"))
     func theReportHasItsHeadlineChartsAndModelAndRegeneratesFromItsCopies() throws {
-        let source = try Self.folder()
+        // A hybrid (a) point measured three times (Note [drift rule]), still +100% off its reference.
+        let reference = """
+            "reference":{"communication_exposed":0,"communication_overlapped":0,"compression":0,"conv_backward":0,\
+            "fully_connected":0,"other":0,"step_seconds":0,"update":0,"conv_forward":0.3}
+            """
+        let retried = Self.pointLine(
+            mode: "hybrid-a", ranks: 4, link: "1gbit", step: 6.0, bytes: 28e6, phases: (1.2, 3.2, 0.4, 0.1, 0.3)
+        ).replacingOccurrences(of: "\"variant\":\"owt\"}", with: "\"variant\":\"owt\",\"attempts\":3,\(reference)}")
+        let source = try Self.folder(extra: [retried])
         defer { try? FileManager.default.removeItem(atPath: source) }
         let output = source + "/report"
         let path = try ScalingReport(results: try ScalingResults(directory: source, create: false)).write(to: output)
@@ -76,6 +84,8 @@ import Testing
         #expect(text.contains("Largest error:"))
         #expect(text.contains("| 1 Gbit/s | 4 | 16777216 | 950 ms |"), "\(text)")
         #expect(text.contains("2014 note"))
+        #expect(text.contains("Measured again (Note [drift rule]): 1 of the 4 points"), "\(text)")
+        #expect(text.contains("(2 extra runs in all)") && text.contains("and 1 stayed beyond 10%"))
         for chart in ["throughput", "efficiency", "phases", "bytes", "link", "model", "extrapolation"] {
             let png = try Data(contentsOf: URL(fileURLWithPath: "\(output)/charts/\(chart).png"))
             #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]), "\(chart).png is not a PNG")
