@@ -4,8 +4,10 @@ import Foundation
 import Reports
 
 extension ScalingSweep {
-    /// Allreduce sizes of the link calibration (floats): 4, 32 and 128 MB, the range of the gradient buckets.
-    public static let calibrationSizes = [1 << 20, 1 << 23, 1 << 25]
+    /// Allreduce sizes of the link calibration (floats): 1 KB, all latency (a message step's α: β would
+    /// not show before some MB, and the shaper's 64 KB burst passes sizes near it faster than the rate), and
+    /// 4, 32 and 128 MB, the range of the gradient buckets (β).
+    public static let calibrationSizes = [1 << 8, 1 << 20, 1 << 23, 1 << 25]
 
     /// Measures what the cost model needs besides the training points, for every link and rank count of
     /// the sweep not yet calibrated (all with `force`): allreduce timings (alexnet-dist's and, on the

@@ -3,20 +3,23 @@ import Foundation
 /// The cost model's parameters fitted to measurements: a link's α and β to allreduce timings, the load
 /// parameters to the training points.
 extension CostModel {
-    /// Fits `seconds ≈ α · steps + bytes / β` by least squares to allreduce timings (alexnet-dist's own,
-    /// codec none) of `elements` floats at one rank count, `steps` as `allReduceSteps` counts them. Nil
-    /// without two sizes that tell the two terms apart.
+    /// Fits `seconds ≈ α · steps + bytes / β` to allreduce timings (alexnet-dist's own, codec none) of
+    /// `elements` floats at one rank count, `steps` as `allReduceSteps` counts them, by least squares on the
+    /// relative errors: the sizes span five decades (a 1 KB allreduce, all latency, pins α; 4–128 MB pin β),
+    /// and on absolute errors the largest size alone would decide both. Nil without two sizes that tell the
+    /// two terms apart.
     public static func fitLink(elements: [Int], bytesSent: [Double], seconds: [Double], ranks k: Int) -> LinkCost? {
         guard elements.count >= 2, k > 1 else { return nil }
         let steps = elements.map { allReduceSteps($0, ranks: k, compressed: false) }
-        // Normal equations of seconds = α·s + γ·b (γ = 1/β).
+        // Normal equations of 1 = α·s/y + γ·b/y (γ = 1/β), each timing weighted by its own size.
         var ss = 0.0, sb = 0.0, bb = 0.0, sy = 0.0, by = 0.0
-        for ((s, b), y) in zip(zip(steps, bytesSent), seconds) {
-            ss += s * s
-            sb += s * b
-            bb += b * b
-            sy += s * y
-            by += b * y
+        for ((s, b), y) in zip(zip(steps, bytesSent), seconds) where y > 0 {
+            let w = 1 / (y * y)
+            ss += w * s * s
+            sb += w * s * b
+            bb += w * b * b
+            sy += w * s * y
+            by += w * b * y
         }
         let determinant = ss * bb - sb * sb
         guard determinant > 0 else { return nil }
