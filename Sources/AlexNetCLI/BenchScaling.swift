@@ -44,7 +44,7 @@ struct BenchScaling: ParsableCommand {
     var configurations =
         "data:none,hybrid-b:none,hybrid-b:bf16,hybrid-b:topk,hybrid-a:none,hybrid-c:none,data:bf16,hybrid-b-g2:none,hybrid-b-g4:none"
     @Option(help: "Links, comma-separated: local (shared memory) or a rate such as 500mbit, 1gbit, 2gbit.")
-    var links = "local,500mbit,1gbit,2gbit"
+    var links = "local,1gbit,2gbit"
     @Option(
         help:
             "Time dilation on network links: none, auto (K·threads/cores where K ranks need more cores than there are: each point then emulates K hosts with their own cores) or a factor; links run that much slower and the times are divided by it."

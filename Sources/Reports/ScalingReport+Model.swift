@@ -143,13 +143,15 @@ extension ScalingReport {
             }
             md[0] +=
                 " The other \(rest.count): " + list.joined(separator: "; ") + ". What the model does not price there: "
-                + "the links' latency α, fitted to 4–128 MB allreduces where it barely shows (the hybrids' rounds "
-                + "take about a hundred message steps; a small calibration size does not pin it, since the shaper "
-                + "lets a burst through faster than the rate: 65.5 KB took 0.3 ms at 1 Gbit/s); per message step "
-                + "one wait for a core (α_load) whatever the pattern, where under a CPU quota a throttled peer "
-                + "answers a whole period late; oversubscribed shared memory's copies as one CPU cost per byte "
-                + "(γ_shm) whatever the layout; and the one-rank point's own speed, which every prediction scales "
-                + "with."
+                + "a long transfer overlapping the compute of its own core runs slower than the idle link the "
+                + "calibration timed (the model charges the kernel's work per byte to the compute, γ, but keeps the "
+                + "transfer at the idle rate; one γ then splits the difference between a link where the transfer "
+                + "hides and one where it does not, as between the K = 2 data points at 1 and 2 Gbit/s, 244 MB a "
+                + "step); the codec priced from its idle single-process throughput with one share φ of the core; "
+                + "per message step one wait for a core (α_load) whatever the pattern, where under a CPU quota a "
+                + "throttled peer answers a whole period late; oversubscribed shared memory's copies as one CPU "
+                + "cost per byte (γ_shm) whatever the layout; and the one-rank point's own speed, which every "
+                + "prediction scales with."
         }
         md.append("")
         return md

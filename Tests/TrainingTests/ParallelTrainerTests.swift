@@ -50,24 +50,39 @@ import Training
     /// (each FC shard's gradient summed across them), take the same step for every G dividing K. (G = 1 and
     /// G = K are the plans of `dataParallelEquals…` and `hybridEquals…`, transfer for transfer:
     /// `GroupedPlanTests.theEndsAreTodaysPlans`.)
+    ///
+    /// One step from the same weights agrees to 5e-7, as in `hybridEquals…`. Over several steps the two runs
+    /// may part further: the network is piecewise linear (ReLU, max-pool), and once rounding has moved the
+    /// weights by ~1e-7 a unit near its kink can switch in one run and not the other, after which the runs
+    /// differ by whole gradient terms and the difference grows each step. Found on an AVX2 machine (AMD Zen 3,
+    /// oneDNN `jit:avx2`): K = 4, G = 2, schemes a and b, one step 5e-7, two steps 5.3e-5, four steps 8.6e-4
+    /// at most and 2.3% of the distance the weights moved (the same figures for a and b: the switch is in the
+    /// replicated conv layers); with SSE4.1 kernels other cases part instead. So after four steps the weights
+    /// must agree to 5% of the distance they moved: a layout that dropped or doubled a gradient term of a
+    /// layer would be off by a whole share of it.
     @Test(arguments: [(4, 2, ParallelPlan.Scheme.b), (4, 2, .a), (4, 2, .c), (8, 2, .b), (8, 4, .c)])
     func everyGroupSizeEqualsOneProcessWithTheGlobalBatch(
         _ ranks: Int, _ groupSize: Int, _ scheme: ParallelPlan.Scheme
     ) throws {
-        let batch = 8, steps = 4
-        let reference = try Self.singleProcess(batch: ranks * batch, steps: steps)
-        let grouped = try trainInProcess(
-            ranks: ranks,
-            {
-                $0.fullyConnectedGroupSize = groupSize
-                $0.scheme = scheme
-                $0.fullyConnectedUpdate = .step
-                $0.learningRateScaling = .none
-            }, batch: batch, steps: steps, data: Self.data)
-        let difference = largestDifference(grouped.values, reference)
-        #expect(
-            difference <= 5e-7,
-            "K = \(ranks), G = \(groupSize), scheme \(scheme): largest weight difference \(difference)")
+        let batch = 8
+        func grouped(steps: Int) throws -> [Float] {
+            try trainInProcess(
+                ranks: ranks,
+                {
+                    $0.fullyConnectedGroupSize = groupSize
+                    $0.scheme = scheme
+                    $0.fullyConnectedUpdate = .step
+                    $0.learningRateScaling = .none
+                }, batch: batch, steps: steps, data: Self.data
+            ).values
+        }
+        let layout = "K = \(ranks), G = \(groupSize), scheme \(scheme)"
+        let difference = largestDifference(
+            try grouped(steps: 1), try Self.singleProcess(batch: ranks * batch, steps: 1))
+        #expect(difference <= 5e-7, "\(layout), one step: largest weight difference \(difference)")
+        let reference = try Self.singleProcess(batch: ranks * batch, steps: 4)
+        let apart = relativeDistance(try grouped(steps: 4), reference, from: Self.initialWeights)
+        #expect(apart <= 0.05, "\(layout), four steps: \(apart) of the distance the weights moved")
     }
 
     /// The data-parallel baseline is the same step too.

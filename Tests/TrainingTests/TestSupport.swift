@@ -59,6 +59,17 @@ func oneRankTrainer(
         train: train, test: test, progress: progress)
 }
 
+/// ‖a − b‖ / ‖b − start‖: how far apart two runs ended, as a share of how far `b` moved from `start`.
+func relativeDistance(_ a: [Float], _ b: [Float], from start: [Float]) -> Double {
+    precondition(a.count == b.count && b.count == start.count)
+    var apart = 0.0, moved = 0.0
+    for i in a.indices {
+        apart += Double(a[i] - b[i]) * Double(a[i] - b[i])
+        moved += Double(b[i] - start[i]) * Double(b[i] - start[i])
+    }
+    return (apart / moved).squareRoot()
+}
+
 func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count)
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }

@@ -41,14 +41,4 @@ plot 'efficiency.dat' index 18 using 1:3 with linespoints lw 2 lc 1 title "data 
      'efficiency.dat' index 24 using 1:3 with linespoints lw 2 lc 7 title "hybrid (b) none", \
      'efficiency.dat' index 25 using 1:3 with linespoints lw 2 lc 8 title "hybrid (b) topk", \
      'efficiency.dat' index 26 using 1:3 with linespoints lw 2 lc 9 title "hybrid (c) none"
-set title '500 Mbit/s'
-plot 'efficiency.dat' index 27 using 1:3 with linespoints lw 2 lc 1 title "data bf16", \
-     'efficiency.dat' index 28 using 1:3 with linespoints lw 2 lc 2 title "data none", \
-     'efficiency.dat' index 29 using 1:3 with linespoints lw 2 lc 3 title "hybrid (a) none", \
-     'efficiency.dat' index 30 using 1:3 with linespoints lw 2 lc 4 title "hybrid (b) G=2 none", \
-     'efficiency.dat' index 31 using 1:3 with linespoints lw 2 lc 5 title "hybrid (b) G=4 none", \
-     'efficiency.dat' index 32 using 1:3 with linespoints lw 2 lc 6 title "hybrid (b) bf16", \
-     'efficiency.dat' index 33 using 1:3 with linespoints lw 2 lc 7 title "hybrid (b) none", \
-     'efficiency.dat' index 34 using 1:3 with linespoints lw 2 lc 8 title "hybrid (b) topk", \
-     'efficiency.dat' index 35 using 1:3 with linespoints lw 2 lc 9 title "hybrid (c) none"
 unset multiplot

@@ -9,8 +9,8 @@ set title 'Time per step against link rate, 8 ranks'
 set xlabel 'link rate (Mbit/s, each direction)'
 set ylabel 'seconds per step (median)'
 set logscale x 2
-set xtics (500, 1000, 2000)
-set xrange [400:2500]
+set xtics (1000, 2000)
+set xrange [800:2500]
 set yrange [0:*]
 plot 'link.dat' index 0 using 1:2 with linespoints lw 2 title "data bf16", \
      'link.dat' index 1 using 1:2 with linespoints lw 2 title "data none", \

@@ -8,8 +8,8 @@ set datafile missing '?'
 set title 'Cost model against measurement (every measured point)'
 set xlabel 'measured seconds per step'
 set ylabel 'predicted seconds per step'
-set xrange [0:11.603728588374544]
-set yrange [0:11.603728588374544]
+set xrange [0:10.1147619012002]
+set yrange [0:10.1147619012002]
 set key left top inside
 plot x with lines dt 2 lc rgb '#888888' title 'predicted = measured', \
      x * 1.2 with lines dt 3 lc rgb '#bbbbbb' title '±20%', x * 0.8 with lines dt 3 lc rgb '#bbbbbb' notitle, \

@@ -41,14 +41,4 @@ plot 'throughput.dat' index 18 using 1:2 with linespoints lw 2 lc 1 title "data 
      'throughput.dat' index 24 using 1:2 with linespoints lw 2 lc 7 title "hybrid (b) none", \
      'throughput.dat' index 25 using 1:2 with linespoints lw 2 lc 8 title "hybrid (b) topk", \
      'throughput.dat' index 26 using 1:2 with linespoints lw 2 lc 9 title "hybrid (c) none"
-set title '500 Mbit/s'
-plot 'throughput.dat' index 27 using 1:2 with linespoints lw 2 lc 1 title "data bf16", \
-     'throughput.dat' index 28 using 1:2 with linespoints lw 2 lc 2 title "data none", \
-     'throughput.dat' index 29 using 1:2 with linespoints lw 2 lc 3 title "hybrid (a) none", \
-     'throughput.dat' index 30 using 1:2 with linespoints lw 2 lc 4 title "hybrid (b) G=2 none", \
-     'throughput.dat' index 31 using 1:2 with linespoints lw 2 lc 5 title "hybrid (b) G=4 none", \
-     'throughput.dat' index 32 using 1:2 with linespoints lw 2 lc 6 title "hybrid (b) bf16", \
-     'throughput.dat' index 33 using 1:2 with linespoints lw 2 lc 7 title "hybrid (b) none", \
-     'throughput.dat' index 34 using 1:2 with linespoints lw 2 lc 8 title "hybrid (b) topk", \
-     'throughput.dat' index 35 using 1:2 with linespoints lw 2 lc 9 title "hybrid (c) none"
 unset multiplot
