@@ -11,7 +11,7 @@ extension CostModel {
     public static func fitLink(elements: [Int], bytesSent: [Double], seconds: [Double], ranks k: Int) -> LinkCost? {
         guard elements.count >= 2, k > 1 else { return nil }
         let steps = elements.map { allReduceSteps($0, ranks: k, compressed: false) }
-        // Normal equations of 1 = α·s/y + γ·b/y (γ = 1/β), each timing weighted by its own size.
+        // Normal equations of 1 = α·s/y + γ·b/y (γ = 1/β): each timing weighted by 1/y², its own time squared.
         var ss = 0.0, sb = 0.0, bb = 0.0, sy = 0.0, by = 0.0
         for ((s, b), y) in zip(zip(steps, bytesSent), seconds) where y > 0 {
             let w = 1 / (y * y)
