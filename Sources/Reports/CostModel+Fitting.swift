@@ -3,6 +3,36 @@ import Foundation
 /// The cost model's parameters fitted to measurements: a link's α and β to allreduce timings, the load
 /// parameters to the training points.
 extension CostModel {
+    /// The load parameters: what the ranks lose when they share busy cores, fitted together to the measured
+    /// points (`fitLoad`).
+    public struct Load: Sendable, Equatable {
+        /// Seconds added to every message step (a transfer thread, or the peer it waits for, is scheduled late).
+        public var alphaUnderLoad: Double
+        /// The share of a core, in (0, 1], the codec's work on a transfer thread gets over TCP while its own
+        /// rank computes (it competes with the compute thread for the host's core).
+        public var codecCoreShare: Double
+        /// CPU seconds a rank's compute loses per byte it sends over TCP (the kernel's network stack runs on the
+        /// same cores).
+        public var networkSecondsPerByte: Double
+        /// CPU seconds a rank spends per byte it sends on shared memory when the cores are oversubscribed (the
+        /// copies in and out and the sums: Note [oversubscribed cores]).
+        public var sharedMemorySecondsPerByte: Double
+
+        public init(
+            alphaUnderLoad: Double, codecCoreShare: Double, networkSecondsPerByte: Double,
+            sharedMemorySecondsPerByte: Double
+        ) {
+            self.alphaUnderLoad = alphaUnderLoad
+            self.codecCoreShare = codecCoreShare
+            self.networkSecondsPerByte = networkSecondsPerByte
+            self.sharedMemorySecondsPerByte = sharedMemorySecondsPerByte
+        }
+
+        /// No load: nothing added, the codec on a whole core.
+        public static let idle = Load(
+            alphaUnderLoad: 0, codecCoreShare: 1, networkSecondsPerByte: 0, sharedMemorySecondsPerByte: 0)
+    }
+
     /// Fits `seconds ≈ α · steps + bytes / β` to allreduce timings (alexnet-dist's own, codec none) of
     /// `elements` floats at one rank count, `steps` as `allReduceSteps` counts them, by least squares on the
     /// relative errors: the sizes span five decades (a 1 KB allreduce, all latency, pins α; 4–128 MB pin β),

@@ -102,36 +102,6 @@ public struct CostModel: Sendable {
         public var stepSeconds: Double { compute + exposedCommunication }
     }
 
-    /// The load parameters: what the ranks lose when they share busy cores, fitted together to the measured
-    /// points (`fitLoad`).
-    public struct Load: Sendable, Equatable {
-        /// Seconds added to every message step (a transfer thread, or the peer it waits for, is scheduled late).
-        public var alphaUnderLoad: Double
-        /// The share of a core, in (0, 1], the codec's work on a transfer thread gets over TCP while its own
-        /// rank computes (it competes with the compute thread for the host's core).
-        public var codecCoreShare: Double
-        /// CPU seconds a rank's compute loses per byte it sends over TCP (the kernel's network stack runs on the
-        /// same cores).
-        public var networkSecondsPerByte: Double
-        /// CPU seconds a rank spends per byte it sends on shared memory when the cores are oversubscribed (the
-        /// copies in and out and the sums: Note [oversubscribed cores]).
-        public var sharedMemorySecondsPerByte: Double
-
-        public init(
-            alphaUnderLoad: Double, codecCoreShare: Double, networkSecondsPerByte: Double,
-            sharedMemorySecondsPerByte: Double
-        ) {
-            self.alphaUnderLoad = alphaUnderLoad
-            self.codecCoreShare = codecCoreShare
-            self.networkSecondsPerByte = networkSecondsPerByte
-            self.sharedMemorySecondsPerByte = sharedMemorySecondsPerByte
-        }
-
-        /// No load: nothing added, the codec on a whole core.
-        public static let idle = Load(
-            alphaUnderLoad: 0, codecCoreShare: 1, networkSecondsPerByte: 0, sharedMemorySecondsPerByte: 0)
-    }
-
     public var model: AlexNet
     public var compute: Compute
     public var cores: Int
@@ -364,13 +334,12 @@ public struct CostModel: Sendable {
         return p
     }
 
-    /// How much slower `k` ranks compute when they share this machine's `cores`: max(1, K·threads / cores).
-    public func slowdown(ranks k: Int) -> Double { Self.slowdown(ranks: k, threads: compute.threads, cores: cores) }
-
+    /// How much slower `k` ranks compute when they share `cores` (this machine's for the instance):
     /// max(1, K·threads / cores).
     public static func slowdown(ranks k: Int, threads: Int, cores: Int) -> Double {
         max(1, Double(k * threads) / Double(cores))
     }
+    public func slowdown(ranks k: Int) -> Double { Self.slowdown(ranks: k, threads: compute.threads, cores: cores) }
 
     /// Message steps of one transfer of the plan, as `MPICommunicator` runs it: an agreement, then a
     /// direct exchange (reduce-scatter), K − 1 ring steps (all-gather) or the hops of a one-sided all-gather
