@@ -11,8 +11,8 @@ extension CostModel {
         /// The share of a core, in (0, 1], the codec's work on a transfer thread gets over TCP while its own
         /// rank computes (it competes with the compute thread for the host's core).
         public var codecCoreShare: Double
-        /// CPU seconds a rank's compute loses per byte it sends over TCP (the kernel's network stack runs on the
-        /// same cores).
+        /// CPU seconds a rank's compute loses per gradient byte it sends over TCP while it computes (the kernel's
+        /// network stack runs on the same cores; Note [stolen by overlapped transfers]).
         public var networkSecondsPerByte: Double
         /// CPU seconds a rank spends per byte it sends on shared memory when the cores are oversubscribed (the
         /// copies in and out and the sums: Note [oversubscribed cores]).

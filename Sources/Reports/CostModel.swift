@@ -22,9 +22,22 @@ import Training
 ///   previous round's FC work; the FC stack's own gathers and reductions block; of the feature-gradient
 ///   returns the last is exposed. Scheme (a): its one exchange each way is exposed.
 /// - **busy cores** (the measured points, whose ranks share this machine): a transfer takes CPU from its
-///   rank's compute, which stretches the backward it overlaps: over TCP the kernel's work per byte, and the
-///   codec's work at a share φ of the core; on shared memory the copies, sums and codec work are CPU time
-///   shared like the compute's (Note [oversubscribed cores]); every message step waits α_load for a core.
+///   rank's compute, which stretches the backward it overlaps: over TCP the kernel's work per byte of the
+///   gradient streams (Note [stolen by overlapped transfers]), and the codec's work at a share φ of the core;
+///   on shared memory the copies, sums and codec work are CPU time shared like the compute's (Note
+///   [oversubscribed cores]); every message step waits α_load for a core.
+///
+/// Note [stolen by overlapped transfers]: over TCP the kernel's work per byte (γ) slows the compute only for the
+/// transfers that run while it computes: the gradient streams, on the transfer thread during the backward. The
+/// FC stack's exchanges block the compute thread, so their CPU time is part of the time they take, which the
+/// calibration's idle allreduce measured with the same kernel work: charging γ for them as well counted it
+/// twice and made the layouts that exchange features (hybrid, scheme (a) most) look slower than the ones that
+/// overlap their bytes (FC shards across groups). Measured (owt, 32 per rank, 8 hosts at 1 Gbit/s, dilated 5×,
+/// AMD Zen 4): G = 4 sends 89.7 MB a step, 59 MB of it FC shard gradients during the backward, and its conv
+/// backward took 1.12 s against 0.88 s for hybrid (a), which sends 49.4 MB, all of it blocking. With every byte
+/// charged the model ranked G = 4 first on the Zen 3 sweep in docs/scaling (2.48 s predicted) where it ran 19%
+/// slower than hybrid (a); charging the overlapped bytes only, the model's layout is within 5% of the fastest at
+/// all 9 links and rank counts of that sweep, and at 10 of 12 rather than 9 on the Intel Xeon sweep before it.
 ///
 /// Note [one-sided rounds]: in scheme (b) round j feeds the FC stack member j's B examples only, so the
 /// round's exchanges have one sender or one receiver. The features go out as an all-gather with one non-empty
@@ -293,13 +306,15 @@ public struct CostModel: Sendable {
         p.compression = slowdown / (sharedCores && overTCP ? load.codecCoreShare : 1) * codecSeconds
         p.communication = gradients + p.compression
         // The CPU a transfer takes from its rank's compute, stretching the backward the transfers overlap: over
-        // TCP the kernel's work for every byte sent (and, symmetrically, received); on saturated cores the
-        // copies' and sums' CPU time; and the codec's work, slowed as the compute is.
+        // TCP the kernel's work for every gradient byte sent (and, symmetrically, received; Note [stolen by
+        // overlapped transfers]); on saturated cores the copies' and sums' CPU time; and the codec's work, slowed
+        // as the compute is.
+        let gradientBytes = 4 * t.gradientElements * fraction
         var stolen = 0.0
         if sharedCores && overTCP {
-            stolen = load.networkSecondsPerByte * t.bytesSent(gradientSentFraction: fraction) + slowdown * codecSeconds
+            stolen = load.networkSecondsPerByte * gradientBytes + slowdown * codecSeconds
         } else if saturated {
-            stolen = slowdown * (load.sharedMemorySecondsPerByte * 4 * t.gradientElements * fraction + codecSeconds)
+            stolen = slowdown * (load.sharedMemorySecondsPerByte * gradientBytes + codecSeconds)
         }
         p.compute += stolen
         convBackward += stolen

@@ -183,4 +183,20 @@ import Training
         #expect(abs(loaded.compute - idle.compute - 1e-9 * t.bytesSent()) < 1e-9)
         #expect(abs(loaded.stepSeconds - idle.stepSeconds) < 1e-9)
     }
+
+    /// Note [stolen by overlapped transfers]: the kernel's work per byte stretches the compute for the gradient
+    /// streams only; the FC stack's blocking exchanges pay it in their measured link time.
+    @Test func theKernelsWorkIsChargedForOverlappedTransfersOnly() {
+        let link = CostModel.LinkCost(alpha: 0, beta: 62.5e6)
+        var busy = model()
+        busy.load.networkSecondsPerByte = 1e-9
+        for (g, k) in [(4, 4), (2, 4), (1, 4)] {
+            let t = busy.traffic(groupSize: g, scheme: .a, ranks: k)
+            let idle = model().predict(t, codec: .none, link: link, sharedCores: true, overTCP: true)
+            let loaded = busy.predict(t, codec: .none, link: link, sharedCores: true, overTCP: true)
+            let gradientBytes = 4 * t.gradientElements
+            #expect(t.bytesSent() > gradientBytes || g == 1)
+            #expect(abs(loaded.compute - idle.compute - 1e-9 * gradientBytes) < 1e-9, "G = \(g) of K = \(k)")
+        }
+    }
 }
