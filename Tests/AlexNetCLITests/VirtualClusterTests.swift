@@ -48,19 +48,6 @@ import Testing
         #expect(hosts.status == 0, "\(hosts.stderr)")
         #expect(hosts.stdout.split(separator: "\n").sorted() == ["vt1", "vt2"], "\(hosts.stdout)")
 
-        // `--pin`: host N's ranks run on core N − 1 (modulo the machine's); `up` without it unpins them again.
-        func allowedCores() throws -> [String] {
-            let cores = try Self.vcluster(["mpirun", "-n", "2", "grep", "Cpus_allowed_list", "/proc/self/status"])
-            #expect(cores.status == 0, "\(cores.stderr)")
-            return cores.stdout.split(separator: "\n").map { String($0.split(separator: "\t").last ?? "") }.sorted()
-        }
-        let machine = ProcessInfo.processInfo.activeProcessorCount
-        #expect(try Self.vcluster(["up", "--hosts", "2", "--rate", "1gbit", "--pin"]).status == 0)
-        #expect(try Self.vcluster(["status"]).stdout.contains("cores \(1 % machine)"))
-        #expect(try allowedCores() == ["0", "\(1 % machine)"].sorted())
-        #expect(try Self.vcluster(["up", "--hosts", "2", "--rate", "1gbit"]).status == 0)
-        #expect(try allowedCores().allSatisfy { $0.contains("-") || $0.contains(",") || machine == 1 })
-
         // A short training job across the hosts over TCP equals the 2-rank simulation bit for bit.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vc-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
