@@ -354,6 +354,7 @@ public struct CostModel: Sendable {
     public static func slowdown(ranks k: Int, threads: Int, cores: Int) -> Double {
         max(1, Double(k * threads) / Double(cores))
     }
+    /// `slowdown(ranks:threads:cores:)` at this model's threads per rank and cores.
     public func slowdown(ranks k: Int) -> Double { Self.slowdown(ranks: k, threads: compute.threads, cores: cores) }
 
     /// Message steps of one transfer of the plan, as `MPICommunicator` runs it: an agreement, then a

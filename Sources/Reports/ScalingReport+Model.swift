@@ -152,10 +152,9 @@ extension ScalingReport {
                 + "that lose unequal shares of their core to such transfers, where the step waits for the slowest "
                 + "(the FC shards' allreduce across groups, in pairs or rings of K/G ranks; the model prices the "
                 + "mean rank); the codec priced from its idle single-process throughput with one share φ of the "
-                + "core; "
-                + "per message step one wait for a core (α_load) whatever the pattern, where under a CPU quota a "
-                + "throttled peer answers a whole period late; oversubscribed shared memory's copies as one CPU "
-                + "cost per byte (γ_shm) whatever the layout; and the one-rank point's own speed, which every "
+                + "core; per message step one wait for a core (α_load) whatever the pattern, where under a CPU "
+                + "quota a throttled peer answers a whole period late; oversubscribed shared memory's copies as one "
+                + "CPU cost per byte (γ_shm) whatever the layout; and the one-rank point's own speed, which every "
                 + "prediction scales with."
         }
         md.append("")
