@@ -30,6 +30,8 @@ public struct ScalingAnalysis {
         /// minus 1: the same work in every layout, run before any transfer of the step, so what it is off by
         /// is the machine's speed while the point ran (a shared host). Nil for the one-rank point itself.
         public var computeDrift: Double?
+        /// The prediction lies between the point's fastest and slowest timed step (Note [step spread]).
+        public var predictionWithinSteps: Bool { point.stepRange?.contains(prediction.stepSeconds) ?? false }
     }
 
     /// α and β of one link and rank count (`Calibration.linkCost`) and the samples they were fitted to.

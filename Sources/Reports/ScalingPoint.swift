@@ -56,6 +56,22 @@ public struct ScalingPoint: Codable, Sendable {
     /// the run emulates hosts with their own cores).
     public func cores(machine: Int) -> Int { Int((Double(machine) * (dilation ?? 1)).rounded()) }
 
+    /// The fastest and slowest of the timed steps; nil without any.
+    public var stepRange: ClosedRange<Double>? {
+        guard let lo = stepSeconds.min(), let hi = stepSeconds.max() else { return nil }
+        return lo...hi
+    }
+
+    /// Note [step spread]: half the range of the timed steps over their median, the point's own noise beside the
+    /// model's error (which is against the median). Where the ranks' transfers overlap their compute on shared
+    /// cores one step can differ from the next by far more than 10%: on the AMD Zen 3 sweep the K = 2 data points
+    /// at 2 Gbit/s took 2.21–3.16 s a step (±18%), and the steps of the six points the model missed by more than
+    /// 10% spread ±8.2% on average against ±2.8% for the others. Nil without steps.
+    public var stepSpread: Double? {
+        guard let range = stepRange, medianStepSeconds > 0 else { return nil }
+        return (range.upperBound - range.lowerBound) / 2 / medianStepSeconds
+    }
+
     /// How far a point's conv forward may run from its reference before the host, not the model, is blamed.
     public static let computeDriftLimit = 0.10
 

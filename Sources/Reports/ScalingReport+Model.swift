@@ -87,13 +87,14 @@ extension ScalingReport {
         }
         md += errorSummary(checks)
         md += [
-            "| link | ranks | configuration | measured s | predicted s | error | predicted exposed comm s | conv forward vs model |",
-            "|---|---|---|---|---|---|---|---|",
+            "| link | ranks | configuration | measured s | its steps s | predicted s | error | predicted exposed comm s | conv forward vs model |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for check in checks {
             let p = check.point, prediction = check.prediction, error = check.error
             md.append(
-                "| \(p.linkText) | \(p.ranks) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(format(prediction.stepSeconds, 3)) | "
+                "| \(p.linkText) | \(p.ranks) | \(label(p)) | \(format(p.medianStepSeconds, 3)) | \(steps(p)) | "
+                    + "\(format(prediction.stepSeconds, 3)) | "
                     + "\(signedPercent(error)) | \(format(prediction.exposedCommunication, 3)) | "
                     + "\(check.computeDrift.map(signedPercent) ?? "") |"
             )
@@ -141,14 +142,17 @@ extension ScalingReport {
         ]
         if !rest.isEmpty {
             let list = rest.map {
-                "\($0.point.linkText) K = \($0.point.ranks) \(label($0.point)) (\(signedPercent($0.error)))"
+                "\($0.point.linkText) K = \($0.point.ranks) \(label($0.point)) (\(signedPercent($0.error)); steps "
+                    + "\(steps($0.point)) s)"
             }
             md[0] +=
                 " The other \(rest.count): " + list.joined(separator: "; ") + ". What the model does not price there: "
                 + "a long transfer overlapping the compute of its own core runs slower than the idle link the "
                 + "calibration timed (the model charges the kernel's work per byte to the compute, γ, but keeps the "
                 + "transfer at the idle rate: on the AMD Zen 3 sweep the K = 2 data points' 244 MB moved at about "
-                + "0.4 of it during the backward, the dilated rings' at 0.7–1; one γ splits the difference); ranks "
+                + "0.4 of it during the backward, the dilated rings' at 0.7–1; one γ splits the difference; on an "
+                + "AMD Zen 4 the 1 Gbit/s K = 2 point's transfers ran at the idle rate in its fastest step and its "
+                + "steps took 2.75–4.04 s); ranks "
                 + "that lose unequal shares of their core to such transfers, where the step waits for the slowest "
                 + "(the FC shards' allreduce across groups, in pairs or rings of K/G ranks; the model prices the "
                 + "mean rank); the codec priced from its idle single-process throughput with one share φ of the "
@@ -156,9 +160,35 @@ extension ScalingReport {
                 + "quota a throttled peer answers a whole period late; oversubscribed shared memory's copies as one "
                 + "CPU cost per byte (γ_shm) whatever the layout; and the one-rank point's own speed, which every "
                 + "prediction scales with."
+            md[0] += " " + stepSpreadSentence(checks, beyond: beyond)
         }
         md.append("")
         return md
+    }
+
+    /// How many of the points beyond 10% have the prediction between their fastest and slowest step, and how
+    /// far the steps of those points and of the others stray from their median (Note [step spread]).
+    private func stepSpreadSentence(
+        _ checks: [ScalingAnalysis.ModelCheck], beyond: [ScalingAnalysis.ModelCheck]
+    )
+        -> String
+    {
+        func meanSpread(_ c: [ScalingAnalysis.ModelCheck]) -> String {
+            let spreads = c.compactMap(\.point.stepSpread)
+            return "±" + format(spreads.reduce(0, +) / Double(max(1, spreads.count)) * 100, 1) + "%"
+        }
+        let inside = beyond.filter(\.predictionWithinSteps).count
+        let within = checks.filter { abs($0.error) <= 0.10 && $0.point.ranks > 1 }
+        return "Their own steps are noisier (Note [step spread]): the prediction lies between the fastest and "
+            + "slowest timed step of \(inside) of the \(beyond.count), and their steps spread \(meanSpread(beyond)) "
+            + "around their median on average against \(meanSpread(within)) for the \(within.count) multi-rank "
+            + "points within 10%."
+    }
+
+    /// "2.551–3.164": the fastest and slowest timed step of `p`.
+    private func steps(_ p: ScalingPoint) -> String {
+        guard let range = p.stepRange else { return "" }
+        return "\(format(range.lowerBound, 3))–\(format(range.upperBound, 3))"
     }
 
     /// "5", or "3–5": the timed steps of the points.

@@ -258,4 +258,24 @@ import Training
         let drift = try #require(a.computeDrift(data))
         #expect(abs(drift - (data.phases.convForward / (2 * reference.convForward) - 1)) < 1e-12)
     }
+
+    /// Note [step spread]: half the range of the timed steps over their median; the model's prediction is checked
+    /// against the range as well as the median.
+    @Test func theStepsSpreadAroundTheirMedianAndThePredictionIsPlacedInTheirRange() throws {
+        let a = try Self.analysis()
+        var data = try Self.point(a, .data, ranks: 4, link: "1gbit")
+        data.stepSeconds = [2.4, 2.0, 2.2, 3.0, 2.5]
+        data.medianStepSeconds = 2.4
+        #expect(data.stepRange == 2.0...3.0)
+        #expect(abs(try #require(data.stepSpread) - 0.5 / 2.4) < 1e-15)
+        var inside = CostModel.Prediction()
+        inside.compute = 2.9
+        #expect(ScalingAnalysis.ModelCheck(point: data, prediction: inside).predictionWithinSteps)
+        var outside = inside
+        outside.exposedCommunication = 0.2
+        #expect(!ScalingAnalysis.ModelCheck(point: data, prediction: outside).predictionWithinSteps)
+        data.stepSeconds = []
+        #expect(data.stepRange == nil && data.stepSpread == nil)
+        #expect(!ScalingAnalysis.ModelCheck(point: data, prediction: inside).predictionWithinSteps)
+    }
 }
