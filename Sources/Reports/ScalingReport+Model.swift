@@ -200,10 +200,10 @@ extension ScalingReport {
 
     /// "1.100–1.265 s": the fastest and slowest timed step of the one-rank point.
     private func spread(_ checks: [ScalingAnalysis.ModelCheck]) -> String {
-        guard let one = checks.first(where: { $0.point.ranks == 1 }), let lo = one.point.stepSeconds.min(),
-            let hi = one.point.stepSeconds.max()
-        else { return "unknown" }
-        return "\(format(lo, 3))–\(format(hi, 3)) s"
+        guard let one = checks.first(where: { $0.point.ranks == 1 }), one.point.stepRange != nil else {
+            return "unknown"
+        }
+        return steps(one.point) + " s"
     }
 
     private func ringCheckSection() -> [String] {
